@@ -1,0 +1,41 @@
+//! Decode stage settings.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::fetch::FetchPolicy;
+
+/// Which decoder elements decodebin may pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HardwarePreference {
+    /// Hardware decoders outrank software ones when present (default).
+    #[default]
+    Auto,
+    /// Software decoders only (for parity checks against OpenCV's pixels).
+    Off,
+}
+
+#[derive(Debug, Clone)]
+pub struct DecodeConfig {
+    pub hardware: HardwarePreference,
+    /// Frames buffered between the GStreamer thread and the consumer.
+    pub channel_capacity: usize,
+    /// Longest time the pipeline may go without producing a frame or a bus
+    /// message before the video is declared stalled.
+    pub stall_timeout: Duration,
+    /// Where downloaded videos are kept while they decode.
+    pub download_dir: PathBuf,
+    pub fetch: FetchPolicy,
+}
+
+impl Default for DecodeConfig {
+    fn default() -> Self {
+        Self {
+            hardware: HardwarePreference::Auto,
+            channel_capacity: 8,
+            stall_timeout: Duration::from_secs(30),
+            download_dir: std::env::temp_dir(),
+            fetch: FetchPolicy::default(),
+        }
+    }
+}

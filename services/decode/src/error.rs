@@ -1,0 +1,52 @@
+//! Everything that can go wrong turning a URL into frames.
+
+use std::path::PathBuf;
+
+use sv_core::{ErrorKind, StageError};
+
+use crate::fetch::FetchError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("video file {path} does not exist")]
+    NotFound { path: PathBuf },
+    #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
+    UnsupportedUrl { url: String },
+    #[error("downloading the video failed: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("{uri} is not a decodable video: {message}")]
+    NotAVideo { uri: String, message: String },
+    #[error("{uri} has no video stream")]
+    NoVideoStream { uri: String },
+    #[error("decoding {uri} failed after {frames} frames: {message}")]
+    Corrupt { uri: String, frames: u64, message: String },
+    #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
+    Stalled { uri: String, seconds: u64 },
+    #[error("GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)")]
+    MissingElement { element: &'static str },
+    #[error("GStreamer failed: {message}")]
+    Gstreamer { message: String },
+    #[error("cannot create the download file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl DecodeError {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NotFound { .. }
+            | Self::UnsupportedUrl { .. }
+            | Self::NotAVideo { .. }
+            | Self::NoVideoStream { .. }
+            | Self::Corrupt { .. } => ErrorKind::InvalidInput,
+            Self::Fetch(e) => e.kind(),
+            Self::Stalled { .. } => ErrorKind::DeadlineExceeded,
+            Self::MissingElement { .. } | Self::Gstreamer { .. } | Self::Io(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<DecodeError> for StageError {
+    fn from(e: DecodeError) -> Self {
+        StageError::new(e.kind(), format!("decode: {e}"))
+    }
+}

@@ -1,0 +1,25 @@
+//! Decode stage: turn a challenge's `video_url` into ordered RGB frames.
+//!
+//! - [`fetch`]: safe download of http(s) videos (size cap, timeouts, retries,
+//!   private-address guard).
+//! - [`source`]: where a URL's bytes come from (a local path or a download).
+//! - [`hardware`]: prefer NVDEC / VA-API decoders when the registry has them.
+//! - [`pipeline`]: the GStreamer pipeline and the thread that drains it.
+//! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
+//!
+//! GStreamer runs on a dedicated thread per video; frames reach tokio through
+//! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
+//! a consumer that goes away stops it.
+
+pub mod config;
+pub mod error;
+pub mod fetch;
+pub mod hardware;
+pub mod local;
+pub mod pipeline;
+pub mod source;
+
+pub use config::DecodeConfig;
+pub use error::DecodeError;
+pub use local::Local;
+pub use pipeline::{DecodeSummary, decode_file};

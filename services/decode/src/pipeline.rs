@@ -1,0 +1,220 @@
+//! The GStreamer pipeline: `filesrc ! decodebin ! capssetter ! videoconvert !
+//! appsink(RGB)`, built in one function and drained by another.
+//!
+//! Colour: the reference miner reads frames with OpenCV (FFmpeg + swscale),
+//! which converts YUV with BT.601 limited-range coefficients whatever the
+//! stream signals, while videoconvert honours the caps and assumes BT.709 for
+//! an unsignalled HD stream (7.6 levels mean error). Forcing the colorimetry
+//! to bt601 before videoconvert brings the mean difference to about one level
+//! (../shared/PARITY.md A0).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use sv_core::{Frame, PixelFormat};
+
+use crate::config::DecodeConfig;
+use crate::error::DecodeError;
+use crate::hardware;
+
+/// What a finished decode reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DecodeSummary {
+    pub frames: u64,
+    /// The factory name of the video decoder decodebin picked.
+    pub decoder: Option<String>,
+    /// True when the consumer stopped asking for frames before the end.
+    pub cancelled: bool,
+}
+
+/// Sets the pipeline to Null however the decode ends, so no pipeline (and no
+/// GStreamer thread) outlives its video.
+struct NullOnDrop(gst::Pipeline);
+
+impl Drop for NullOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.set_state(gst::State::Null);
+    }
+}
+
+/// Decodes `path` and hands every frame, in order, to `emit`. `emit` returns
+/// false to stop early (the consumer went away). Blocking: run it on a thread
+/// of its own, never on an async runtime's worker.
+pub fn decode_file(
+    path: &Path,
+    config: &DecodeConfig,
+    mut emit: impl FnMut(Frame) -> bool,
+) -> Result<DecodeSummary, DecodeError> {
+    hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer { message: e.to_string() })?;
+    if !path.is_file() {
+        return Err(DecodeError::NotFound { path: path.to_owned() });
+    }
+    let uri = path.display().to_string();
+    let built = build(path)?;
+    let pipeline = NullOnDrop(built.pipeline.clone());
+    pipeline.0.set_state(gst::State::Playing).map_err(|_| {
+        let message = bus_error(&built.pipeline).unwrap_or_else(|| "could not start the pipeline".into());
+        DecodeError::NotAVideo { uri: uri.clone(), message }
+    })?;
+
+    let mut summary = drain(&built, &uri, config.stall_timeout, &mut emit)?;
+    summary.decoder = built.decoder.lock().ok().and_then(|d| d.clone());
+    tracing::debug!(uri, frames = summary.frames, decoder = ?summary.decoder, "Video decoded.");
+    Ok(summary)
+}
+
+struct Built {
+    pipeline: gst::Pipeline,
+    appsink: gst_app::AppSink,
+    decoder: Arc<Mutex<Option<String>>>,
+}
+
+fn make(factory: &'static str) -> Result<gst::Element, DecodeError> {
+    gst::ElementFactory::make(factory).build().map_err(|_| DecodeError::MissingElement { element: factory })
+}
+
+fn build(path: &Path) -> Result<Built, DecodeError> {
+    let gst_err = |e: gst::glib::BoolError| DecodeError::Gstreamer { message: e.to_string() };
+    let pipeline = gst::Pipeline::new();
+    let src = make("filesrc")?;
+    src.set_property("location", path.to_string_lossy().as_ref());
+    let decodebin = make("decodebin")?;
+    let colorimetry = make("capssetter")?;
+    colorimetry.set_property("caps", gst::Caps::builder("video/x-raw").field("colorimetry", "bt601").build());
+    let convert = make("videoconvert")?;
+    let appsink = gst_app::AppSink::builder()
+        .caps(&gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Rgb).build())
+        // A small queue: backpressure reaches the decoder instead of RAM.
+        .max_buffers(2)
+        .drop(false)
+        .sync(false)
+        .build();
+
+    pipeline.add_many([&src, &decodebin, &colorimetry, &convert, appsink.upcast_ref()]).map_err(gst_err)?;
+    src.link(&decodebin).map_err(gst_err)?;
+    gst::Element::link_many([&colorimetry, &convert, appsink.upcast_ref()]).map_err(gst_err)?;
+
+    // The first video pad goes to the converter; anything else (audio,
+    // a second video track) is discarded so it cannot stall the demuxer.
+    let video_sink = colorimetry.static_pad("sink").expect("capssetter has a sink pad");
+    let bin = pipeline.clone();
+    decodebin.connect_pad_added(move |_, pad| {
+        let is_video = pad
+            .current_caps()
+            .or_else(|| Some(pad.query_caps(None)))
+            .and_then(|caps| caps.structure(0).map(|s| s.name().starts_with("video/")))
+            .unwrap_or(false);
+        if is_video && !video_sink.is_linked() {
+            if let Err(e) = pad.link(&video_sink) {
+                tracing::warn!(error = ?e, "Linking the video pad failed.");
+            }
+            return;
+        }
+        if let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).build() {
+            let _ = bin.add(&fakesink);
+            let _ = fakesink.sync_state_with_parent();
+            if let Some(sink) = fakesink.static_pad("sink") {
+                let _ = pad.link(&sink);
+            }
+        }
+    });
+
+    let decoder = Arc::new(Mutex::new(None));
+    let seen = decoder.clone();
+    pipeline.connect_deep_element_added(move |_, _, element| {
+        if hardware::is_video_decoder(element)
+            && let Some(factory) = element.factory()
+            && let Ok(mut slot) = seen.lock()
+        {
+            slot.get_or_insert_with(|| factory.name().to_string());
+        }
+    });
+    Ok(Built { pipeline, appsink, decoder })
+}
+
+/// Pulls frames until end of stream, an error, a stall, or the consumer
+/// stopping. Bus errors are checked between samples so a corrupt stream
+/// surfaces even while frames keep coming.
+fn drain(
+    built: &Built,
+    uri: &str,
+    stall_timeout: Duration,
+    emit: &mut impl FnMut(Frame) -> bool,
+) -> Result<DecodeSummary, DecodeError> {
+    let mut summary = DecodeSummary::default();
+    let mut last_progress = Instant::now();
+    loop {
+        if let Some(message) = bus_error(&built.pipeline) {
+            return Err(if summary.frames == 0 {
+                DecodeError::NotAVideo { uri: uri.to_owned(), message }
+            } else {
+                DecodeError::Corrupt { uri: uri.to_owned(), frames: summary.frames, message }
+            });
+        }
+        match built.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+            Some(sample) => {
+                let frame = to_frame(&sample, summary.frames, uri)?;
+                summary.frames += 1;
+                last_progress = Instant::now();
+                if !emit(frame) {
+                    summary.cancelled = true;
+                    return Ok(summary);
+                }
+            }
+            None if built.appsink.is_eos() => {
+                if summary.frames == 0 {
+                    return Err(DecodeError::NoVideoStream { uri: uri.to_owned() });
+                }
+                return Ok(summary);
+            }
+            None if last_progress.elapsed() > stall_timeout => {
+                return Err(DecodeError::Stalled { uri: uri.to_owned(), seconds: stall_timeout.as_secs() });
+            }
+            None => {}
+        }
+    }
+}
+
+/// The first error message on the bus, if any, with GStreamer's debug detail.
+fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
+    let bus = pipeline.bus()?;
+    while let Some(message) = bus.pop_filtered(&[gst::MessageType::Error]) {
+        if let gst::MessageView::Error(err) = message.view() {
+            let detail = err.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+            return Some(format!("{}{detail}", err.error()));
+        }
+    }
+    None
+}
+
+/// Wraps a sample's buffer as a frame without copying the pixels.
+fn to_frame(sample: &gst::Sample, index: u64, uri: &str) -> Result<Frame, DecodeError> {
+    let corrupt = |message: &str| DecodeError::Corrupt { uri: uri.to_owned(), frames: index, message: message.into() };
+    let caps = sample.caps().ok_or_else(|| corrupt("sample without caps"))?;
+    let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| corrupt("caps are not raw video"))?;
+    let buffer = sample.buffer_owned().ok_or_else(|| corrupt("sample without buffer"))?;
+    let pts_ns = buffer.pts().map(|t| t.nseconds());
+    let mapped = buffer.into_mapped_buffer_readable().map_err(|_| corrupt("buffer cannot be mapped"))?;
+    let stride = u32::try_from(info.stride()[0]).map_err(|_| corrupt("negative stride"))?;
+    let frame = Frame {
+        index,
+        pts_ns,
+        source_width: info.width(),
+        source_height: info.height(),
+        format: PixelFormat::Rgb8,
+        width: info.width(),
+        height: info.height(),
+        stride,
+        data: Bytes::from_owner(mapped),
+    };
+    if frame.data.len() < frame.expected_len() {
+        return Err(corrupt("buffer smaller than its caps say"));
+    }
+    Ok(frame)
+}

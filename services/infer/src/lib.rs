@@ -1,0 +1,31 @@
+//! Infer stage: the player detector and the pitch keypoint model on every
+//! frame, with ultralytics 8.3.48's exact pre- and postprocessing
+//! (../shared/PARITY.md A and B), through ONNX Runtime.
+//!
+//! - [`pre`]: letterbox (OpenCV-exact bilinear resize) and tensor packing.
+//! - [`post`]: confidence filter, class-aware NMS, mapping back to frame pixels.
+//! - [`metadata`]: the names/imgsz/stride/task/kpt_shape ultralytics exports.
+//! - [`runtime`] and [`engine`]: ONNX Runtime loading, execution providers,
+//!   and the [`Engine`] trait the models run through.
+//! - [`model`] and [`detector`]: one model, and the pair the miner runs.
+//! - [`worker`] and [`stage`]: the inference thread and the
+//!   [`sv_core::DetectionSource`] built on it.
+
+pub mod config;
+pub mod detector;
+pub mod engine;
+pub mod error;
+pub mod metadata;
+pub mod model;
+pub mod post;
+pub mod pre;
+pub mod runtime;
+pub mod stage;
+pub mod worker;
+
+pub use config::InferConfig;
+pub use detector::Detector;
+pub use engine::{Engine, OrtEngine, SessionOptions};
+pub use error::InferError;
+pub use runtime::Provider;
+pub use stage::Stage;

@@ -1,0 +1,70 @@
+//! The error that crosses stage boundaries (in-process or over gRPC).
+//!
+//! Each crate has its own `thiserror` enum with context; at the stage trait
+//! boundary it becomes a [`StageError`], whose [`ErrorKind`] says whose fault
+//! it was so the gateway and the gRPC layer can pick a status code.
+
+use std::fmt;
+
+/// Whose fault an error was; maps 1:1 onto gRPC codes and HTTP statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The video (or request) is bad: missing, not a video, corrupt.
+    InvalidInput,
+    /// An upstream (a stage, a video host) could not be reached or went away.
+    Unavailable,
+    /// The work did not finish in time.
+    DeadlineExceeded,
+    /// The caller went away; nobody is waiting for the result.
+    Cancelled,
+    /// A resource limit was hit (video too large, too many challenges).
+    ResourceExhausted,
+    /// A bug or an environment problem on our side.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidInput => "invalid input",
+            Self::Unavailable => "unavailable",
+            Self::DeadlineExceeded => "deadline exceeded",
+            Self::Cancelled => "cancelled",
+            Self::ResourceExhausted => "resource exhausted",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error as seen by the next stage downstream: a kind and a message that
+/// already says what went wrong and where (`"decode: no video stream in ..."`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StageError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl StageError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}

@@ -1,0 +1,1 @@
+//! Workspace integration test helpers: fixture paths and golden loading.
