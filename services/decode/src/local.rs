@@ -65,7 +65,10 @@ impl Local {
     ) -> Result<(), DecodeError> {
         let started = Instant::now();
         let video = source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir).await?;
-        let download = started.elapsed();
+        let download = match video {
+            source::VideoFile::Downloaded { .. } => started.elapsed(),
+            source::VideoFile::Local(_) => Duration::ZERO,
+        };
         let config = self.config.clone();
         let decoded = tokio::task::spawn_blocking(move || {
             let started = Instant::now();

@@ -149,6 +149,7 @@ fn drain(
 ) -> Result<DecodeSummary, DecodeError> {
     let mut summary = DecodeSummary::default();
     let mut last_progress = Instant::now();
+    let mut video_end = gst::ClockTime::ZERO;
     loop {
         if let Some(message) = bus_error(&built.pipeline) {
             return Err(if summary.frames == 0 {
@@ -160,6 +161,10 @@ fn drain(
         match built.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
             Some(sample) => {
                 let frame = to_frame(&sample, summary.frames, uri)?;
+                if let Some(buffer) = sample.buffer() {
+                    let end = buffer.pts().unwrap_or_default() + buffer.duration().unwrap_or_default();
+                    video_end = video_end.max(end);
+                }
                 summary.frames += 1;
                 last_progress = Instant::now();
                 if !emit(frame) {
@@ -171,6 +176,7 @@ fn drain(
                 if summary.frames == 0 {
                     return Err(DecodeError::NoVideoStream { uri: uri.to_owned() });
                 }
+                check_complete(&built.pipeline, video_end, uri, summary.frames)?;
                 return Ok(summary);
             }
             None if last_progress.elapsed() > stall_timeout => {
@@ -179,6 +185,27 @@ fn drain(
             None => {}
         }
     }
+}
+
+/// A truncated MP4 whose index survived decodes without any error: the
+/// demuxer just reaches end of stream early. Compare where the video ended
+/// with the duration the container declares. A video track may end a little
+/// before an audio track (the container duration covers both), hence the
+/// margin: only a clearly short video is an error.
+fn check_complete(pipeline: &gst::Pipeline, video_end: gst::ClockTime, uri: &str, frames: u64) -> Result<(), DecodeError> {
+    let Some(declared) = pipeline.query_duration::<gst::ClockTime>() else { return Ok(()) };
+    if video_end.nseconds() < declared.nseconds() / 10 * 9 {
+        return Err(DecodeError::Corrupt {
+            uri: uri.to_owned(),
+            frames,
+            message: format!(
+                "the video stops at {:.2} s but the container declares {:.2} s (truncated file?)",
+                video_end.nseconds() as f64 / 1e9,
+                declared.nseconds() as f64 / 1e9
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The first error message on the bus, if any, with GStreamer's debug detail.

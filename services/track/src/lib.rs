@@ -3,5 +3,10 @@
 //!
 //! - [`bytetrack`]: a pure, synchronous port of supervision 0.22.0's
 //!   `sv.ByteTrack`, id for id (see ../shared/PARITY.md section C).
+//! - [`stage`]: [`Stage`], the [`sv_core::TrackSource`] built on it.
 
 pub mod bytetrack;
+pub mod stage;
+
+pub use bytetrack::{ByteTrack, ByteTrackConfig};
+pub use stage::Stage;

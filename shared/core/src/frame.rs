@@ -14,7 +14,7 @@ pub enum PixelFormat {
 
 /// One decoded frame. `data` is reference counted so a frame can be handed
 /// between stages (and into a gRPC message) without copying pixels.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Frame {
     /// 0-based position in decode order, consecutive within a video.
     pub index: u64,
@@ -56,5 +56,21 @@ impl Frame {
             PixelFormat::Rgb8 => self.stride as usize * rows,
             PixelFormat::Nv12 => self.stride as usize * (rows + rows.div_ceil(2)),
         }
+    }
+}
+
+/// Sizes and timestamps only: a frame's pixels are megabytes of noise in a
+/// log line or a failed assertion.
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frame")
+            .field("index", &self.index)
+            .field("pts_ns", &self.pts_ns)
+            .field("source", &(self.source_width, self.source_height))
+            .field("format", &self.format)
+            .field("size", &(self.width, self.height))
+            .field("stride", &self.stride)
+            .field("bytes", &self.data.len())
+            .finish()
     }
 }

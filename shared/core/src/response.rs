@@ -4,9 +4,12 @@
 //! coordinates are widened here too: `serde_json` then prints the same
 //! shortest round-trip digits Python's `repr` does.
 
+use std::time::Instant;
+
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use crate::FrameTracks;
+use crate::{FrameTracks, StageError, TrackStream};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectResult {
@@ -50,6 +53,37 @@ impl From<&FrameTracks> for FrameResult {
     }
 }
 
+impl ChallengeResponse {
+    /// Drains a track stream into the response, checking that frames arrive
+    /// once each, in order, from 0 (a missing frame scores zero, so a gap is
+    /// an error rather than a silently short answer). `on_frame` sees every
+    /// frame as it arrives (progress bars, metrics).
+    pub async fn assemble(
+        challenge_id: &str,
+        mut tracks: TrackStream,
+        started: Instant,
+        mut on_frame: impl FnMut(&FrameTracks),
+    ) -> Result<Self, StageError> {
+        let mut frames = Vec::new();
+        while let Some(item) = tracks.next().await {
+            let frame = item?;
+            let expected = frames.len() as u64;
+            if frame.index != expected {
+                return Err(StageError::internal(format!(
+                    "frame {} arrived where frame {expected} was expected",
+                    frame.index
+                )));
+            }
+            on_frame(&frame);
+            frames.push(FrameResult::from(&frame));
+        }
+        if frames.is_empty() {
+            return Err(StageError::invalid_input("the video has no frames"));
+        }
+        Ok(Self { challenge_id: challenge_id.to_owned(), frames, processing_time: started.elapsed().as_secs_f64() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +105,34 @@ mod tests {
             json,
             r#"{"frame_number":3,"keypoints":[[10.5,20.0],[0.0,0.0]],"objects":[{"id":7,"bbox":[1.5,2.25,100.0999984741211,50.0],"class_id":2}]}"#
         );
+    }
+
+    fn stream(items: Vec<Result<FrameTracks, StageError>>) -> TrackStream {
+        Box::pin(futures::stream::iter(items))
+    }
+
+    fn empty_frame(index: u64) -> FrameTracks {
+        FrameTracks { index, objects: vec![], keypoints: None }
+    }
+
+    #[tokio::test]
+    async fn assembles_consecutive_frames() {
+        let tracks = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(1))]);
+        let mut seen = 0;
+        let response = ChallengeResponse::assemble("c1", tracks, Instant::now(), |_| seen += 1).await.unwrap();
+        assert_eq!((response.challenge_id.as_str(), response.frames.len(), seen), ("c1", 2, 2));
+        assert_eq!(response.frames[1].frame_number, 1);
+    }
+
+    #[tokio::test]
+    async fn rejects_gaps_errors_and_empty_videos() {
+        let gap = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(2))]);
+        assert!(ChallengeResponse::assemble("c", gap, Instant::now(), |_| {}).await.unwrap_err().message.contains("frame 2"));
+        let failed = stream(vec![Ok(empty_frame(0)), Err(StageError::unavailable("infer went away"))]);
+        let err = ChallengeResponse::assemble("c", failed, Instant::now(), |_| {}).await.unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Unavailable);
+        let empty = stream(vec![]);
+        assert!(ChallengeResponse::assemble("c", empty, Instant::now(), |_| {}).await.is_err());
     }
 
     #[test]

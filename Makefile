@@ -1,0 +1,54 @@
+# scorevision-miner. `make run` and `make test` work on a fresh Debian 12
+# machine with only the Rust toolchain: both install what is missing first
+# (Debian packages, ONNX Runtime into .venv, the test clients' virtualenvs).
+
+CARGO      ?= cargo
+CLIP       ?= tests/fixtures/clip/sample_720p.mp4
+PLAYER     ?= tests/fixtures/models/players.onnx
+PITCH      ?= tests/fixtures/models/pitch.onnx
+OUT        ?= out/result.json
+RUN_ARGS   ?=
+
+.PHONY: all deps test-deps build release run test lint fmt fixtures clean
+
+all: build
+
+## Debian packages (GStreamer, protoc, ffmpeg) and ONNX Runtime in .venv.
+deps:
+	@scripts/install-deps.sh
+
+## Extra virtualenvs the tests drive (the independent fiber signing client).
+test-deps: deps
+	@tests/fiber/setup.sh
+
+build: deps
+	$(CARGO) build --workspace
+
+release: deps
+	$(CARGO) build --release -p scorevision
+
+## The main job: the embedded miner on the bundled sample clip.
+run: release
+	@mkdir -p $(dir $(OUT))
+	target/release/scorevision process $(CLIP) --player $(PLAYER) --pitch $(PITCH) --out $(OUT) $(RUN_ARGS)
+	@echo "Result written to $(OUT)"
+
+## Every test tier: unit, integration (real stages on fixtures), end to end.
+test: test-deps
+	$(CARGO) test --workspace --no-fail-fast
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Regenerates the committed fixtures (models, clip, goldens). Heavy: pulls
+## torch and ultralytics into .venv-fixtures. Never needed by CI.
+fixtures:
+	tests/fixtures/make_all.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf out

@@ -1,0 +1,83 @@
+//! `scorevision process CLIP`: one clip through the embedded pipeline, the
+//! validator JSON out, a per-stage summary on stderr.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
+use sv_decode::DecodeConfig;
+
+use crate::args::ProcessArgs;
+use crate::pipeline::Embedded;
+
+pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
+    let mut decode = DecodeConfig::default();
+    decode.fetch.allow_private = args.allow_private_urls;
+    let loading = Instant::now();
+    let pipeline = Embedded::build(&args.pipeline, decode)?;
+    let load_time = loading.elapsed();
+
+    let progress = progress_bar();
+    let started = Instant::now();
+    let tracks = pipeline.track.track(VideoRequest::new(&args.challenge_id, &args.clip));
+    let response = ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
+        .await
+        .with_context(|| format!("processing {}", args.clip))?;
+    progress.finish_and_clear();
+
+    let json = serde_json::to_vec(&response)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&json)?;
+            stdout.write_all(b"\n")?;
+        }
+    }
+    eprintln!("{}", summary(&pipeline, &response, load_time));
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}  {elapsed}").expect("valid template"));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Stage times are busy times: the stages overlap, so they add up to more
+/// than the total when the pipeline keeps every stage working at once.
+fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duration) -> String {
+    let decode = pipeline.decode.last_stats();
+    let infer = pipeline.infer.stats();
+    let track = pipeline.track.stats();
+    let frames = response.frames.len();
+    let total = response.processing_time;
+    let objects: usize = response.frames.iter().map(|f| f.objects.len()).sum();
+    let with_pitch = response.frames.iter().filter(|f| !f.keypoints.is_empty()).count();
+    format!(
+        "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
+         \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\
+         \x20 infer    {infer_s:>8.3} s  provider {provider}, {batches} batches\n\
+         \x20 track    {track_s:>8.3} s\n\
+         \x20 total    {total:>8.3} s  {objects} tracked objects, pitch found in {with_pitch}/{frames} frames",
+        fps = frames as f64 / total.max(1e-9),
+        load = load_time.as_secs_f64(),
+        decode_s = decode.busy.as_secs_f64(),
+        decoder = decode.decoder.as_deref().unwrap_or("unknown"),
+        download = if decode.download.is_zero() {
+            String::new()
+        } else {
+            format!(", downloaded in {:.3} s", decode.download.as_secs_f64())
+        },
+        infer_s = infer.busy().as_secs_f64(),
+        provider = pipeline.infer.provider().name(),
+        batches = infer.batches(),
+        track_s = track.busy().as_secs_f64(),
+    )
+}

@@ -1,0 +1,63 @@
+//! `scorevision serve`: the validator API in front of the embedded pipeline.
+//!
+//! The port is bound first so probes get answers at once; readiness turns
+//! true only after both models are loaded and a warm-up frame went through.
+//! SIGTERM or Ctrl-C: readiness false, intake stops, in-flight challenges get
+//! the configured grace period.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sv_core::TrackSource;
+use sv_decode::DecodeConfig;
+use sv_gateway::{AppState, GatewayConfig};
+
+use crate::args::ServeArgs;
+use crate::pipeline::{ConfigError, Embedded};
+
+/// A 720p frame: the size of the clips validators send.
+const WARM_UP_SIZE: (u32, u32) = (1280, 720);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args.config.as_deref())?;
+    config.validate().map_err(|e| ConfigError(e.to_string()))?;
+    let listener = tokio::net::TcpListener::bind(config.listen_addr())
+        .await
+        .with_context(|| format!("binding {}", config.listen_addr()))?;
+
+    let pipeline = Embedded::build(&args.pipeline, DecodeConfig::default())?;
+    let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
+    let state = AppState::from_config(&config, tracks).await?;
+    let readiness = state.readiness();
+    let server = tokio::spawn(sv_gateway::serve_state(state, listener, shutdown_signal()));
+
+    pipeline.infer.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1).await.context("warming up the models")?;
+    readiness.set_ready(true);
+    tracing::info!(provider = pipeline.infer.provider().name(), "Models warm; ready for challenges.");
+    server.await.context("gateway task")??;
+    Ok(())
+}
+
+/// Defaults, then the TOML file when given (unknown keys are an error).
+fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<GatewayConfig> {
+    let Some(path) = path else { return Ok(GatewayConfig::default()) };
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
+    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())).into())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

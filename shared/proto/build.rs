@@ -1,0 +1,13 @@
+//! Compiles ../../proto once for every crate (protoc from Debian's
+//! protobuf-compiler, see scripts/install-deps.sh).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let file = root.join("scorevision/v1/stages.proto");
+    println!("cargo:rerun-if-changed={}", file.display());
+    tonic_prost_build::configure()
+        // Frame pixels as `bytes::Bytes`: moved, never copied, by prost.
+        .bytes(".scorevision.v1.Frame.data")
+        .compile_protos(&[file], &[root])?;
+    Ok(())
+}
