@@ -36,3 +36,22 @@ pub fn ffprobe_frame_count(path: &std::path::Path) -> anyhow::Result<u64> {
     anyhow::ensure!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
     Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
+
+/// Opens a fixture model on ONNX Runtime's CPU provider, as the reference
+/// ran it, at the inference size the miner uses for it.
+pub fn open_model(path: &std::path::Path, imgsz: u32) -> anyhow::Result<sv_infer::model::YoloModel> {
+    let options = sv_infer::SessionOptions {
+        library: sv_infer::runtime::find_library(None)?,
+        providers: vec![sv_infer::Provider::Cpu],
+        intra_threads: 0,
+        engine_cache: None,
+    };
+    let engine = sv_infer::OrtEngine::open(path, &options)?;
+    let (info, fixed) = (engine.info.clone(), engine.fixed_size);
+    Ok(sv_infer::model::YoloModel::new("fixture", Box::new(engine), info, imgsz, fixed))
+}
+
+/// The golden frames, as the reference miner decoded them.
+pub fn golden_frames(golden: &golden::Golden) -> anyhow::Result<Vec<sv_core::Frame>> {
+    golden.frames.iter().map(|g| png_frames::load_png(&fixture(&g.file), g.index)).collect()
+}
