@@ -35,6 +35,7 @@ pub struct ModelGolden {
 
 pub fn load() -> anyhow::Result<Golden> {
     let path = crate::fixture("golden/ultralytics.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(serde_json::from_str(&text)?)
 }

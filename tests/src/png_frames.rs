@@ -10,7 +10,12 @@ use sv_core::{Frame, FrameSource, FrameStream, StageError, VideoRequest};
 pub fn load_png(path: &Path, index: u64) -> anyhow::Result<Frame> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?));
     let mut reader = decoder.read_info()?;
-    let mut data = vec![0; reader.output_buffer_size().ok_or_else(|| anyhow::anyhow!("PNG too large"))?];
+    let mut data = vec![
+        0;
+        reader
+            .output_buffer_size()
+            .ok_or_else(|| anyhow::anyhow!("PNG too large"))?
+    ];
     let info = reader.next_frame(&mut data)?;
     anyhow::ensure!(
         info.color_type == png::ColorType::Rgb && info.bit_depth == png::BitDepth::Eight,
@@ -18,7 +23,12 @@ pub fn load_png(path: &Path, index: u64) -> anyhow::Result<Frame> {
         path.display()
     );
     data.truncate(info.buffer_size());
-    Ok(Frame::rgb(index, info.width, info.height, Bytes::from(data)))
+    Ok(Frame::rgb(
+        index,
+        info.width,
+        info.height,
+        Bytes::from(data),
+    ))
 }
 
 /// A [`FrameSource`] over the golden frames, whatever URL it is asked for.

@@ -8,7 +8,11 @@ use sv_infer::Provider;
 use sv_telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "scorevision", version, about = "Score Vision (SN44) miner: decode -> infer -> track.")]
+#[command(
+    name = "scorevision",
+    version,
+    about = "Score Vision (SN44) miner: decode -> infer -> track."
+)]
 pub struct Cli {
     /// Log lines as `plain` text or `json`.
     #[arg(long, global = true, env = "SV_LOG_FORMAT", default_value = "plain")]
@@ -44,7 +48,12 @@ pub struct PipelineArgs {
     #[arg(long, env = "SV_BATCH_SIZE", default_value_t = 4)]
     pub batch_size: usize,
     /// Execution providers in order of preference (tensorrt, cuda, cpu).
-    #[arg(long, env = "SV_PROVIDERS", value_delimiter = ',', default_value = "tensorrt,cuda,cpu")]
+    #[arg(
+        long,
+        env = "SV_PROVIDERS",
+        value_delimiter = ',',
+        default_value = "tensorrt,cuda,cpu"
+    )]
     pub providers: Vec<Provider>,
     /// ONNX Runtime intra-op threads per model (0: one per core).
     #[arg(long, env = "SV_INTRA_THREADS", default_value_t = 0)]

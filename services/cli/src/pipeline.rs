@@ -26,12 +26,21 @@ pub struct Embedded {
 
 impl Embedded {
     pub fn build(args: &PipelineArgs, decode: DecodeConfig) -> anyhow::Result<Self> {
-        for (what, path) in [("player model", &args.player_model), ("pitch model", &args.pitch_model)] {
+        for (what, path) in [
+            ("player model", &args.player_model),
+            ("pitch model", &args.pitch_model),
+        ] {
             if !path.is_file() {
-                return Err(ConfigError(format!("{what} {} does not exist", path.display())).into());
+                return Err(
+                    ConfigError(format!("{what} {} does not exist", path.display())).into(),
+                );
             }
         }
-        let hardware = if args.hardware_decode == "off" { HardwarePreference::Off } else { HardwarePreference::Auto };
+        let hardware = if args.hardware_decode == "off" {
+            HardwarePreference::Off
+        } else {
+            HardwarePreference::Auto
+        };
         let decode = Local::new(DecodeConfig { hardware, ..decode })?;
         let mut infer = InferConfig::new(&args.player_model, &args.pitch_model);
         infer.player_imgsz = args.player_imgsz;
@@ -42,7 +51,14 @@ impl Embedded {
         infer.ort_library = args.ort_library.clone();
         infer.engine_cache = args.engine_cache.clone();
         let infer = Arc::new(sv_infer::Stage::new(decode.clone(), &infer)?);
-        let track = Arc::new(sv_track::Stage::new(infer.clone(), ByteTrackConfig::default()));
-        Ok(Self { decode, infer, track })
+        let track = Arc::new(sv_track::Stage::new(
+            infer.clone(),
+            ByteTrackConfig::default(),
+        ));
+        Ok(Self {
+            decode,
+            infer,
+            track,
+        })
     }
 }

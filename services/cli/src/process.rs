@@ -21,15 +21,20 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
 
     let progress = progress_bar();
     let started = Instant::now();
-    let tracks = pipeline.track.track(VideoRequest::new(&args.challenge_id, &args.clip));
-    let response = ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
-        .await
-        .with_context(|| format!("processing {}", args.clip))?;
+    let tracks = pipeline
+        .track
+        .track(VideoRequest::new(&args.challenge_id, &args.clip));
+    let response =
+        ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
+            .await
+            .with_context(|| format!("processing {}", args.clip))?;
     progress.finish_and_clear();
 
     let json = serde_json::to_vec(&response)?;
     match &args.out {
-        Some(path) => std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?
+        }
         None => {
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(&json)?;
@@ -45,7 +50,10 @@ fn progress_bar() -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new_spinner();
-    bar.set_style(ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}  {elapsed}").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {pos} frames  {per_sec}  {elapsed}")
+            .expect("valid template"),
+    );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
 }
@@ -59,7 +67,11 @@ fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duratio
     let frames = response.frames.len();
     let total = response.processing_time;
     let objects: usize = response.frames.iter().map(|f| f.objects.len()).sum();
-    let with_pitch = response.frames.iter().filter(|f| !f.keypoints.is_empty()).count();
+    let with_pitch = response
+        .frames
+        .iter()
+        .filter(|f| !f.keypoints.is_empty())
+        .count();
     format!(
         "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
          \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\

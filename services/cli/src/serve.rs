@@ -31,17 +31,27 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let readiness = state.readiness();
     let server = tokio::spawn(sv_gateway::serve_state(state, listener, shutdown_signal()));
 
-    pipeline.infer.warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1).await.context("warming up the models")?;
+    pipeline
+        .infer
+        .warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1)
+        .await
+        .context("warming up the models")?;
     readiness.set_ready(true);
-    tracing::info!(provider = pipeline.infer.provider().name(), "Models warm; ready for challenges.");
+    tracing::info!(
+        provider = pipeline.infer.provider().name(),
+        "Models warm; ready for challenges."
+    );
     server.await.context("gateway task")??;
     Ok(())
 }
 
 /// Defaults, then the TOML file when given (unknown keys are an error).
 fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<GatewayConfig> {
-    let Some(path) = path else { return Ok(GatewayConfig::default()) };
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
+    let Some(path) = path else {
+        return Ok(GatewayConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())).into())
 }
 
@@ -49,10 +59,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

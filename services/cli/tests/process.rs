@@ -7,7 +7,9 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(rel)
 }
 
 fn scorevision(clip: &str, extra: &[&str]) -> std::process::Output {
@@ -27,11 +29,19 @@ fn scorevision(clip: &str, extra: &[&str]) -> std::process::Output {
 fn process_writes_one_validator_frame_per_decoded_frame() {
     let out = std::env::temp_dir().join(format!("sv-cli-test-{}.json", std::process::id()));
     let clip = fixture("clip/sample_720p.mp4");
-    let run = scorevision(clip.to_str().unwrap(), &["--out", out.to_str().unwrap(), "--challenge-id", "c-42"]);
+    let run = scorevision(
+        clip.to_str().unwrap(),
+        &["--out", out.to_str().unwrap(), "--challenge-id", "c-42"],
+    );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "scorevision failed: {stderr}");
     // The per-stage summary names the decoder and the execution provider.
-    assert!(stderr.contains("50 frames") && stderr.contains("decoder avdec_h264") && stderr.contains("provider CPU"), "{stderr}");
+    assert!(
+        stderr.contains("50 frames")
+            && stderr.contains("decoder avdec_h264")
+            && stderr.contains("provider CPU"),
+        "{stderr}"
+    );
 
     let json: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     std::fs::remove_file(&out).ok();
@@ -43,16 +53,31 @@ fn process_writes_one_validator_frame_per_decoded_frame() {
     for (i, frame) in frames.iter().enumerate() {
         assert_eq!(frame["frame_number"].as_u64(), Some(i as u64));
         let keypoints = frame["keypoints"].as_array().unwrap();
-        assert!(keypoints.is_empty() || keypoints.len() == 32, "frame {i}: {} keypoints", keypoints.len());
+        assert!(
+            keypoints.is_empty() || keypoints.len() == 32,
+            "frame {i}: {} keypoints",
+            keypoints.len()
+        );
         for kp in keypoints {
             let (x, y) = (kp[0].as_f64().unwrap(), kp[1].as_f64().unwrap());
-            assert!((0.0..=1280.0).contains(&x) && (0.0..=720.0).contains(&y), "frame {i}: keypoint {kp}");
+            assert!(
+                (0.0..=1280.0).contains(&x) && (0.0..=720.0).contains(&y),
+                "frame {i}: keypoint {kp}"
+            );
         }
         for object in frame["objects"].as_array().unwrap() {
             assert!(object["id"].as_u64().unwrap() >= 1);
             assert!(object["class_id"].as_u64().unwrap() <= 3);
-            let b: Vec<f64> = object["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
-            assert!(b.len() == 4 && b[0] <= b[2] && b[1] <= b[3] && b[2] <= 1280.0 && b[3] <= 720.0, "{object}");
+            let b: Vec<f64> = object["bbox"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            assert!(
+                b.len() == 4 && b[0] <= b[2] && b[1] <= b[3] && b[2] <= 1280.0 && b[3] <= 720.0,
+                "{object}"
+            );
             objects += 1;
         }
     }
@@ -62,10 +87,22 @@ fn process_writes_one_validator_frame_per_decoded_frame() {
 #[test]
 fn a_missing_model_is_a_configuration_error() {
     let run = Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .args(["process", "clip.mp4", "--player", "/nonexistent/players.onnx", "--pitch", "/nonexistent/pitch.onnx"])
+        .args([
+            "process",
+            "clip.mp4",
+            "--player",
+            "/nonexistent/players.onnx",
+            "--pitch",
+            "/nonexistent/pitch.onnx",
+        ])
         .output()
         .unwrap();
-    assert_eq!(run.status.code(), Some(64), "{}", String::from_utf8_lossy(&run.stderr));
+    assert_eq!(
+        run.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     assert!(String::from_utf8_lossy(&run.stderr).contains("player model"));
 }
 

@@ -19,10 +19,16 @@ pub enum DecodeError {
     #[error("{uri} has no video stream")]
     NoVideoStream { uri: String },
     #[error("decoding {uri} failed after {frames} frames: {message}")]
-    Corrupt { uri: String, frames: u64, message: String },
+    Corrupt {
+        uri: String,
+        frames: u64,
+        message: String,
+    },
     #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
     Stalled { uri: String, seconds: u64 },
-    #[error("GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)")]
+    #[error(
+        "GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)"
+    )]
     MissingElement { element: &'static str },
     #[error("GStreamer failed: {message}")]
     Gstreamer { message: String },
@@ -40,7 +46,9 @@ impl DecodeError {
             | Self::Corrupt { .. } => ErrorKind::InvalidInput,
             Self::Fetch(e) => e.kind(),
             Self::Stalled { .. } => ErrorKind::DeadlineExceeded,
-            Self::MissingElement { .. } | Self::Gstreamer { .. } | Self::Io(_) => ErrorKind::Internal,
+            Self::MissingElement { .. } | Self::Gstreamer { .. } | Self::Io(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 }

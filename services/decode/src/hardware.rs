@@ -14,8 +14,15 @@ use crate::config::HardwarePreference;
 
 /// Hardware decoders, best first.
 pub const HARDWARE_DECODERS: &[&str] = &[
-    "nvh264dec", "nvh265dec", "nvvp9dec", "nvav1dec", "nvmpeg4videodec",
-    "vah264dec", "vah265dec", "vavp9dec", "vaav1dec",
+    "nvh264dec",
+    "nvh265dec",
+    "nvvp9dec",
+    "nvav1dec",
+    "nvmpeg4videodec",
+    "vah264dec",
+    "vah265dec",
+    "vavp9dec",
+    "vaav1dec",
 ];
 
 /// Initialises GStreamer once per process and applies the preference. The
@@ -30,7 +37,9 @@ pub fn init(preference: HardwarePreference) -> Result<(), gst::glib::Error> {
 fn apply(preference: HardwarePreference) {
     let registry = gst::Registry::get();
     for (position, name) in HARDWARE_DECODERS.iter().enumerate() {
-        let Some(feature) = registry.lookup_feature(name) else { continue };
+        let Some(feature) = registry.lookup_feature(name) else {
+            continue;
+        };
         let rank = match preference {
             HardwarePreference::Auto => gst::Rank::PRIMARY + (100 - position as i32),
             HardwarePreference::Off => gst::Rank::NONE,
@@ -43,13 +52,19 @@ fn apply(preference: HardwarePreference) {
 /// The hardware decoders this process can use (for the run summary).
 pub fn available() -> Vec<&'static str> {
     let registry = gst::Registry::get();
-    HARDWARE_DECODERS.iter().copied().filter(|name| registry.lookup_feature(name).is_some()).collect()
+    HARDWARE_DECODERS
+        .iter()
+        .copied()
+        .filter(|name| registry.lookup_feature(name).is_some())
+        .collect()
 }
 
 /// True for an element that decodes video (used to report which one ran).
 pub fn is_video_decoder(element: &gst::Element) -> bool {
     element.factory().is_some_and(|factory| {
-        let klass = factory.metadata(gst::ELEMENT_METADATA_KLASS).unwrap_or_default();
+        let klass = factory
+            .metadata(gst::ELEMENT_METADATA_KLASS)
+            .unwrap_or_default();
         klass.contains("Decoder") && klass.contains("Video")
     })
 }

@@ -32,9 +32,15 @@ pub struct Local {
 
 impl Local {
     pub fn new(config: DecodeConfig) -> Result<Self, DecodeError> {
-        crate::hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer { message: e.to_string() })?;
+        crate::hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer {
+            message: e.to_string(),
+        })?;
         let fetcher = Fetcher::new(config.fetch.clone())?;
-        Ok(Self { config: Arc::new(config), fetcher: Arc::new(fetcher), last: Arc::default() })
+        Ok(Self {
+            config: Arc::new(config),
+            fetcher: Arc::new(fetcher),
+            last: Arc::default(),
+        })
     }
 
     /// Statistics of the most recently finished video.
@@ -64,7 +70,8 @@ impl Local {
         tx: mpsc::Sender<Result<sv_core::Frame, StageError>>,
     ) -> Result<(), DecodeError> {
         let started = Instant::now();
-        let video = source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir).await?;
+        let video =
+            source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir).await?;
         let download = match video {
             source::VideoFile::Downloaded { .. } => started.elapsed(),
             source::VideoFile::Local(_) => Duration::ZERO,
@@ -83,7 +90,9 @@ impl Local {
             summary.map(|summary| (summary, started.elapsed().saturating_sub(blocked)))
         })
         .await
-        .map_err(|e| DecodeError::Gstreamer { message: format!("decode thread panicked: {e}") })?;
+        .map_err(|e| DecodeError::Gstreamer {
+            message: format!("decode thread panicked: {e}"),
+        })?;
         let (summary, busy) = decoded?;
         if summary.cancelled {
             tracing::debug!(challenge_id = %request.challenge_id, frames = summary.frames, "Decode stopped: the consumer left.");
@@ -96,7 +105,12 @@ impl Local {
             );
         }
         if let Ok(mut last) = self.last.lock() {
-            *last = DecodeStats { frames: summary.frames, download, busy, decoder: summary.decoder };
+            *last = DecodeStats {
+                frames: summary.frames,
+                download,
+                busy,
+                decoder: summary.decoder,
+            };
         }
         Ok(())
     }

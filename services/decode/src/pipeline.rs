@@ -51,16 +51,24 @@ pub fn decode_file(
     config: &DecodeConfig,
     mut emit: impl FnMut(Frame) -> bool,
 ) -> Result<DecodeSummary, DecodeError> {
-    hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer { message: e.to_string() })?;
+    hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer {
+        message: e.to_string(),
+    })?;
     if !path.is_file() {
-        return Err(DecodeError::NotFound { path: path.to_owned() });
+        return Err(DecodeError::NotFound {
+            path: path.to_owned(),
+        });
     }
     let uri = path.display().to_string();
     let built = build(path)?;
     let pipeline = NullOnDrop(built.pipeline.clone());
     pipeline.0.set_state(gst::State::Playing).map_err(|_| {
-        let message = bus_error(&built.pipeline).unwrap_or_else(|| "could not start the pipeline".into());
-        DecodeError::NotAVideo { uri: uri.clone(), message }
+        let message =
+            bus_error(&built.pipeline).unwrap_or_else(|| "could not start the pipeline".into());
+        DecodeError::NotAVideo {
+            uri: uri.clone(),
+            message,
+        }
     })?;
 
     let mut summary = drain(&built, &uri, config.stall_timeout, &mut emit)?;
@@ -76,33 +84,56 @@ struct Built {
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, DecodeError> {
-    gst::ElementFactory::make(factory).build().map_err(|_| DecodeError::MissingElement { element: factory })
+    gst::ElementFactory::make(factory)
+        .build()
+        .map_err(|_| DecodeError::MissingElement { element: factory })
 }
 
 fn build(path: &Path) -> Result<Built, DecodeError> {
-    let gst_err = |e: gst::glib::BoolError| DecodeError::Gstreamer { message: e.to_string() };
+    let gst_err = |e: gst::glib::BoolError| DecodeError::Gstreamer {
+        message: e.to_string(),
+    };
     let pipeline = gst::Pipeline::new();
     let src = make("filesrc")?;
     src.set_property("location", path.to_string_lossy().as_ref());
     let decodebin = make("decodebin")?;
     let colorimetry = make("capssetter")?;
-    colorimetry.set_property("caps", gst::Caps::builder("video/x-raw").field("colorimetry", "bt601").build());
+    colorimetry.set_property(
+        "caps",
+        gst::Caps::builder("video/x-raw")
+            .field("colorimetry", "bt601")
+            .build(),
+    );
     let convert = make("videoconvert")?;
     let appsink = gst_app::AppSink::builder()
-        .caps(&gst_video::VideoCapsBuilder::new().format(gst_video::VideoFormat::Rgb).build())
+        .caps(
+            &gst_video::VideoCapsBuilder::new()
+                .format(gst_video::VideoFormat::Rgb)
+                .build(),
+        )
         // A small queue: backpressure reaches the decoder instead of RAM.
         .max_buffers(2)
         .drop(false)
         .sync(false)
         .build();
 
-    pipeline.add_many([&src, &decodebin, &colorimetry, &convert, appsink.upcast_ref()]).map_err(gst_err)?;
+    pipeline
+        .add_many([
+            &src,
+            &decodebin,
+            &colorimetry,
+            &convert,
+            appsink.upcast_ref(),
+        ])
+        .map_err(gst_err)?;
     src.link(&decodebin).map_err(gst_err)?;
     gst::Element::link_many([&colorimetry, &convert, appsink.upcast_ref()]).map_err(gst_err)?;
 
     // The first video pad goes to the converter; anything else (audio,
     // a second video track) is discarded so it cannot stall the demuxer.
-    let video_sink = colorimetry.static_pad("sink").expect("capssetter has a sink pad");
+    let video_sink = colorimetry
+        .static_pad("sink")
+        .expect("capssetter has a sink pad");
     let bin = pipeline.clone();
     decodebin.connect_pad_added(move |_, pad| {
         let is_video = pad
@@ -116,7 +147,10 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
             }
             return;
         }
-        if let Ok(fakesink) = gst::ElementFactory::make("fakesink").property("sync", false).build() {
+        if let Ok(fakesink) = gst::ElementFactory::make("fakesink")
+            .property("sync", false)
+            .build()
+        {
             let _ = bin.add(&fakesink);
             let _ = fakesink.sync_state_with_parent();
             if let Some(sink) = fakesink.static_pad("sink") {
@@ -135,7 +169,11 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
             slot.get_or_insert_with(|| factory.name().to_string());
         }
     });
-    Ok(Built { pipeline, appsink, decoder })
+    Ok(Built {
+        pipeline,
+        appsink,
+        decoder,
+    })
 }
 
 /// Pulls frames until end of stream, an error, a stall, or the consumer
@@ -153,16 +191,27 @@ fn drain(
     loop {
         if let Some(message) = bus_error(&built.pipeline) {
             return Err(if summary.frames == 0 {
-                DecodeError::NotAVideo { uri: uri.to_owned(), message }
+                DecodeError::NotAVideo {
+                    uri: uri.to_owned(),
+                    message,
+                }
             } else {
-                DecodeError::Corrupt { uri: uri.to_owned(), frames: summary.frames, message }
+                DecodeError::Corrupt {
+                    uri: uri.to_owned(),
+                    frames: summary.frames,
+                    message,
+                }
             });
         }
-        match built.appsink.try_pull_sample(gst::ClockTime::from_mseconds(100)) {
+        match built
+            .appsink
+            .try_pull_sample(gst::ClockTime::from_mseconds(100))
+        {
             Some(sample) => {
                 let frame = to_frame(&sample, summary.frames, uri)?;
                 if let Some(buffer) = sample.buffer() {
-                    let end = buffer.pts().unwrap_or_default() + buffer.duration().unwrap_or_default();
+                    let end =
+                        buffer.pts().unwrap_or_default() + buffer.duration().unwrap_or_default();
                     video_end = video_end.max(end);
                 }
                 summary.frames += 1;
@@ -174,13 +223,18 @@ fn drain(
             }
             None if built.appsink.is_eos() => {
                 if summary.frames == 0 {
-                    return Err(DecodeError::NoVideoStream { uri: uri.to_owned() });
+                    return Err(DecodeError::NoVideoStream {
+                        uri: uri.to_owned(),
+                    });
                 }
                 check_complete(&built.pipeline, video_end, uri, summary.frames)?;
                 return Ok(summary);
             }
             None if last_progress.elapsed() > stall_timeout => {
-                return Err(DecodeError::Stalled { uri: uri.to_owned(), seconds: stall_timeout.as_secs() });
+                return Err(DecodeError::Stalled {
+                    uri: uri.to_owned(),
+                    seconds: stall_timeout.as_secs(),
+                });
             }
             None => {}
         }
@@ -192,8 +246,15 @@ fn drain(
 /// with the duration the container declares. A video track may end a little
 /// before an audio track (the container duration covers both), hence the
 /// margin: only a clearly short video is an error.
-fn check_complete(pipeline: &gst::Pipeline, video_end: gst::ClockTime, uri: &str, frames: u64) -> Result<(), DecodeError> {
-    let Some(declared) = pipeline.query_duration::<gst::ClockTime>() else { return Ok(()) };
+fn check_complete(
+    pipeline: &gst::Pipeline,
+    video_end: gst::ClockTime,
+    uri: &str,
+    frames: u64,
+) -> Result<(), DecodeError> {
+    let Some(declared) = pipeline.query_duration::<gst::ClockTime>() else {
+        return Ok(());
+    };
     if video_end.nseconds() < declared.nseconds() / 10 * 9 {
         return Err(DecodeError::Corrupt {
             uri: uri.to_owned(),
@@ -222,12 +283,23 @@ fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
 
 /// Wraps a sample's buffer as a frame without copying the pixels.
 fn to_frame(sample: &gst::Sample, index: u64, uri: &str) -> Result<Frame, DecodeError> {
-    let corrupt = |message: &str| DecodeError::Corrupt { uri: uri.to_owned(), frames: index, message: message.into() };
-    let caps = sample.caps().ok_or_else(|| corrupt("sample without caps"))?;
-    let info = gst_video::VideoInfo::from_caps(caps).map_err(|_| corrupt("caps are not raw video"))?;
-    let buffer = sample.buffer_owned().ok_or_else(|| corrupt("sample without buffer"))?;
+    let corrupt = |message: &str| DecodeError::Corrupt {
+        uri: uri.to_owned(),
+        frames: index,
+        message: message.into(),
+    };
+    let caps = sample
+        .caps()
+        .ok_or_else(|| corrupt("sample without caps"))?;
+    let info =
+        gst_video::VideoInfo::from_caps(caps).map_err(|_| corrupt("caps are not raw video"))?;
+    let buffer = sample
+        .buffer_owned()
+        .ok_or_else(|| corrupt("sample without buffer"))?;
     let pts_ns = buffer.pts().map(|t| t.nseconds());
-    let mapped = buffer.into_mapped_buffer_readable().map_err(|_| corrupt("buffer cannot be mapped"))?;
+    let mapped = buffer
+        .into_mapped_buffer_readable()
+        .map_err(|_| corrupt("buffer cannot be mapped"))?;
     let stride = u32::try_from(info.stride()[0]).map_err(|_| corrupt("negative stride"))?;
     let frame = Frame {
         index,

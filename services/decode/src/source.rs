@@ -39,7 +39,11 @@ impl Drop for VideoFile {
 }
 
 /// Resolves `url` to a local file, downloading it when it is http(s).
-pub async fn resolve(url: &str, fetcher: &Fetcher, download_dir: &Path) -> Result<VideoFile, DecodeError> {
+pub async fn resolve(
+    url: &str,
+    fetcher: &Fetcher,
+    download_dir: &Path,
+) -> Result<VideoFile, DecodeError> {
     let url = url.trim();
     if let Some(rest) = url.strip_prefix("file://") {
         return local(Path::new(rest));
@@ -56,7 +60,9 @@ pub async fn resolve(url: &str, fetcher: &Fetcher, download_dir: &Path) -> Resul
         return Ok(VideoFile::Downloaded { path, bytes });
     }
     if url.contains("://") {
-        return Err(DecodeError::UnsupportedUrl { url: url.to_owned() });
+        return Err(DecodeError::UnsupportedUrl {
+            url: url.to_owned(),
+        });
     }
     local(Path::new(url))
 }
@@ -65,13 +71,22 @@ fn local(path: &Path) -> Result<VideoFile, DecodeError> {
     if path.is_file() {
         Ok(VideoFile::Local(path.to_owned()))
     } else {
-        Err(DecodeError::NotFound { path: path.to_owned() })
+        Err(DecodeError::NotFound {
+            path: path.to_owned(),
+        })
     }
 }
 
 /// A file name no other challenge in this or another process uses.
 fn unique_name() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("scorevision-{}-{nanos}-{}.video", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "scorevision-{}-{nanos}-{}.video",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
 }

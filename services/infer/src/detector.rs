@@ -45,7 +45,11 @@ impl Detector {
                     ModelOutput::Poses(p) => p.into_iter().next().map(|p| p.keypoints),
                     ModelOutput::Detections(_) => None,
                 };
-                FrameDetections { index: frame.index, detections, keypoints }
+                FrameDetections {
+                    index: frame.index,
+                    detections,
+                    keypoints,
+                }
             })
             .collect())
     }

@@ -46,25 +46,46 @@ pub struct OrtEngine {
 
 impl OrtEngine {
     pub fn open(path: &Path, options: &SessionOptions) -> Result<Self, InferError> {
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let load = |message: String| InferError::ModelLoad { path: path.to_owned(), message };
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let load = |message: String| InferError::ModelLoad {
+            path: path.to_owned(),
+            message,
+        };
         if !path.is_file() {
             return Err(load("file not found".into()));
         }
         let env = runtime::environment(&options.library)?;
         let mut builder = Session::builder(env).map_err(|e| load(e.to_string()))?;
         if options.intra_threads > 0 {
-            builder = builder.with_intra_threads(options.intra_threads).map_err(|e| load(e.to_string()))?;
+            builder = builder
+                .with_intra_threads(options.intra_threads)
+                .map_err(|e| load(e.to_string()))?;
         }
-        let provider = runtime::register_providers(&mut builder, &options.providers, options.engine_cache.as_deref())?;
-        let session = builder.commit_from_file(path).map_err(|e| load(e.to_string()))?;
+        let provider = runtime::register_providers(
+            &mut builder,
+            &options.providers,
+            options.engine_cache.as_deref(),
+        )?;
+        let session = builder
+            .commit_from_file(path)
+            .map_err(|e| load(e.to_string()))?;
 
         let metadata = session.metadata().map_err(|e| load(e.to_string()))?;
         let info = ModelInfo::parse(&name, |key| metadata.custom(key))?;
         drop(metadata);
-        let shape_err = |detail: String| InferError::Shape { model: name.clone(), what: "input", detail };
+        let shape_err = |detail: String| InferError::Shape {
+            model: name.clone(),
+            what: "input",
+            detail,
+        };
         let [input] = session.inputs() else {
-            return Err(shape_err(format!("{} inputs, expected 1", session.inputs().len())));
+            return Err(shape_err(format!(
+                "{} inputs, expected 1",
+                session.inputs().len()
+            )));
         };
         let fixed_size = match input.dtype() {
             ValueType::Tensor { shape, .. } if shape.len() == 4 => {
@@ -75,17 +96,36 @@ impl OrtEngine {
         };
         let input = input.name().to_owned();
         tracing::info!(model = %name, task = ?info.task, provider = provider.name(), ?fixed_size, "Model loaded.");
-        Ok(Self { name, session, input, provider, fixed_size, info })
+        Ok(Self {
+            name,
+            session,
+            input,
+            provider,
+            fixed_size,
+            info,
+        })
     }
 }
 
 impl Engine for OrtEngine {
     fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError> {
-        let run_err = |message: String| InferError::Run { model: self.name.clone(), message };
-        let tensor = TensorRef::from_array_view((shape, input)).map_err(|e| run_err(e.to_string()))?;
-        let outputs = self.session.run(ort::inputs![self.input.as_str() => tensor]).map_err(|e| run_err(e.to_string()))?;
-        let (out_shape, data) = outputs[0].try_extract_tensor::<f32>().map_err(|e| run_err(e.to_string()))?;
-        Ok(Output { shape: out_shape.iter().map(|&d| d as usize).collect(), data: data.to_vec() })
+        let run_err = |message: String| InferError::Run {
+            model: self.name.clone(),
+            message,
+        };
+        let tensor =
+            TensorRef::from_array_view((shape, input)).map_err(|e| run_err(e.to_string()))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input.as_str() => tensor])
+            .map_err(|e| run_err(e.to_string()))?;
+        let (out_shape, data) = outputs[0]
+            .try_extract_tensor::<f32>()
+            .map_err(|e| run_err(e.to_string()))?;
+        Ok(Output {
+            shape: out_shape.iter().map(|&d| d as usize).collect(),
+            data: data.to_vec(),
+        })
     }
 
     fn provider(&self) -> Provider {

@@ -13,9 +13,17 @@ pub enum InferError {
     #[error("cannot load model {path}: {message}")]
     ModelLoad { path: PathBuf, message: String },
     #[error("model {model}: metadata {key:?} {why}")]
-    Metadata { model: String, key: String, why: String },
+    Metadata {
+        model: String,
+        key: String,
+        why: String,
+    },
     #[error("model {model}: unexpected {what}: {detail}")]
-    Shape { model: String, what: &'static str, detail: String },
+    Shape {
+        model: String,
+        what: &'static str,
+        detail: String,
+    },
     #[error("model {model}: inference failed: {message}")]
     Run { model: String, message: String },
     #[error("frame {index}: {why}")]

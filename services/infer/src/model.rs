@@ -46,7 +46,16 @@ impl YoloModel {
             Some(size) => (size, false),
             None => ((round_up(imgsz), round_up(imgsz)), true),
         };
-        Self { name: name.into(), engine, info, target, auto, thresholds: Thresholds::default(), canvas: Vec::new(), tensor: Vec::new() }
+        Self {
+            name: name.into(),
+            engine,
+            info,
+            target,
+            auto,
+            thresholds: Thresholds::default(),
+            canvas: Vec::new(),
+            tensor: Vec::new(),
+        }
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -68,7 +77,10 @@ impl YoloModel {
         let mut start = 0;
         while start < frames.len() {
             let size = (frames[start].width, frames[start].height);
-            let len = frames[start..].iter().take_while(|f| (f.width, f.height) == size).count();
+            let len = frames[start..]
+                .iter()
+                .take_while(|f| (f.width, f.height) == size)
+                .count();
             outputs.extend(self.predict_same_size(&frames[start..start + len])?);
             start += len;
         }
@@ -89,39 +101,71 @@ impl YoloModel {
         self.decode(&output, frames.len(), &lb)
     }
 
-    fn decode(&self, output: &Output, batch: usize, lb: &Letterbox) -> Result<Vec<ModelOutput>, InferError> {
+    fn decode(
+        &self,
+        output: &Output,
+        batch: usize,
+        lb: &Letterbox,
+    ) -> Result<Vec<ModelOutput>, InferError> {
         let classes = self.info.names.len();
         let extra = self.info.kpt_shape.map_or(0, |(k, d)| k * d);
         let rows = 4 + classes + extra;
         let [b, r, anchors] = output.shape[..] else {
-            return Err(self.shape_error(format!("output shape {:?}, expected [batch, rows, anchors]", output.shape)));
+            return Err(self.shape_error(format!(
+                "output shape {:?}, expected [batch, rows, anchors]",
+                output.shape
+            )));
         };
         if b != batch || r != rows {
-            return Err(self.shape_error(format!("output shape {:?}, expected [{batch}, {rows}, anchors]", output.shape)));
+            return Err(self.shape_error(format!(
+                "output shape {:?}, expected [{batch}, {rows}, anchors]",
+                output.shape
+            )));
         }
         let per_image = rows * anchors;
         Ok((0..batch)
             .map(|i| {
-                let prediction = Prediction { data: &output.data[i * per_image..(i + 1) * per_image], anchors, classes };
+                let prediction = Prediction {
+                    data: &output.data[i * per_image..(i + 1) * per_image],
+                    anchors,
+                    classes,
+                };
                 match (self.info.task, self.info.kpt_shape) {
-                    (Task::Pose, Some((k, _))) => ModelOutput::Poses(post::poses(&prediction, lb, &self.thresholds, k)),
-                    _ => ModelOutput::Detections(post::detections(&prediction, lb, &self.thresholds)),
+                    (Task::Pose, Some((k, _))) => {
+                        ModelOutput::Poses(post::poses(&prediction, lb, &self.thresholds, k))
+                    }
+                    _ => {
+                        ModelOutput::Detections(post::detections(&prediction, lb, &self.thresholds))
+                    }
                 }
             })
             .collect())
     }
 
     fn shape_error(&self, detail: String) -> InferError {
-        InferError::Shape { model: self.name.clone(), what: "output", detail }
+        InferError::Shape {
+            model: self.name.clone(),
+            what: "output",
+            detail,
+        }
     }
 }
 
 fn check_frame(frame: &Frame) -> Result<(), InferError> {
-    let bad = |why: &str| Err(InferError::BadFrame { index: frame.index, why: why.into() });
+    let bad = |why: &str| {
+        Err(InferError::BadFrame {
+            index: frame.index,
+            why: why.into(),
+        })
+    };
     if frame.format != PixelFormat::Rgb8 {
         return bad("infer takes RGB frames");
     }
-    if frame.width == 0 || frame.height == 0 || frame.data.len() < frame.expected_len() || frame.stride < frame.width * 3 {
+    if frame.width == 0
+        || frame.height == 0
+        || frame.data.len() < frame.expected_len()
+        || frame.stride < frame.width * 3
+    {
         return bad("pixel buffer does not match the frame size");
     }
     if (frame.width, frame.height) != (frame.source_width, frame.source_height) {

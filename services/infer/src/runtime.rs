@@ -44,7 +44,9 @@ impl std::str::FromStr for Provider {
             "tensorrt" | "trt" => Ok(Self::TensorRt),
             "cuda" => Ok(Self::Cuda),
             "cpu" => Ok(Self::Cpu),
-            other => Err(format!("unknown execution provider {other:?} (tensorrt, cuda, cpu)")),
+            other => Err(format!(
+                "unknown execution provider {other:?} (tensorrt, cuda, cpu)"
+            )),
         }
     }
 }
@@ -83,7 +85,11 @@ fn venv_library(venv: &Path) -> Option<PathBuf> {
         .map(|python| python.path().join("site-packages/onnxruntime/capi"))
         .filter_map(|capi| std::fs::read_dir(capi).ok())
         .flat_map(|dir| dir.flatten().map(|e| e.path()))
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libonnxruntime.so"))
+        })
         .collect();
     found.sort();
     found.pop()
@@ -98,9 +104,15 @@ pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
             return Err(format!("{} does not exist", library.display()));
         }
         let builder = ort::init_from(library).map_err(|e| e.to_string())?;
-        builder.with_name("scorevision").build().map_err(|e| e.to_string())
+        builder
+            .with_name("scorevision")
+            .build()
+            .map_err(|e| e.to_string())
     });
-    env.as_ref().map_err(|message| InferError::RuntimeLoad { path: library.to_owned(), message: message.clone() })
+    env.as_ref().map_err(|message| InferError::RuntimeLoad {
+        path: library.to_owned(),
+        message: message.clone(),
+    })
 }
 
 /// Registers the wanted providers the library was built with, in order, and
@@ -116,7 +128,9 @@ pub fn register_providers(
             Provider::TensorRt => try_register(builder, || {
                 let mut trt = ep::TensorRT::default();
                 if let Some(dir) = engine_cache {
-                    trt = trt.with_engine_cache(true).with_engine_cache_path(dir.display());
+                    trt = trt
+                        .with_engine_cache(true)
+                        .with_engine_cache_path(dir.display());
                 }
                 trt
             }),
@@ -130,7 +144,10 @@ pub fn register_providers(
     Ok(primary.unwrap_or(Provider::Cpu))
 }
 
-fn try_register<E: ExecutionProvider>(builder: &mut SessionBuilder, make: impl FnOnce() -> E) -> bool {
+fn try_register<E: ExecutionProvider>(
+    builder: &mut SessionBuilder,
+    make: impl FnOnce() -> E,
+) -> bool {
     if !E::is_available().unwrap_or(false) {
         return false;
     }

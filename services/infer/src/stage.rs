@@ -34,26 +34,47 @@ impl<U: FrameSource> Stage<U> {
         let open = |path: &std::path::Path, imgsz: u32| -> Result<YoloModel, InferError> {
             let engine = OrtEngine::open(path, &options)?;
             let (info, fixed) = (engine.info.clone(), engine.fixed_size);
-            let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok(YoloModel::new(name, Box::new(engine), info, imgsz, fixed))
         };
         let players = open(&config.player_model, config.player_imgsz)?;
         let pitch = open(&config.pitch_model, config.pitch_imgsz)?;
         let provider = players.engine().provider();
-        Ok(Self::with_detector(upstream, Detector::new(players, pitch)?, config.batch_size, provider))
+        Ok(Self::with_detector(
+            upstream,
+            Detector::new(players, pitch)?,
+            config.batch_size,
+            provider,
+        ))
     }
 
     /// Builds the stage around a ready detector (tests inject engines here).
-    pub fn with_detector(upstream: U, detector: Detector, batch_size: usize, provider: Provider) -> Self {
+    pub fn with_detector(
+        upstream: U,
+        detector: Detector,
+        batch_size: usize,
+        provider: Provider,
+    ) -> Self {
         let batch_size = batch_size.max(1);
-        Self { upstream, worker: Worker::spawn(detector, 2), batch_size, provider }
+        Self {
+            upstream,
+            worker: Worker::spawn(detector, 2),
+            batch_size,
+            provider,
+        }
     }
 
     /// Runs one grey frame through both models so the first challenge does
     /// not pay for lazy initialisation (and TensorRT engine builds).
     pub async fn warm_up(&self, width: u32, height: u32) -> Result<(), InferError> {
         let data = vec![114u8; (width * height * 3) as usize];
-        self.worker.run(vec![Frame::rgb(0, width, height, data.into())]).await.map(|_| ())
+        self.worker
+            .run(vec![Frame::rgb(0, width, height, data.into())])
+            .await
+            .map(|_| ())
     }
 
     pub fn provider(&self) -> Provider {

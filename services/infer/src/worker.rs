@@ -63,8 +63,12 @@ impl Worker {
                     }
                     let started = Instant::now();
                     let result = detector.detect(&job.frames);
-                    counters.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    counters.frames.fetch_add(job.frames.len() as u64, Ordering::Relaxed);
+                    counters
+                        .busy_ns
+                        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    counters
+                        .frames
+                        .fetch_add(job.frames.len() as u64, Ordering::Relaxed);
                     counters.batches.fetch_add(1, Ordering::Relaxed);
                     let _ = job.reply.send(result);
                 }
@@ -76,7 +80,10 @@ impl Worker {
     /// Detects objects and keypoints in `frames` (one batch).
     pub async fn run(&self, frames: Vec<Frame>) -> Result<Vec<FrameDetections>, InferError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job { frames, reply }).await.map_err(|_| InferError::WorkerGone)?;
+        self.jobs
+            .send(Job { frames, reply })
+            .await
+            .map_err(|_| InferError::WorkerGone)?;
         answer.await.map_err(|_| InferError::WorkerGone)?
     }
 }

@@ -37,7 +37,11 @@ pub struct Stage<U> {
 
 impl<U: DetectionSource> Stage<U> {
     pub fn new(upstream: U, config: ByteTrackConfig) -> Self {
-        Self { upstream, config, stats: Arc::default() }
+        Self {
+            upstream,
+            config,
+            stats: Arc::default(),
+        }
     }
 
     pub fn stats(&self) -> &TrackStats {
@@ -58,9 +62,15 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
                     // blocking thread.
                     let started = Instant::now();
                     let objects = tracker.update(&frame.detections);
-                    stats.busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    stats
+                        .busy_ns
+                        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                     stats.frames.fetch_add(1, Ordering::Relaxed);
-                    FrameTracks { index: frame.index, objects, keypoints: frame.keypoints }
+                    FrameTracks {
+                        index: frame.index,
+                        objects,
+                        keypoints: frame.keypoints,
+                    }
                 });
                 let failed = item.is_err();
                 if tx.send(item).await.is_err() || failed {

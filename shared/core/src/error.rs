@@ -53,7 +53,10 @@ pub struct StageError {
 
 impl StageError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 
     pub fn invalid_input(message: impl Into<String>) -> Self {

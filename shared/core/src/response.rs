@@ -47,9 +47,17 @@ impl From<&FrameTracks> for FrameResult {
         let objects = tracks
             .objects
             .iter()
-            .map(|o| ObjectResult { id: o.id, bbox: o.bbox.map(f64::from), class_id: o.class_id })
+            .map(|o| ObjectResult {
+                id: o.id,
+                bbox: o.bbox.map(f64::from),
+                class_id: o.class_id,
+            })
             .collect();
-        Self { frame_number: tracks.index, keypoints, objects }
+        Self {
+            frame_number: tracks.index,
+            keypoints,
+            objects,
+        }
     }
 }
 
@@ -80,7 +88,11 @@ impl ChallengeResponse {
         if frames.is_empty() {
             return Err(StageError::invalid_input("the video has no frames"));
         }
-        Ok(Self { challenge_id: challenge_id.to_owned(), frames, processing_time: started.elapsed().as_secs_f64() })
+        Ok(Self {
+            challenge_id: challenge_id.to_owned(),
+            frames,
+            processing_time: started.elapsed().as_secs_f64(),
+        })
     }
 }
 
@@ -93,10 +105,22 @@ mod tests {
     fn serialises_like_the_reference_miner() {
         let tracks = FrameTracks {
             index: 3,
-            objects: vec![TrackedObject { id: 7, bbox: [1.5, 2.25, 100.1, 50.0], class_id: 2 }],
+            objects: vec![TrackedObject {
+                id: 7,
+                bbox: [1.5, 2.25, 100.1, 50.0],
+                class_id: 2,
+            }],
             keypoints: Some(vec![
-                Keypoint { x: 10.5, y: 20.0, confidence: 0.9 },
-                Keypoint { x: 0.0, y: 0.0, confidence: 0.1 },
+                Keypoint {
+                    x: 10.5,
+                    y: 20.0,
+                    confidence: 0.9,
+                },
+                Keypoint {
+                    x: 0.0,
+                    y: 0.0,
+                    confidence: 0.1,
+                },
             ]),
         };
         let json = serde_json::to_string(&FrameResult::from(&tracks)).unwrap();
@@ -112,34 +136,65 @@ mod tests {
     }
 
     fn empty_frame(index: u64) -> FrameTracks {
-        FrameTracks { index, objects: vec![], keypoints: None }
+        FrameTracks {
+            index,
+            objects: vec![],
+            keypoints: None,
+        }
     }
 
     #[tokio::test]
     async fn assembles_consecutive_frames() {
         let tracks = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(1))]);
         let mut seen = 0;
-        let response = ChallengeResponse::assemble("c1", tracks, Instant::now(), |_| seen += 1).await.unwrap();
-        assert_eq!((response.challenge_id.as_str(), response.frames.len(), seen), ("c1", 2, 2));
+        let response = ChallengeResponse::assemble("c1", tracks, Instant::now(), |_| seen += 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (response.challenge_id.as_str(), response.frames.len(), seen),
+            ("c1", 2, 2)
+        );
         assert_eq!(response.frames[1].frame_number, 1);
     }
 
     #[tokio::test]
     async fn rejects_gaps_errors_and_empty_videos() {
         let gap = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(2))]);
-        assert!(ChallengeResponse::assemble("c", gap, Instant::now(), |_| {}).await.unwrap_err().message.contains("frame 2"));
-        let failed = stream(vec![Ok(empty_frame(0)), Err(StageError::unavailable("infer went away"))]);
-        let err = ChallengeResponse::assemble("c", failed, Instant::now(), |_| {}).await.unwrap_err();
+        assert!(
+            ChallengeResponse::assemble("c", gap, Instant::now(), |_| {})
+                .await
+                .unwrap_err()
+                .message
+                .contains("frame 2")
+        );
+        let failed = stream(vec![
+            Ok(empty_frame(0)),
+            Err(StageError::unavailable("infer went away")),
+        ]);
+        let err = ChallengeResponse::assemble("c", failed, Instant::now(), |_| {})
+            .await
+            .unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::Unavailable);
         let empty = stream(vec![]);
-        assert!(ChallengeResponse::assemble("c", empty, Instant::now(), |_| {}).await.is_err());
+        assert!(
+            ChallengeResponse::assemble("c", empty, Instant::now(), |_| {})
+                .await
+                .is_err()
+        );
     }
 
     #[test]
     fn no_pitch_instance_gives_empty_keypoints() {
-        let tracks = FrameTracks { index: 0, objects: vec![], keypoints: None };
+        let tracks = FrameTracks {
+            index: 0,
+            objects: vec![],
+            keypoints: None,
+        };
         let result = FrameResult::from(&tracks);
         assert!(result.keypoints.is_empty());
-        assert_eq!(serde_json::to_string(&result).unwrap(), r#"{"frame_number":0,"keypoints":[],"objects":[]}"#);
+        assert_eq!(
+            serde_json::to_string(&result).unwrap(),
+            r#"{"frame_number":0,"keypoints":[],"objects":[]}"#
+        );
     }
 }

@@ -28,7 +28,11 @@ pub struct VideoRequest {
 
 impl VideoRequest {
     pub fn new(challenge_id: impl Into<String>, video_url: impl Into<String>) -> Self {
-        Self { challenge_id: challenge_id.into(), video_url: video_url.into(), trace: TraceContext::new() }
+        Self {
+            challenge_id: challenge_id.into(),
+            video_url: video_url.into(),
+            trace: TraceContext::new(),
+        }
     }
 }
 

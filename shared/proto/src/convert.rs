@@ -1,6 +1,9 @@
 //! Conversions between wire messages and `sv_core` types, in one place.
 
-use sv_core::{Detection, Frame, FrameDetections, FrameTracks, Keypoint, PixelFormat, TrackedObject, VideoRequest};
+use sv_core::{
+    Detection, Frame, FrameDetections, FrameTracks, Keypoint, PixelFormat, TrackedObject,
+    VideoRequest,
+};
 
 use crate::v1;
 
@@ -13,18 +16,29 @@ pub struct ConvertError {
 }
 
 fn malformed(message: &'static str, why: impl Into<String>) -> ConvertError {
-    ConvertError { message, why: why.into() }
+    ConvertError {
+        message,
+        why: why.into(),
+    }
 }
 
 impl From<VideoRequest> for v1::VideoRequest {
     fn from(r: VideoRequest) -> Self {
-        Self { challenge_id: r.challenge_id, video_url: r.video_url, trace: r.trace.into_iter().collect() }
+        Self {
+            challenge_id: r.challenge_id,
+            video_url: r.video_url,
+            trace: r.trace.into_iter().collect(),
+        }
     }
 }
 
 impl From<v1::VideoRequest> for VideoRequest {
     fn from(r: v1::VideoRequest) -> Self {
-        Self { challenge_id: r.challenge_id, video_url: r.video_url, trace: r.trace.into_iter().collect() }
+        Self {
+            challenge_id: r.challenge_id,
+            video_url: r.video_url,
+            trace: r.trace.into_iter().collect(),
+        }
     }
 }
 
@@ -61,11 +75,18 @@ impl TryFrom<v1::Frame> for Frame {
         let format = match v1::PixelFormat::try_from(f.format) {
             Ok(v1::PixelFormat::Rgb8) => PixelFormat::Rgb8,
             Ok(v1::PixelFormat::Nv12) => PixelFormat::Nv12,
-            _ => return Err(malformed("Frame", format!("unknown pixel format {}", f.format))),
+            _ => {
+                return Err(malformed(
+                    "Frame",
+                    format!("unknown pixel format {}", f.format),
+                ));
+            }
         };
         let data = match f.pixels {
             Some(v1::frame::Pixels::Data(data)) => data,
-            Some(v1::frame::Pixels::Shared(_)) => return Err(malformed("Frame", "shared-memory slot not resolved")),
+            Some(v1::frame::Pixels::Shared(_)) => {
+                return Err(malformed("Frame", "shared-memory slot not resolved"));
+            }
             None => return Err(malformed("Frame", "no pixels")),
         };
         let frame = Frame {
@@ -80,7 +101,15 @@ impl TryFrom<v1::Frame> for Frame {
             data,
         };
         if frame.data.len() < frame.expected_len() {
-            return Err(malformed("Frame", format!("{} bytes for a {}x{} frame", frame.data.len(), f.width, f.height)));
+            return Err(malformed(
+                "Frame",
+                format!(
+                    "{} bytes for a {}x{} frame",
+                    frame.data.len(),
+                    f.width,
+                    f.height
+                ),
+            ));
         }
         Ok(frame)
     }
@@ -88,23 +117,52 @@ impl TryFrom<v1::Frame> for Frame {
 
 fn keypoints_to_wire(keypoints: &Option<Vec<Keypoint>>) -> (Vec<f32>, bool) {
     match keypoints {
-        Some(k) => (k.iter().flat_map(|k| [k.x, k.y, k.confidence]).collect(), true),
+        Some(k) => (
+            k.iter().flat_map(|k| [k.x, k.y, k.confidence]).collect(),
+            true,
+        ),
         None => (Vec::new(), false),
     }
 }
 
-fn keypoints_from_wire(message: &'static str, values: &[f32], has_pitch: bool) -> Result<Option<Vec<Keypoint>>, ConvertError> {
+fn keypoints_from_wire(
+    message: &'static str,
+    values: &[f32],
+    has_pitch: bool,
+) -> Result<Option<Vec<Keypoint>>, ConvertError> {
     if !values.len().is_multiple_of(3) {
-        return Err(malformed(message, "keypoints are not (x, y, confidence) triples"));
+        return Err(malformed(
+            message,
+            "keypoints are not (x, y, confidence) triples",
+        ));
     }
-    Ok(has_pitch.then(|| values.chunks_exact(3).map(|k| Keypoint { x: k[0], y: k[1], confidence: k[2] }).collect()))
+    Ok(has_pitch.then(|| {
+        values
+            .chunks_exact(3)
+            .map(|k| Keypoint {
+                x: k[0],
+                y: k[1],
+                confidence: k[2],
+            })
+            .collect()
+    }))
 }
 
-fn boxes(message: &'static str, values: &[f32], count: usize) -> Result<Vec<[f32; 4]>, ConvertError> {
+fn boxes(
+    message: &'static str,
+    values: &[f32],
+    count: usize,
+) -> Result<Vec<[f32; 4]>, ConvertError> {
     if values.len() != count * 4 {
-        return Err(malformed(message, format!("{} box values for {count} objects", values.len())));
+        return Err(malformed(
+            message,
+            format!("{} box values for {count} objects", values.len()),
+        ));
     }
-    Ok(values.chunks_exact(4).map(|b| [b[0], b[1], b[2], b[3]]).collect())
+    Ok(values
+        .chunks_exact(4)
+        .map(|b| [b[0], b[1], b[2], b[3]])
+        .collect())
 }
 
 impl From<FrameDetections> for v1::FrameDetections {
@@ -132,9 +190,17 @@ impl TryFrom<v1::FrameDetections> for FrameDetections {
         let detections = boxes(M, &d.boxes, n)?
             .into_iter()
             .zip(d.confidences.iter().zip(&d.class_ids))
-            .map(|(bbox, (&confidence, &class_id))| Detection { bbox, confidence, class_id })
+            .map(|(bbox, (&confidence, &class_id))| Detection {
+                bbox,
+                confidence,
+                class_id,
+            })
             .collect();
-        Ok(Self { index: d.index, detections, keypoints: keypoints_from_wire(M, &d.keypoints, d.has_pitch)? })
+        Ok(Self {
+            index: d.index,
+            detections,
+            keypoints: keypoints_from_wire(M, &d.keypoints, d.has_pitch)?,
+        })
     }
 }
 
@@ -165,7 +231,11 @@ impl TryFrom<v1::FrameTracks> for FrameTracks {
             .zip(t.track_ids.iter().zip(&t.class_ids))
             .map(|(bbox, (&id, &class_id))| TrackedObject { id, bbox, class_id })
             .collect();
-        Ok(Self { index: t.index, objects, keypoints: keypoints_from_wire(M, &t.keypoints, t.has_pitch)? })
+        Ok(Self {
+            index: t.index,
+            objects,
+            keypoints: keypoints_from_wire(M, &t.keypoints, t.has_pitch)?,
+        })
     }
 }
 
@@ -177,19 +247,44 @@ mod tests {
     fn detections_round_trip() {
         let d = FrameDetections {
             index: 9,
-            detections: vec![Detection { bbox: [1.0, 2.0, 3.0, 4.0], confidence: 0.5, class_id: 2 }],
-            keypoints: Some(vec![Keypoint { x: 0.0, y: 0.0, confidence: 0.2 }; 32]),
+            detections: vec![Detection {
+                bbox: [1.0, 2.0, 3.0, 4.0],
+                confidence: 0.5,
+                class_id: 2,
+            }],
+            keypoints: Some(vec![
+                Keypoint {
+                    x: 0.0,
+                    y: 0.0,
+                    confidence: 0.2
+                };
+                32
+            ]),
         };
-        assert_eq!(FrameDetections::try_from(v1::FrameDetections::from(d.clone())).unwrap(), d);
-        let none = FrameDetections { index: 0, detections: vec![], keypoints: None };
-        assert_eq!(FrameDetections::try_from(v1::FrameDetections::from(none.clone())).unwrap(), none);
+        assert_eq!(
+            FrameDetections::try_from(v1::FrameDetections::from(d.clone())).unwrap(),
+            d
+        );
+        let none = FrameDetections {
+            index: 0,
+            detections: vec![],
+            keypoints: None,
+        };
+        assert_eq!(
+            FrameDetections::try_from(v1::FrameDetections::from(none.clone())).unwrap(),
+            none
+        );
     }
 
     #[test]
     fn tracks_round_trip_and_reject_ragged_boxes() {
         let t = FrameTracks {
             index: 1,
-            objects: vec![TrackedObject { id: 4, bbox: [5.0, 6.0, 7.0, 8.0], class_id: 1 }],
+            objects: vec![TrackedObject {
+                id: 4,
+                bbox: [5.0, 6.0, 7.0, 8.0],
+                class_id: 1,
+            }],
             keypoints: None,
         };
         let mut wire = v1::FrameTracks::from(t.clone());

@@ -24,7 +24,11 @@ pub struct Thresholds {
 impl Default for Thresholds {
     /// ultralytics predict defaults: conf 0.25, iou 0.7, max_det 300.
     fn default() -> Self {
-        Self { confidence: 0.25, iou: 0.7, max_det: 300 }
+        Self {
+            confidence: 0.25,
+            iou: 0.7,
+            max_det: 300,
+        }
     }
 }
 
@@ -54,7 +58,12 @@ impl Prediction<'_> {
             if best > confidence {
                 let (cx, cy) = (self.at(0, anchor), self.at(1, anchor));
                 let (hw, hh) = (self.at(2, anchor) / 2.0, self.at(3, anchor) / 2.0);
-                out.push(Candidate { xyxy: [cx - hw, cy - hh, cx + hw, cy + hh], score: best, class_id: class_id as u32, anchor });
+                out.push(Candidate {
+                    xyxy: [cx - hw, cy - hh, cx + hw, cy + hh],
+                    score: best,
+                    class_id: class_id as u32,
+                    anchor,
+                });
             }
         }
         if out.len() > MAX_NMS {
@@ -67,7 +76,10 @@ impl Prediction<'_> {
     /// NMS survivors, best first.
     fn survivors(&self, thresholds: &Thresholds) -> Vec<Candidate> {
         let candidates = self.candidates(thresholds.confidence);
-        non_max_suppression(&candidates, thresholds.iou, thresholds.max_det).into_iter().map(|i| candidates[i]).collect()
+        non_max_suppression(&candidates, thresholds.iou, thresholds.max_det)
+            .into_iter()
+            .map(|i| candidates[i])
+            .collect()
     }
 }
 
@@ -84,11 +96,19 @@ fn scale_box(xyxy: [f32; 4], lb: &Letterbox) -> [f32; 4] {
 }
 
 /// Detections of a detect model in frame pixels, NMS order.
-pub fn detections(prediction: &Prediction, lb: &Letterbox, thresholds: &Thresholds) -> Vec<Detection> {
+pub fn detections(
+    prediction: &Prediction,
+    lb: &Letterbox,
+    thresholds: &Thresholds,
+) -> Vec<Detection> {
     prediction
         .survivors(thresholds)
         .into_iter()
-        .map(|c| Detection { bbox: scale_box(c.xyxy, lb), confidence: c.score, class_id: c.class_id })
+        .map(|c| Detection {
+            bbox: scale_box(c.xyxy, lb),
+            confidence: c.score,
+            class_id: c.class_id,
+        })
         .collect()
 }
 
@@ -102,7 +122,12 @@ pub struct PoseInstance {
 /// Pose instances in frame pixels, NMS order (PARITY B4): keypoints use the
 /// unrounded pad, are clipped to the frame, and those with confidence below
 /// 0.5 get (0, 0) as `Results.keypoints.xy` gives them.
-pub fn poses(prediction: &Prediction, lb: &Letterbox, thresholds: &Thresholds, keypoints: usize) -> Vec<PoseInstance> {
+pub fn poses(
+    prediction: &Prediction,
+    lb: &Letterbox,
+    thresholds: &Thresholds,
+    keypoints: usize,
+) -> Vec<PoseInstance> {
     let (pad_x, pad_y, gain) = lb.keypoint_transform();
     let (w, h) = (lb.src_w as f32, lb.src_h as f32);
     let first = 4 + prediction.classes;
@@ -116,12 +141,27 @@ pub fn poses(prediction: &Prediction, lb: &Letterbox, thresholds: &Thresholds, k
                     let x = ((prediction.at(row, c.anchor) - pad_x) / gain).clamp(0.0, w);
                     let y = ((prediction.at(row + 1, c.anchor) - pad_y) / gain).clamp(0.0, h);
                     let confidence = prediction.at(row + 2, c.anchor);
-                    if confidence < KEYPOINT_VISIBLE { Keypoint { x: 0.0, y: 0.0, confidence } } else { Keypoint { x, y, confidence } }
+                    if confidence < KEYPOINT_VISIBLE {
+                        Keypoint {
+                            x: 0.0,
+                            y: 0.0,
+                            confidence,
+                        }
+                    } else {
+                        Keypoint { x, y, confidence }
+                    }
                 })
                 .collect();
             // The pose predictor rounds its boxes (torch round: half to even).
             let bbox = scale_box(c.xyxy, lb).map(f32::round_ties_even);
-            PoseInstance { detection: Detection { bbox, confidence: c.score, class_id: c.class_id }, keypoints }
+            PoseInstance {
+                detection: Detection {
+                    bbox,
+                    confidence: c.score,
+                    class_id: c.class_id,
+                },
+                keypoints,
+            }
         })
         .collect()
 }
@@ -133,23 +173,37 @@ mod tests {
     /// A [4 + nc, anchors] tensor with the given (cx, cy, w, h, scores...) columns.
     fn tensor(columns: &[Vec<f32>]) -> Vec<f32> {
         let rows = columns[0].len();
-        (0..rows).flat_map(|r| columns.iter().map(move |c| c[r])).collect()
+        (0..rows)
+            .flat_map(|r| columns.iter().map(move |c| c[r]))
+            .collect()
     }
 
     #[test]
     fn filters_maps_back_and_orders_by_score() {
         let lb = Letterbox::new(1920, 1080, (1280, 1280), 32, true); // 736x1280, top 8, gain 2/3
         let data = tensor(&[
-            vec![100.0, 108.0, 20.0, 40.0, 0.1, 0.2, 0.9, 0.0],  // player, kept
+            vec![100.0, 108.0, 20.0, 40.0, 0.1, 0.2, 0.9, 0.0], // player, kept
             vec![300.0, 308.0, 10.0, 10.0, 0.25, 0.0, 0.0, 0.0], // exactly conf: dropped (strict)
             vec![640.0, 368.0, 30.0, 30.0, 0.0, 0.95, 0.0, 0.3], // goalkeeper, best
         ]);
-        let p = Prediction { data: &data, anchors: 3, classes: 4 };
+        let p = Prediction {
+            data: &data,
+            anchors: 3,
+            classes: 4,
+        };
         let d = detections(&p, &lb, &Thresholds::default());
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].class_id, d[1].class_id), (1, 2));
         let gain = (2.0f64 / 3.0) as f32;
-        assert_eq!(d[1].bbox, [(90.0 - 0.0) / gain, (88.0 - 8.0) / gain, 110.0 / gain, (128.0 - 8.0) / gain]);
+        assert_eq!(
+            d[1].bbox,
+            [
+                (90.0 - 0.0) / gain,
+                (88.0 - 8.0) / gain,
+                110.0 / gain,
+                (128.0 - 8.0) / gain
+            ]
+        );
     }
 
     #[test]
@@ -158,9 +212,27 @@ mod tests {
         let mut columns = vec![vec![320.0, 192.0, 100.0, 100.0, 0.8]];
         columns[0].extend([700.0, 10.0, 0.9, 50.0, 60.0, 0.49]);
         let data = tensor(&columns);
-        let p = Prediction { data: &data, anchors: 1, classes: 1 };
+        let p = Prediction {
+            data: &data,
+            anchors: 1,
+            classes: 1,
+        };
         let poses = poses(&p, &lb, &Thresholds::default(), 2);
-        assert_eq!(poses[0].keypoints[0], Keypoint { x: 640.0, y: 10.0, confidence: 0.9 });
-        assert_eq!(poses[0].keypoints[1], Keypoint { x: 0.0, y: 0.0, confidence: 0.49 });
+        assert_eq!(
+            poses[0].keypoints[0],
+            Keypoint {
+                x: 640.0,
+                y: 10.0,
+                confidence: 0.9
+            }
+        );
+        assert_eq!(
+            poses[0].keypoints[1],
+            Keypoint {
+                x: 0.0,
+                y: 0.0,
+                confidence: 0.49
+            }
+        );
     }
 }

@@ -17,7 +17,11 @@ pub struct Candidate {
 }
 
 /// Indices into `candidates` of the survivors, best first, at most `max_det`.
-pub fn non_max_suppression(candidates: &[Candidate], iou_threshold: f32, max_det: usize) -> Vec<usize> {
+pub fn non_max_suppression(
+    candidates: &[Candidate],
+    iou_threshold: f32,
+    max_det: usize,
+) -> Vec<usize> {
     // torchvision sorts by score, descending; its sort is not stable, a
     // stable one agrees everywhere except exact ties.
     let mut order: Vec<usize> = (0..candidates.len()).collect();
@@ -29,7 +33,10 @@ pub fn non_max_suppression(candidates: &[Candidate], iou_threshold: f32, max_det
             c.xyxy.map(|v| v + offset)
         })
         .collect();
-    let areas: Vec<f32> = boxes.iter().map(|b| (b[2] - b[0]) * (b[3] - b[1])).collect();
+    let areas: Vec<f32> = boxes
+        .iter()
+        .map(|b| (b[2] - b[0]) * (b[3] - b[1]))
+        .collect();
     let mut suppressed = vec![false; candidates.len()];
     let mut keep = Vec::new();
     for (rank, &i) in order.iter().enumerate() {
@@ -63,7 +70,12 @@ mod tests {
     use super::*;
 
     fn cand(xyxy: [f32; 4], score: f32, class_id: u32) -> Candidate {
-        Candidate { xyxy, score, class_id, anchor: 0 }
+        Candidate {
+            xyxy,
+            score,
+            class_id,
+            anchor: 0,
+        }
     }
 
     #[test]
@@ -80,14 +92,19 @@ mod tests {
     #[test]
     fn iou_equal_to_threshold_is_kept() {
         // IoU exactly 0.5: suppression needs IoU > threshold.
-        let c = [cand([0.0, 0.0, 2.0, 1.0], 0.9, 0), cand([0.0, 0.0, 1.0, 1.0], 0.8, 0)];
+        let c = [
+            cand([0.0, 0.0, 2.0, 1.0], 0.9, 0),
+            cand([0.0, 0.0, 1.0, 1.0], 0.8, 0),
+        ];
         assert_eq!(non_max_suppression(&c, 0.5, 300), vec![0, 1]);
         assert_eq!(non_max_suppression(&c, 0.49, 300), vec![0]);
     }
 
     #[test]
     fn stops_at_max_det() {
-        let c: Vec<_> = (0..10).map(|i| cand([i as f32 * 20.0, 0.0, i as f32 * 20.0 + 5.0, 5.0], 0.5, 0)).collect();
+        let c: Vec<_> = (0..10)
+            .map(|i| cand([i as f32 * 20.0, 0.0, i as f32 * 20.0 + 5.0, 5.0], 0.5, 0))
+            .collect();
         assert_eq!(non_max_suppression(&c, 0.7, 3).len(), 3);
     }
 }

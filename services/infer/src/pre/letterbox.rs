@@ -34,7 +34,10 @@ impl Letterbox {
         // Python's round() rounds half to even.
         let unpad_w = ((f64::from(src_w) * r).round_ties_even() as u32).max(1);
         let unpad_h = ((f64::from(src_h) * r).round_ties_even() as u32).max(1);
-        let (mut dw, mut dh) = (i64::from(new_w) - i64::from(unpad_w), i64::from(new_h) - i64::from(unpad_h));
+        let (mut dw, mut dh) = (
+            i64::from(new_w) - i64::from(unpad_w),
+            i64::from(new_h) - i64::from(unpad_h),
+        );
         if auto {
             dw = dw.rem_euclid(i64::from(stride));
             dh = dh.rem_euclid(i64::from(stride));
@@ -43,24 +46,54 @@ impl Letterbox {
         let side = |half: f64, nudge: f64| (half + nudge).round_ties_even().max(0.0) as u32;
         let (top, bottom) = (side(dh, -0.1), side(dh, 0.1));
         let (left, right) = (side(dw, -0.1), side(dw, 0.1));
-        Self { src_w, src_h, unpad_w, unpad_h, top, left, out_w: unpad_w + left + right, out_h: unpad_h + top + bottom }
+        Self {
+            src_w,
+            src_h,
+            unpad_w,
+            unpad_h,
+            top,
+            left,
+            out_w: unpad_w + left + right,
+            out_h: unpad_h + top + bottom,
+        }
     }
 
     /// Draws `frame` (RGB8) letterboxed into `out`, `out_w * out_h * 3`
     /// bytes, HWC. Resizes only when the size changes, as ultralytics does.
     pub fn draw(&self, frame: &Frame, out: &mut [u8]) {
-        assert_eq!(frame.format, PixelFormat::Rgb8, "letterbox takes RGB frames");
-        assert_eq!((frame.width, frame.height), (self.src_w, self.src_h), "frame size changed");
-        let (out_w, uw, uh) = (self.out_w as usize, self.unpad_w as usize, self.unpad_h as usize);
+        assert_eq!(
+            frame.format,
+            PixelFormat::Rgb8,
+            "letterbox takes RGB frames"
+        );
+        assert_eq!(
+            (frame.width, frame.height),
+            (self.src_w, self.src_h),
+            "frame size changed"
+        );
+        let (out_w, uw, uh) = (
+            self.out_w as usize,
+            self.unpad_w as usize,
+            self.unpad_h as usize,
+        );
         let stride = out_w * 3;
-        assert_eq!(out.len(), stride * self.out_h as usize, "letterbox buffer size");
+        assert_eq!(
+            out.len(),
+            stride * self.out_h as usize,
+            "letterbox buffer size"
+        );
         out.fill(PAD_VALUE);
         let origin = self.top as usize * stride + self.left as usize * 3;
         let dst = &mut out[origin..];
-        let (sw, sh, src_stride) = (self.src_w as usize, self.src_h as usize, frame.stride as usize);
+        let (sw, sh, src_stride) = (
+            self.src_w as usize,
+            self.src_h as usize,
+            frame.stride as usize,
+        );
         if (sw, sh) == (uw, uh) {
             for y in 0..sh {
-                dst[y * stride..y * stride + sw * 3].copy_from_slice(&frame.data[y * src_stride..y * src_stride + sw * 3]);
+                dst[y * stride..y * stride + sw * 3]
+                    .copy_from_slice(&frame.data[y * src_stride..y * src_stride + sw * 3]);
             }
         } else {
             resize_linear::<3>(&frame.data, sw, sh, src_stride, dst, uw, uh, stride);
@@ -70,7 +103,11 @@ impl Letterbox {
     /// ultralytics `scale_boxes` gain and rounded pads (PARITY B3).
     pub fn box_transform(&self) -> (f32, f32, f32) {
         let (gain, pad_x, pad_y) = self.gain_and_pad();
-        ((pad_x - 0.1).round_ties_even() as f32, (pad_y - 0.1).round_ties_even() as f32, gain as f32)
+        (
+            (pad_x - 0.1).round_ties_even() as f32,
+            (pad_y - 0.1).round_ties_even() as f32,
+            gain as f32,
+        )
     }
 
     /// ultralytics `scale_coords` gain and unrounded pads (PARITY B4).
@@ -110,17 +147,32 @@ mod tests {
     fn worked_examples_from_parity() {
         // 1920x1080 at 1280: static square and auto rectangle.
         let s = Letterbox::new(1920, 1080, (1280, 1280), 32, false);
-        assert_eq!((s.unpad_w, s.unpad_h, s.top, s.out_h, s.out_w), (1280, 720, 280, 1280, 1280));
+        assert_eq!(
+            (s.unpad_w, s.unpad_h, s.top, s.out_h, s.out_w),
+            (1280, 720, 280, 1280, 1280)
+        );
         let a = Letterbox::new(1920, 1080, (1280, 1280), 32, true);
         assert_eq!((a.top, a.out_h, a.out_w), (8, 736, 1280));
         // At 640.
         let a = Letterbox::new(1920, 1080, (640, 640), 32, true);
-        assert_eq!((a.unpad_w, a.unpad_h, a.out_h, a.out_w), (640, 360, 384, 640));
+        assert_eq!(
+            (a.unpad_w, a.unpad_h, a.out_h, a.out_w),
+            (640, 360, 384, 640)
+        );
         let s = Letterbox::new(1920, 1080, (640, 640), 32, false);
         assert_eq!((s.top, s.out_h), (140, 640));
         // 1000x563 at 1280 auto: unpad 1280x721, top 7, bottom 8.
         let odd = Letterbox::new(1000, 563, (1280, 1280), 32, true);
-        assert_eq!((odd.unpad_w, odd.unpad_h, odd.top, odd.out_h - odd.unpad_h - odd.top, odd.out_h), (1280, 721, 7, 8, 736));
+        assert_eq!(
+            (
+                odd.unpad_w,
+                odd.unpad_h,
+                odd.top,
+                odd.out_h - odd.unpad_h - odd.top,
+                odd.out_h
+            ),
+            (1280, 721, 7, 8, 736)
+        );
     }
 
     #[test]
@@ -140,6 +192,9 @@ mod tests {
     fn division_by_255_is_exact() {
         let mut t = Vec::new();
         to_chw(&[255, 0, 1, 3, 4, 5], 2, 1, &mut t);
-        assert_eq!(t, vec![1.0, 3.0 / 255.0, 0.0, 4.0 / 255.0, 1.0 / 255.0, 5.0 / 255.0]);
+        assert_eq!(
+            t,
+            vec![1.0, 3.0 / 255.0, 0.0, 4.0 / 255.0, 1.0 / 255.0, 5.0 / 255.0]
+        );
     }
 }

@@ -41,7 +41,11 @@ fn taps(src: usize, dst: usize, zero_at_borders: bool) -> Vec<Tap> {
                     frac = 0.0;
                 }
             }
-            Tap { index: index.max(0) as usize, w0: fixed((1.0 - frac) * COEF_SCALE), w1: fixed(frac * COEF_SCALE) }
+            Tap {
+                index: index.max(0) as usize,
+                w0: fixed((1.0 - frac) * COEF_SCALE),
+                w1: fixed(frac * COEF_SCALE),
+            }
         })
         .collect()
 }
@@ -55,7 +59,12 @@ fn row_taps(src: usize, dst: usize) -> Vec<(usize, usize, i32, i32)> {
             let index = f.floor() as i64;
             let frac = f - index as f32;
             let clamp = |i: i64| i.clamp(0, src as i64 - 1) as usize;
-            (clamp(index), clamp(index + 1), fixed((1.0 - frac) * COEF_SCALE), fixed(frac * COEF_SCALE))
+            (
+                clamp(index),
+                clamp(index + 1),
+                fixed((1.0 - frac) * COEF_SCALE),
+                fixed(frac * COEF_SCALE),
+            )
         })
         .collect()
 }
@@ -66,7 +75,8 @@ fn horizontal<const CN: usize>(src_row: &[u8], columns: &[Tap], last: usize, out
         let s0 = tap.index * CN;
         let s1 = (tap.index + 1).min(last) * CN;
         for c in 0..CN {
-            out[dx * CN + c] = i32::from(src_row[s0 + c]) * tap.w0 + i32::from(src_row[s1 + c]) * tap.w1;
+            out[dx * CN + c] =
+                i32::from(src_row[s0 + c]) * tap.w0 + i32::from(src_row[s1 + c]) * tap.w1;
         }
     }
 }
@@ -91,15 +101,25 @@ pub fn resize_linear<const CN: usize>(
     dst_h: usize,
     dst_stride: usize,
 ) {
-    assert!(src_w > 0 && src_h > 0 && dst_w > 0 && dst_h > 0, "resize of an empty image");
-    assert!(src.len() >= src_stride * (src_h - 1) + src_w * CN, "source buffer too small");
-    assert!(dst.len() >= dst_stride * (dst_h - 1) + dst_w * CN, "destination buffer too small");
+    assert!(
+        src_w > 0 && src_h > 0 && dst_w > 0 && dst_h > 0,
+        "resize of an empty image"
+    );
+    assert!(
+        src.len() >= src_stride * (src_h - 1) + src_w * CN,
+        "source buffer too small"
+    );
+    assert!(
+        dst.len() >= dst_stride * (dst_h - 1) + dst_w * CN,
+        "destination buffer too small"
+    );
     let columns = taps(src_w, dst_w, true);
     let rows = row_taps(src_h, dst_h);
     let width = dst_w * CN;
     // Two cached horizontal rows: consecutive output rows mostly share source
     // rows, so each source row is filtered horizontally about once.
-    let mut cache: [(usize, Vec<i32>); 2] = [(usize::MAX, vec![0; width]), (usize::MAX, vec![0; width])];
+    let mut cache: [(usize, Vec<i32>); 2] =
+        [(usize::MAX, vec![0; width]), (usize::MAX, vec![0; width])];
     let row = |y: usize| &src[y * src_stride..y * src_stride + src_w * CN];
     for (dy, &(y0, y1, b0, b1)) in rows.iter().enumerate() {
         if cache[0].0 != y0 && cache[1].0 == y0 {
@@ -140,7 +160,10 @@ mod tests {
             for x in 0..2 {
                 for c in 0..3 {
                     let p = |yy: usize, xx: usize| u32::from(src[(yy * 4 + xx) * 3 + c]);
-                    let sum = p(2 * y, 2 * x) + p(2 * y, 2 * x + 1) + p(2 * y + 1, 2 * x) + p(2 * y + 1, 2 * x + 1);
+                    let sum = p(2 * y, 2 * x)
+                        + p(2 * y, 2 * x + 1)
+                        + p(2 * y + 1, 2 * x)
+                        + p(2 * y + 1, 2 * x + 1);
                     assert_eq!(u32::from(dst[(y * 2 + x) * 3 + c]), (sum + 2) >> 2);
                 }
             }
@@ -154,7 +177,10 @@ mod tests {
         for y in 0..2 {
             for x in 0..3 {
                 for c in 0..3 {
-                    assert_eq!(dst[(y * 3 + x) * 3 + c], src[((3 * y + 1) * 9 + 3 * x + 1) * 3 + c]);
+                    assert_eq!(
+                        dst[(y * 3 + x) * 3 + c],
+                        src[((3 * y + 1) * 9 + 3 * x + 1) * 3 + c]
+                    );
                 }
             }
         }
@@ -171,10 +197,31 @@ mod tests {
     fn weights_follow_opencv_rounding() {
         // 1920 -> 1280: weights 0.25/0.75 of 2048 = 512/1536.
         let t = taps(1920, 1280, true);
-        assert_eq!(t[1], Tap { index: 1, w0: 512, w1: 1536 });
+        assert_eq!(
+            t[1],
+            Tap {
+                index: 1,
+                w0: 512,
+                w1: 1536
+            }
+        );
         // Upscale: the first output column clamps to the border with fx = 0.
         let t = taps(4, 8, true);
-        assert_eq!(t[0], Tap { index: 0, w0: 2048, w1: 0 });
-        assert_eq!(t[7], Tap { index: 3, w0: 2048, w1: 0 });
+        assert_eq!(
+            t[0],
+            Tap {
+                index: 0,
+                w0: 2048,
+                w1: 0
+            }
+        );
+        assert_eq!(
+            t[7],
+            Tap {
+                index: 3,
+                w0: 2048,
+                w1: 0
+            }
+        );
     }
 }
