@@ -1,0 +1,150 @@
+//! Why a download failed, and whose fault that was.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sv_core::{ErrorKind, StageError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("invalid video URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("video URL {url} uses scheme {scheme:?}; only http and https are fetched")]
+    UnsupportedScheme { url: String, scheme: String },
+    #[error("refusing to fetch {url}: {host} is a non-public address ({addr})")]
+    ForbiddenTarget {
+        url: String,
+        host: String,
+        addr: std::net::IpAddr,
+    },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} is not a video (content-type {content_type:?})")]
+    NotAVideo { url: String, content_type: String },
+    #[error("{url} is larger than the {limit} byte limit{}", declared.map(|n| format!(" ({n} bytes declared)")).unwrap_or_default())]
+    TooLarge {
+        url: String,
+        limit: u64,
+        declared: Option<u64>,
+    },
+    #[error("{url}: more than {max} redirects")]
+    TooManyRedirects { url: String, max: usize },
+    #[error("{url}: redirect without a usable Location header")]
+    BadRedirect { url: String },
+    #[error("cannot reach {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{url}: {what} timed out after {after:?}")]
+    Timeout {
+        url: String,
+        what: &'static str,
+        after: Duration,
+    },
+    #[error("{url}: transfer failed after {received} bytes: {reason}")]
+    Transfer {
+        url: String,
+        received: u64,
+        reason: String,
+    },
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot build the HTTP client: {reason}")]
+    Client { reason: String },
+}
+
+impl FetchError {
+    /// Whose fault it was, for the status the validator sees.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidUrl { .. }
+            | Self::UnsupportedScheme { .. }
+            | Self::ForbiddenTarget { .. }
+            | Self::NotAVideo { .. }
+            | Self::TooManyRedirects { .. }
+            | Self::BadRedirect { .. } => ErrorKind::InvalidInput,
+            Self::Status { status, .. } if *status < 500 => ErrorKind::InvalidInput,
+            Self::Status { .. } | Self::Connect { .. } | Self::Transfer { .. } => {
+                ErrorKind::Unavailable
+            }
+            Self::TooLarge { .. } => ErrorKind::ResourceExhausted,
+            Self::Timeout { .. } => ErrorKind::DeadlineExceeded,
+            Self::Io { .. } | Self::Client { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Worth another attempt: the host may answer next time. Never a 4xx.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Status { status, .. } => *status >= 500,
+            Self::Connect { .. } | Self::Timeout { .. } | Self::Transfer { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<FetchError> for StageError {
+    fn from(e: FetchError) -> Self {
+        StageError::new(e.kind(), format!("fetch: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_say_whose_fault() {
+        let url = || "http://h/v".to_owned();
+        assert_eq!(
+            FetchError::Status {
+                url: url(),
+                status: 404
+            }
+            .kind(),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            FetchError::Status {
+                url: url(),
+                status: 503
+            }
+            .kind(),
+            ErrorKind::Unavailable
+        );
+        assert_eq!(
+            FetchError::TooLarge {
+                url: url(),
+                limit: 1,
+                declared: None
+            }
+            .kind(),
+            ErrorKind::ResourceExhausted
+        );
+        let addr = std::net::IpAddr::from([10, 0, 0, 1]);
+        assert_eq!(
+            FetchError::ForbiddenTarget {
+                url: url(),
+                host: "h".into(),
+                addr
+            }
+            .kind(),
+            ErrorKind::InvalidInput
+        );
+        let timeout = FetchError::Timeout {
+            url: url(),
+            what: "connect",
+            after: Duration::from_secs(5),
+        };
+        assert_eq!(timeout.kind(), ErrorKind::DeadlineExceeded);
+        assert!(timeout.is_transient());
+        assert!(
+            !FetchError::Status {
+                url: url(),
+                status: 404
+            }
+            .is_transient()
+        );
+    }
+}

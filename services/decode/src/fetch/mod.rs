@@ -1,0 +1,347 @@
+//! Safe download of challenge videos over http(s).
+//!
+//! - [`FetchPolicy`]: size cap, timeouts, redirects, retries, address guard.
+//! - [`Fetcher`]: one reqwest client built from a policy; [`Fetcher::download`].
+//! - [`guard`]: which addresses may be connected to (checked after DNS
+//!   resolution and on every redirect hop).
+//! - [`rewrite_drive_url`]: Google Drive share link -> direct download.
+//! - [`FetchError`]: what went wrong, with [`FetchError::kind`] for the status.
+//!
+//! Redirects are followed by hand so each hop is checked again. Retries (with
+//! exponential backoff) happen only for transient failures: connect errors,
+//! timeouts, 5xx, a transfer cut short; never for 4xx, refused targets or
+//! oversized files. `total_timeout` bounds everything, retries included.
+
+mod drive;
+mod error;
+pub mod guard;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use reqwest::header::{CONTENT_TYPE, LOCATION};
+use tokio::io::AsyncWriteExt;
+use tracing::{debug, warn};
+use url::Url;
+
+pub use drive::rewrite_drive_url;
+pub use error::FetchError;
+use guard::{Forbidden, Guard, GuardedResolver};
+
+/// Limits for one download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchPolicy {
+    /// Largest accepted video, checked against Content-Length and while streaming.
+    pub max_bytes: u64,
+    pub connect_timeout: Duration,
+    /// Longest wait for the response headers or for the next body bytes.
+    pub read_timeout: Duration,
+    /// Bound on the whole download, retries and backoff included.
+    pub total_timeout: Duration,
+    pub max_redirects: usize,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// First backoff; doubled each retry.
+    pub backoff: Duration,
+    /// Allow every non-public address (development only).
+    pub allow_private: bool,
+    /// Non-public networks allowed anyway (tests: `127.0.0.1/32`).
+    pub allow_nets: Vec<IpNet>,
+}
+
+impl Default for FetchPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(30),
+            total_timeout: Duration::from_secs(120),
+            max_redirects: 5,
+            retries: 2,
+            backoff: Duration::from_millis(500),
+            allow_private: false,
+            allow_nets: Vec::new(),
+        }
+    }
+}
+
+/// Downloads videos under a [`FetchPolicy`]. Cheap to share (`Arc` it);
+/// connections are pooled.
+#[derive(Debug)]
+pub struct Fetcher {
+    policy: FetchPolicy,
+    guard: Arc<Guard>,
+    client: reqwest::Client,
+}
+
+impl Fetcher {
+    pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
+        let guard = Arc::new(Guard {
+            allow_private: policy.allow_private,
+            allow_nets: policy.allow_nets.clone(),
+        });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would connect on our behalf and bypass the guard.
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: guard.clone(),
+            }))
+            .connect_timeout(policy.connect_timeout)
+            .read_timeout(policy.read_timeout)
+            .user_agent(concat!("scorevision/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Client {
+                reason: e.to_string(),
+            })?;
+        Ok(Self {
+            policy,
+            guard,
+            client,
+        })
+    }
+
+    pub fn policy(&self) -> &FetchPolicy {
+        &self.policy
+    }
+
+    /// Downloads `url` (Drive links rewritten) into `dest`, returning its
+    /// size. On failure `dest` is removed.
+    pub async fn download(&self, url: &str, dest: &Path) -> Result<u64, FetchError> {
+        let url = rewrite_drive_url(url.trim());
+        let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let total = self.policy.total_timeout;
+        let result = match tokio::time::timeout(total, self.with_retries(&parsed, dest)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                url: url.clone(),
+                what: "download",
+                after: total,
+            }),
+        };
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(dest).await;
+        }
+        result
+    }
+
+    async fn with_retries(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
+        let mut attempt = 0;
+        loop {
+            match self.attempt(url, dest).await {
+                Err(e) if e.is_transient() && attempt < self.policy.retries => {
+                    let backoff = self.policy.backoff.saturating_mul(1 << attempt.min(16));
+                    warn!(url = %url, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "Download failed; retrying.");
+                    tokio::time::sleep(backoff).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt: follow redirects (each hop checked), then stream the body.
+    async fn attempt(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
+        let mut current = url.clone();
+        for _hop in 0..=self.policy.max_redirects {
+            self.check_target(&current)?;
+            let wait = self.policy.connect_timeout + self.policy.read_timeout;
+            let response =
+                match tokio::time::timeout(wait, self.client.get(current.clone()).send()).await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(e)) => return Err(self.classify(e, &current, 0)),
+                    Err(_) => {
+                        return Err(FetchError::Timeout {
+                            url: current.to_string(),
+                            what: "response",
+                            after: wait,
+                        });
+                    }
+                };
+            let status = response.status();
+            if status.is_redirection() {
+                let next = response
+                    .headers()
+                    .get(LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .and_then(|l| current.join(l).ok())
+                    .ok_or_else(|| FetchError::BadRedirect {
+                        url: current.to_string(),
+                    })?;
+                debug!(from = %current, to = %next, "Following redirect.");
+                current = next;
+                continue;
+            }
+            if !status.is_success() {
+                return Err(FetchError::Status {
+                    url: current.to_string(),
+                    status: status.as_u16(),
+                });
+            }
+            return self.save(response, &current, dest).await;
+        }
+        Err(FetchError::TooManyRedirects {
+            url: url.to_string(),
+            max: self.policy.max_redirects,
+        })
+    }
+
+    /// Scheme and IP-literal checks (names are checked by the resolver).
+    fn check_target(&self, url: &Url) -> Result<(), FetchError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(FetchError::UnsupportedScheme {
+                url: url.to_string(),
+                scheme: url.scheme().into(),
+            });
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(v4)) => Some(v4.into()),
+            Some(url::Host::Ipv6(v6)) => Some(v6.into()),
+            Some(url::Host::Domain(_)) => None,
+            None => {
+                return Err(FetchError::InvalidUrl {
+                    url: url.to_string(),
+                    reason: "no host".into(),
+                });
+            }
+        };
+        match literal {
+            Some(addr) if !self.guard.allows(addr) => Err(FetchError::ForbiddenTarget {
+                url: url.to_string(),
+                host: addr.to_string(),
+                addr,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn save(
+        &self,
+        mut response: reqwest::Response,
+        url: &Url,
+        dest: &Path,
+    ) -> Result<u64, FetchError> {
+        let limit = self.policy.max_bytes;
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        // Drive's "can't scan for viruses" or login pages come back as HTML.
+        if content_type
+            .trim()
+            .to_ascii_lowercase()
+            .starts_with("text/")
+        {
+            return Err(FetchError::NotAVideo {
+                url: url.to_string(),
+                content_type: content_type.into(),
+            });
+        }
+        if let Some(declared) = response.content_length().filter(|&n| n > limit) {
+            return Err(FetchError::TooLarge {
+                url: url.to_string(),
+                limit,
+                declared: Some(declared),
+            });
+        }
+        let io = |source| FetchError::Io {
+            path: dest.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        let mut received = 0u64;
+        loop {
+            let chunk = match tokio::time::timeout(self.policy.read_timeout, response.chunk()).await
+            {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => return Err(self.classify(e, url, received)),
+                Err(_) => {
+                    return Err(FetchError::Timeout {
+                        url: url.to_string(),
+                        what: "read",
+                        after: self.policy.read_timeout,
+                    });
+                }
+            };
+            received += chunk.len() as u64;
+            if received > limit {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                    declared: None,
+                });
+            }
+            file.write_all(&chunk).await.map_err(io)?;
+        }
+        file.flush().await.map_err(io)?;
+        Ok(received)
+    }
+
+    fn classify(&self, e: reqwest::Error, url: &Url, received: u64) -> FetchError {
+        let url_s = url.to_string();
+        if let Some(forbidden) = find_source::<Forbidden>(&e) {
+            return FetchError::ForbiddenTarget {
+                url: url_s,
+                host: forbidden.host.clone(),
+                addr: forbidden.addr,
+            };
+        }
+        if e.is_timeout() {
+            let (what, after) = if e.is_connect() {
+                ("connect", self.policy.connect_timeout)
+            } else {
+                ("read", self.policy.read_timeout)
+            };
+            return FetchError::Timeout {
+                url: url_s,
+                what,
+                after,
+            };
+        }
+        let reason = error_chain(&e);
+        if e.is_connect() || (received == 0 && e.is_request()) {
+            FetchError::Connect { url: url_s, reason }
+        } else {
+            FetchError::Transfer {
+                url: url_s,
+                received,
+                reason,
+            }
+        }
+    }
+}
+
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = err.source();
+    }
+    None
+}
+
+/// "outer: inner: innermost", since reqwest's Display hides the cause.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut current = e.source();
+    while let Some(err) = current {
+        text.push_str(": ");
+        text.push_str(&err.to_string());
+        current = err.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,321 @@
+//! Downloads against a tiny HTTP server on 127.0.0.1 (allow-listed), and the
+//! guard with loopback not allow-listed. No traffic leaves the machine: the
+//! refused targets are loopback addresses too.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sv_core::ErrorKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+
+/// Serves a fixed set of paths; counts requests per path.
+struct Server {
+    addr: SocketAddr,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(Mutex::new(HashMap::new()));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(handle(stream, addr, counter.clone()));
+            }
+        });
+        Self { addr, hits }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+async fn handle(mut stream: TcpStream, addr: SocketAddr, hits: Arc<Mutex<HashMap<String, usize>>>) {
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf[len..]).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => len += n,
+        }
+    }
+    let head = String::from_utf8_lossy(&buf[..len]).to_string();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let hit = {
+        let mut hits = hits.lock().unwrap();
+        let n = hits.entry(path.clone()).or_insert(0);
+        *n += 1;
+        *n
+    };
+    let ok = |body_len: usize| {
+        let mut r = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n").into_bytes();
+        r.extend(std::iter::repeat_n(7u8, body_len));
+        r
+    };
+    let status = |code: &str| {
+        format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
+    };
+    let redirect = |to: String| {
+        format!(
+            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let response = match path.as_str() {
+        "/ok" => ok(1000),
+        "/404" => status("404 Not Found"),
+        "/500" => status("500 Internal Server Error"),
+        "/flaky" if hit == 1 => status("503 Service Unavailable"),
+        "/flaky" => ok(10),
+        "/redirect" => redirect("/ok".into()),
+        "/loop" => redirect("/loop".into()),
+        "/to-other-loopback" => redirect(format!("http://127.0.0.2:{}/ok", addr.port())),
+        "/to-file" => redirect("file:///etc/passwd".into()),
+        "/html" => {
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n<html".to_vec()
+        }
+        "/declared-big" => {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n".to_vec()
+        }
+        "/undeclared-big" => {
+            let mut r = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
+            r.extend(std::iter::repeat_n(1u8, 5000));
+            r
+        }
+        "/stall" => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
+                .await;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            return;
+        }
+        "/cut" => {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nabc".to_vec()
+        }
+        _ => status("404 Not Found"),
+    };
+    let _ = stream.write_all(&response).await;
+    let _ = stream.shutdown().await;
+}
+
+fn policy() -> FetchPolicy {
+    FetchPolicy {
+        max_bytes: 2000,
+        read_timeout: Duration::from_millis(300),
+        total_timeout: Duration::from_secs(10),
+        backoff: Duration::from_millis(10),
+        allow_nets: vec!["127.0.0.1/32".parse().unwrap()],
+        ..FetchPolicy::default()
+    }
+}
+
+async fn fetch(policy: FetchPolicy, url: &str) -> (Result<u64, FetchError>, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("video");
+    let result = Fetcher::new(policy).unwrap().download(url, &dest).await;
+    (result, dest.exists())
+}
+
+#[tokio::test]
+async fn downloads_and_follows_redirects() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("video");
+    let fetcher = Fetcher::new(policy()).unwrap();
+    assert_eq!(
+        fetcher.download(&server.url("/ok"), &dest).await.unwrap(),
+        1000
+    );
+    assert_eq!(std::fs::read(&dest).unwrap(), vec![7u8; 1000]);
+    assert_eq!(
+        fetcher
+            .download(&server.url("/redirect"), &dest)
+            .await
+            .unwrap(),
+        1000
+    );
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = Server::start().await;
+    let (result, exists) = fetch(policy(), &server.url("/404")).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, FetchError::Status { status: 404, .. }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!exists);
+    assert_eq!(server.hits("/404"), 1);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_backoff() {
+    let server = Server::start().await;
+    let err = fetch(policy(), &server.url("/500")).await.0.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(server.hits("/500"), 3, "one attempt and two retries");
+    assert_eq!(fetch(policy(), &server.url("/flaky")).await.0.unwrap(), 10);
+    assert_eq!(server.hits("/flaky"), 2);
+}
+
+#[tokio::test]
+async fn enforces_the_size_cap() {
+    let server = Server::start().await;
+    let (result, exists) = fetch(policy(), &server.url("/declared-big")).await;
+    assert!(
+        matches!(
+            result,
+            Err(FetchError::TooLarge {
+                declared: Some(1_000_000),
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+    assert!(!exists);
+    let (result, exists) = fetch(policy(), &server.url("/undeclared-big")).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooLarge { declared: None, .. }),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::ResourceExhausted);
+    assert!(!exists, "partial file removed");
+    assert_eq!(server.hits("/undeclared-big"), 1);
+}
+
+#[tokio::test]
+async fn refuses_html_and_bad_redirects() {
+    let server = Server::start().await;
+    let err = fetch(policy(), &server.url("/html")).await.0.unwrap_err();
+    assert!(matches!(err, FetchError::NotAVideo { .. }), "{err}");
+    let err = fetch(policy(), &server.url("/loop")).await.0.unwrap_err();
+    assert!(
+        matches!(err, FetchError::TooManyRedirects { max: 5, .. }),
+        "{err}"
+    );
+    assert_eq!(server.hits("/loop"), 6);
+    let err = fetch(policy(), &server.url("/to-file"))
+        .await
+        .0
+        .unwrap_err();
+    assert!(matches!(err, FetchError::UnsupportedScheme { .. }), "{err}");
+    let err = fetch(policy(), "ftp://127.0.0.1/x").await.0.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+}
+
+#[tokio::test]
+async fn times_out_and_retries_cut_transfers() {
+    let server = Server::start().await;
+    let policy = FetchPolicy {
+        retries: 1,
+        ..policy()
+    };
+    let err = fetch(policy.clone(), &server.url("/stall"))
+        .await
+        .0
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded, "{err}");
+    assert_eq!(server.hits("/stall"), 2, "a timeout is transient");
+    let err = fetch(policy.clone(), &server.url("/cut"))
+        .await
+        .0
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(server.hits("/cut"), 2);
+    let total = FetchPolicy {
+        total_timeout: Duration::from_millis(100),
+        read_timeout: Duration::from_secs(5),
+        ..policy
+    };
+    let err = fetch(total, &server.url("/stall")).await.0.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::Timeout {
+                what: "download",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn connection_refused_is_unavailable() {
+    // Bind then drop: nothing listens on the port any more.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let policy = FetchPolicy {
+        retries: 1,
+        ..policy()
+    };
+    let err = fetch(policy, &format!("http://127.0.0.1:{port}/ok"))
+        .await
+        .0
+        .unwrap_err();
+    assert!(matches!(err, FetchError::Connect { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Unavailable);
+}
+
+#[tokio::test]
+async fn guard_refuses_loopback_unless_allow_listed() {
+    let server = Server::start().await;
+    let closed = FetchPolicy {
+        allow_nets: Vec::new(),
+        ..policy()
+    };
+    // IP literal.
+    let err = fetch(closed.clone(), &server.url("/ok"))
+        .await
+        .0
+        .unwrap_err();
+    assert!(matches!(err, FetchError::ForbiddenTarget { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    // A name that resolves to loopback: refused inside the resolver.
+    let err = fetch(
+        closed.clone(),
+        &format!("http://localhost:{}/ok", server.addr.port()),
+    )
+    .await
+    .0
+    .unwrap_err();
+    assert!(matches!(err, FetchError::ForbiddenTarget { .. }), "{err}");
+    assert_eq!(server.hits("/ok"), 0, "nothing was fetched");
+    // A redirect from an allowed host to one that is not.
+    let err = fetch(policy(), &server.url("/to-other-loopback"))
+        .await
+        .0
+        .unwrap_err();
+    assert!(matches!(err, FetchError::ForbiddenTarget { .. }), "{err}");
+    // With the switch on, everything is allowed (development only).
+    let open = FetchPolicy {
+        allow_private: true,
+        ..closed
+    };
+    assert_eq!(
+        fetch(open, &format!("http://localhost:{}/ok", server.addr.port()))
+            .await
+            .0
+            .unwrap(),
+        1000
+    );
+}

@@ -1,0 +1,202 @@
+//! fiber request authentication as a tower layer.
+//!
+//! - [`ss58`]: address decoding (prefix 42, blake2b checksum).
+//! - [`signature`]: the signed message and sr25519 verification.
+//! - [`nonce`]: freshness window and replay store.
+//!
+//! [`FiberAuth`] sits in front of the validator routes only. It reads the
+//! body first (bounded by `max_body_bytes`): a rejection that leaves the body
+//! unread makes hyper close a connection the client may already be reusing.
+//! Then the cheap checks (headers, addresses, nonce window), the signature
+//! over the raw bytes, the stake policy (a snapshot lookup) and finally the
+//! nonce is recorded, so nothing a stranger sends is remembered or costs more
+//! than one signature check.
+
+pub mod nonce;
+pub mod signature;
+pub mod ss58;
+
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
+use http::{HeaderMap, Request};
+use tower::{Layer, Service};
+use tracing::{debug, info};
+
+pub use nonce::{NonceError, NonceStore};
+pub use signature::SignatureError;
+pub use ss58::Ss58Error;
+
+use crate::Error;
+use crate::stake::StakePolicy;
+
+/// The authenticated validator, inserted into the request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatorHotkey(pub String);
+
+/// Everything the checks need; shared by every clone of the layer.
+pub struct Authenticator {
+    our_hotkey: String,
+    nonces: NonceStore,
+    stake: StakePolicy,
+    max_body_bytes: usize,
+}
+
+impl Authenticator {
+    pub fn new(
+        our_hotkey: String,
+        stake: StakePolicy,
+        nonce_window: Duration,
+        max_nonces: usize,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self {
+            our_hotkey,
+            nonces: NonceStore::new(nonce_window, max_nonces),
+            stake,
+            max_body_bytes,
+        }
+    }
+
+    pub fn our_hotkey(&self) -> &str {
+        &self.our_hotkey
+    }
+
+    /// Checks a request; on success returns it with the body buffered and the
+    /// validator's hotkey attached.
+    pub async fn authenticate(&self, request: Request<Body>) -> Result<Request<Body>, Error> {
+        let (mut parts, body) = request.into_parts();
+        let body = read_body(body, self.max_body_bytes).await?;
+        let headers = FiberHeaders::from_headers(&parts.headers)?;
+        let validator_key =
+            ss58::decode(headers.validator).map_err(|source| Error::MalformedHotkey {
+                header: "validator-hotkey",
+                source,
+            })?;
+        if headers.miner != self.our_hotkey {
+            return Err(Error::WrongMiner {
+                got: headers.miner.into(),
+            });
+        }
+        let now = nonce::now_ns();
+        let nonce_ts = self.nonces.check_fresh(headers.nonce, now)?;
+        let signature = signature::parse(headers.signature)?;
+
+        let message = signature::message(headers.nonce, headers.miner, &body);
+        signature::verify(&validator_key, message.as_bytes(), &signature)?;
+
+        self.stake.check(headers.validator).inspect_err(
+            |e| info!(validator = headers.validator, error = %e, "Validator refused."),
+        )?;
+        self.nonces.remember(headers.nonce, nonce_ts, now)?;
+
+        let validator = ValidatorHotkey(headers.validator.to_owned());
+        parts.extensions.insert(validator);
+        Ok(Request::from_parts(parts, Body::from(body)))
+    }
+}
+
+/// The four fiber headers, borrowed from the request.
+struct FiberHeaders<'a> {
+    validator: &'a str,
+    miner: &'a str,
+    nonce: &'a str,
+    signature: &'a str,
+}
+
+impl<'a> FiberHeaders<'a> {
+    fn from_headers(headers: &'a HeaderMap) -> Result<Self, Error> {
+        let get = |name: &'static str| {
+            let value = headers.get(name).ok_or(Error::MissingHeader { name })?;
+            value
+                .to_str()
+                .map(str::trim)
+                .map_err(|_| Error::InvalidHeader { name })
+        };
+        Ok(Self {
+            validator: get("validator-hotkey")?,
+            miner: get("miner-hotkey")?,
+            nonce: get("nonce")?,
+            signature: get("signature")?,
+        })
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            Error::BodyTooLarge { limit }
+        } else {
+            Error::BodyRead {
+                reason: e.to_string(),
+            }
+        }
+    })
+}
+
+/// Adds fiber authentication in front of a validator route family.
+#[derive(Clone)]
+pub struct FiberAuthLayer {
+    auth: Arc<Authenticator>,
+}
+
+impl FiberAuthLayer {
+    pub fn new(auth: Arc<Authenticator>) -> Self {
+        Self { auth }
+    }
+}
+
+impl<S> Layer<S> for FiberAuthLayer {
+    type Service = FiberAuth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        FiberAuth {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// Rejects requests that fail fiber authentication or the stake policy;
+/// passes the rest (body buffered) to `S`.
+#[derive(Clone)]
+pub struct FiberAuth<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+}
+
+impl<S> Service<Request<Body>> for FiberAuth<S>
+where
+    S: Service<Request<Body>, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        // The clone that was polled ready serves this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        Box::pin(async move {
+            match auth.authenticate(request).await {
+                Ok(request) => inner.call(request).await,
+                Err(error) => {
+                    debug!(error = %error, "Request rejected.");
+                    Ok(error.into_response())
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,214 @@
+//! Nonce freshness and replay protection.
+//!
+//! A nonce is `"{unix ns}_{random}"`. It is accepted within `window` of our
+//! clock, once. A nonce is remembered only until its timestamp leaves the
+//! window (after that the freshness check rejects it anyway), so memory is
+//! bounded by the rate of *authenticated* requests times twice the window;
+//! a hard cap on entries bounds it under any load. Only nonces of requests
+//! whose signature and stake already checked out are remembered, so
+//! strangers cannot fill the store.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Longest nonce we look at; fiber's are ~30 characters.
+const MAX_LEN: usize = 128;
+
+/// Why a nonce was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NonceError {
+    #[error("nonce is malformed (expected '<unix ns>_<random>')")]
+    Malformed,
+    #[error("nonce is stale ({age_s} s old, window {window_s} s)")]
+    Stale { age_s: i128, window_s: u64 },
+    #[error("nonce is from the future ({ahead_s} s ahead, window {window_s} s)")]
+    Future { ahead_s: i128, window_s: u64 },
+    #[error("nonce was already used")]
+    Replayed,
+    #[error("too many recent nonces ({0}); try again shortly")]
+    StoreFull(usize),
+}
+
+/// Current unix time in nanoseconds.
+pub fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+/// The set of recently seen nonces.
+#[derive(Debug)]
+pub struct NonceStore {
+    window_ns: i128,
+    window_s: u64,
+    max_entries: usize,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    seen: HashSet<Box<str>>,
+    /// Min-heap of (forget-at ns, nonce) so expired entries pop first.
+    expiry: BinaryHeap<Reverse<(i128, Box<str>)>>,
+}
+
+impl NonceStore {
+    pub fn new(window: Duration, max_entries: usize) -> Self {
+        Self {
+            window_ns: window.as_nanos() as i128,
+            window_s: window.as_secs(),
+            max_entries,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// Checks format and freshness without remembering anything; returns the
+    /// nonce's timestamp. Cheap: run it before the signature check.
+    pub fn check_fresh(&self, nonce: &str, now_ns: i128) -> Result<i128, NonceError> {
+        if nonce.len() > MAX_LEN {
+            return Err(NonceError::Malformed);
+        }
+        let stamp = nonce.split('_').next().unwrap_or_default();
+        let ts: i128 = stamp.parse().map_err(|_| NonceError::Malformed)?;
+        let age = now_ns - ts;
+        if age > self.window_ns {
+            return Err(NonceError::Stale {
+                age_s: age / 1_000_000_000,
+                window_s: self.window_s,
+            });
+        }
+        if -age > self.window_ns {
+            return Err(NonceError::Future {
+                ahead_s: -age / 1_000_000_000,
+                window_s: self.window_s,
+            });
+        }
+        Ok(ts)
+    }
+
+    /// Records a fresh nonce; fails if it was seen before.
+    pub fn remember(&self, nonce: &str, ts: i128, now_ns: i128) -> Result<(), NonceError> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.purge(now_ns);
+        if inner.seen.contains(nonce) {
+            return Err(NonceError::Replayed);
+        }
+        if inner.seen.len() >= self.max_entries {
+            return Err(NonceError::StoreFull(self.max_entries));
+        }
+        let key: Box<str> = nonce.into();
+        inner
+            .expiry
+            .push(Reverse((ts + self.window_ns, key.clone())));
+        inner.seen.insert(key);
+        Ok(())
+    }
+
+    /// Number of nonces currently remembered.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .seen
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn purge(&mut self, now_ns: i128) {
+        while let Some(Reverse((forget_at, _))) = self.expiry.peek() {
+            if *forget_at >= now_ns {
+                break;
+            }
+            if let Some(Reverse((_, nonce))) = self.expiry.pop() {
+                self.seen.remove(&nonce);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i128 = 1_000_000_000;
+    const NOW: i128 = 1_700_000_000 * S;
+
+    fn store() -> NonceStore {
+        NonceStore::new(Duration::from_secs(120), 1000)
+    }
+
+    #[test]
+    fn accepts_fresh_nonces_once() {
+        let store = store();
+        let nonce = format!("{}_abcdefghij", NOW - 5 * S);
+        let ts = store.check_fresh(&nonce, NOW).unwrap();
+        store.remember(&nonce, ts, NOW).unwrap();
+        assert_eq!(
+            store.remember(&nonce, ts, NOW + S),
+            Err(NonceError::Replayed)
+        );
+    }
+
+    #[test]
+    fn rejects_stale_future_and_malformed() {
+        let store = store();
+        assert!(matches!(
+            store.check_fresh(&format!("{}_x", NOW - 121 * S), NOW),
+            Err(NonceError::Stale { .. })
+        ));
+        assert!(matches!(
+            store.check_fresh(&format!("{}_x", NOW + 121 * S), NOW),
+            Err(NonceError::Future { .. })
+        ));
+        assert!(
+            store
+                .check_fresh(&format!("{}_x", NOW + 119 * S), NOW)
+                .is_ok()
+        );
+        assert!(
+            store.check_fresh(&format!("{}", NOW), NOW).is_ok(),
+            "no '_' still has a timestamp"
+        );
+        for bad in ["", "abc_def", "_123", "12.5_x", &"1".repeat(200)] {
+            assert_eq!(
+                store.check_fresh(bad, NOW),
+                Err(NonceError::Malformed),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn forgets_nonces_once_they_cannot_be_valid() {
+        let store = store();
+        for i in 0..100 {
+            let ts = NOW + i * S;
+            store.remember(&format!("{ts}_n{i}"), ts, ts).unwrap();
+        }
+        assert_eq!(store.len(), 100);
+        // 121 s after the last one, every timestamp is outside the window.
+        let later = NOW + 99 * S + 121 * S;
+        store.remember("x", later, later).unwrap();
+        assert_eq!(store.len(), 1);
+    }
+
+    #[test]
+    fn bounded_under_load() {
+        let store = NonceStore::new(Duration::from_secs(120), 10);
+        for i in 0..10 {
+            store.remember(&format!("n{i}"), NOW, NOW).unwrap();
+        }
+        assert_eq!(
+            store.remember("n10", NOW, NOW),
+            Err(NonceError::StoreFull(10))
+        );
+        assert_eq!(store.len(), 10);
+    }
+}

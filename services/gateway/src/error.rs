@@ -1,0 +1,200 @@
+//! The gateway's one error type and its one HTTP mapping.
+//!
+//! Every rejection becomes `{"detail": "..."}` with the status PROTOCOL.md's
+//! table gives, plus an [`Outcome`] response extension the metrics layer
+//! counts, so no handler needs to know about metrics.
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use sv_core::{ErrorKind, StageError};
+
+use crate::auth::{NonceError, SignatureError, Ss58Error};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // Authentication (fiber headers).
+    #[error("missing header '{name}'")]
+    MissingHeader { name: &'static str },
+    #[error("header '{name}' is not visible ASCII")]
+    InvalidHeader { name: &'static str },
+    #[error("malformed {header}: {source}")]
+    MalformedHotkey {
+        header: &'static str,
+        source: Ss58Error,
+    },
+    #[error("bad signature: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("bad nonce: {0}")]
+    Nonce(#[from] NonceError),
+    #[error("miner-hotkey {got} is not this miner's hotkey")]
+    WrongMiner { got: String },
+
+    // Stake policy.
+    #[error("validator {hotkey} is not in the metagraph")]
+    UnknownValidator { hotkey: String },
+    #[error("validator {hotkey} has {stake_tao} TAO staked, below the minimum of {min_tao} TAO")]
+    LowStake {
+        hotkey: String,
+        stake_tao: f64,
+        min_tao: f64,
+    },
+    #[error("the stake snapshot is not loaded yet")]
+    StakeNotLoaded,
+
+    // The challenge itself.
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    #[error("could not read the request body: {reason}")]
+    BodyRead { reason: String },
+    #[error("invalid challenge: {reason}")]
+    BadChallenge { reason: String },
+    #[error("the miner is not ready yet (models loading)")]
+    NotReady,
+    #[error("all {slots} challenge slots are busy and the queue is full")]
+    Busy { slots: usize },
+    #[error("no challenge slot became free within {waited_s:.1} s")]
+    QueueTimeout { waited_s: f64 },
+    #[error("challenge did not finish within {limit_s:.0} s")]
+    ChallengeTimeout { limit_s: f64 },
+    #[error("{0}")]
+    Stage(#[from] StageError),
+    #[error("track stage sent frame {got}, expected frame {expected}")]
+    FrameOrder { expected: u64, got: u64 },
+    #[error("no frames were decoded from the video")]
+    NoFrames,
+
+    // Startup and serving.
+    #[error("invalid gateway config: {reason}")]
+    Config { reason: String },
+    #[error("cannot read {what} {path}: {source}")]
+    ReadFile {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what} {path} is invalid: {reason}")]
+    FileFormat {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("chain {endpoint}: {reason}")]
+    Chain { endpoint: String, reason: String },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// What happened to a request, as the metrics label it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome(pub &'static str);
+
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        use Error::*;
+        match self {
+            MissingHeader { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            InvalidHeader { .. } | MalformedHotkey { .. } | Signature(_) | WrongMiner { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
+            Nonce(NonceError::StoreFull(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            Nonce(_) => StatusCode::UNAUTHORIZED,
+            UnknownValidator { .. } | LowStake { .. } => StatusCode::FORBIDDEN,
+            BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyRead { .. } | BadChallenge { .. } => StatusCode::BAD_REQUEST,
+            StakeNotLoaded | NotReady | Busy { .. } | QueueTimeout { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ChallengeTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Stage(e) => match e.kind {
+                ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Unavailable => StatusCode::BAD_GATEWAY,
+                ErrorKind::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+                ErrorKind::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            NoFrames => StatusCode::UNPROCESSABLE_ENTITY,
+            FrameOrder { .. }
+            | Config { .. }
+            | ReadFile { .. }
+            | FileFormat { .. }
+            | Chain { .. }
+            | Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The metrics label for this rejection.
+    pub fn outcome(&self) -> Outcome {
+        use Error::*;
+        Outcome(match self {
+            MissingHeader { .. } => "missing_header",
+            InvalidHeader { .. } | MalformedHotkey { .. } | Signature(_) | WrongMiner { .. } => {
+                "unauthorized"
+            }
+            Nonce(NonceError::StoreFull(_)) => "busy",
+            Nonce(_) => "bad_nonce",
+            UnknownValidator { .. } | LowStake { .. } | StakeNotLoaded => "forbidden",
+            BodyTooLarge { .. } | BodyRead { .. } | BadChallenge { .. } => "bad_request",
+            NotReady => "not_ready",
+            Busy { .. } | QueueTimeout { .. } => "busy",
+            ChallengeTimeout { .. } => "timeout",
+            Stage(e) => match e.kind {
+                ErrorKind::InvalidInput => "invalid_video",
+                ErrorKind::Unavailable => "unavailable",
+                ErrorKind::DeadlineExceeded => "timeout",
+                ErrorKind::ResourceExhausted => "too_large",
+                ErrorKind::Cancelled => "cancelled",
+                ErrorKind::Internal => "internal",
+            },
+            NoFrames => "invalid_video",
+            _ => "internal",
+        })
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let outcome = self.outcome();
+        let mut response = (
+            status,
+            Json(serde_json::json!({ "detail": self.to_string() })),
+        )
+            .into_response();
+        if matches!(self, Error::BodyTooLarge { .. }) {
+            // The rest of the body stays unread, so the connection cannot be reused.
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        response.extensions_mut().insert(outcome);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_protocol_table() {
+        assert_eq!(Error::MissingHeader { name: "nonce" }.status(), 422);
+        assert_eq!(Error::Signature(SignatureError::Mismatch).status(), 401);
+        assert_eq!(Error::Nonce(NonceError::Replayed).status(), 401);
+        assert_eq!(Error::WrongMiner { got: "x".into() }.status(), 401);
+        assert_eq!(Error::UnknownValidator { hotkey: "x".into() }.status(), 403);
+        assert_eq!(
+            Error::BadChallenge {
+                reason: "no video_url".into()
+            }
+            .status(),
+            400
+        );
+        assert_eq!(Error::Stage(StageError::invalid_input("404")).status(), 422);
+        assert_eq!(Error::Stage(StageError::unavailable("gone")).status(), 502);
+    }
+}

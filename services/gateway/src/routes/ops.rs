@@ -1,0 +1,46 @@
+//! Unauthenticated endpoints: availability, health, readiness, metrics.
+//! None of them does work a caller could abuse.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{StatusCode, header};
+use serde_json::json;
+
+use crate::state::AppState;
+
+/// `{"available": bool}`: true while ready and a slot is free.
+pub async fn availability(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let available = state.inner.readiness.is_ready() && state.inner.slots.available();
+    Json(json!({ "available": available }))
+}
+
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let ready = state.inner.readiness.is_ready();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "ready": ready }))).into_response()
+}
+
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let slots = &state.inner.slots;
+    let text = state
+        .inner
+        .metrics
+        .render(slots.in_flight(), slots.queued());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}

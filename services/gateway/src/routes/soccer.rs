@@ -1,0 +1,190 @@
+//! `POST /soccer/challenge`: the Score Vision GSR challenge.
+//!
+//! Auth already passed (the route family's layer). Parse the body, take a
+//! slot, stream tracked frames from the track stage, answer in the reference
+//! miner's JSON shape.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, body::Bytes};
+use futures::StreamExt;
+use http::HeaderMap;
+use sv_core::{ChallengeResponse, FrameResult, TraceContext, TrackStream, VideoRequest};
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use super::ReceivedAt;
+use crate::Error;
+use crate::error::Outcome;
+use crate::state::AppState;
+use crate::video_url::rewrite_drive_url;
+
+/// The fields of a challenge body that matter.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Challenge {
+    pub challenge_id: String,
+    pub video_url: String,
+}
+
+pub(crate) fn parse_challenge(body: &[u8]) -> Result<Challenge, Error> {
+    let bad = |reason: &str| Error::BadChallenge {
+        reason: reason.into(),
+    };
+    let json: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad(&format!("body is not JSON ({e})")))?;
+    let object = json
+        .as_object()
+        .ok_or_else(|| bad("body is not a JSON object"))?;
+    let challenge_id = match object.get("challenge_id") {
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(serde_json::Value::Number(id)) => id.to_string(),
+        _ => return Err(bad("no challenge_id")),
+    };
+    let video_url = match object.get("video_url") {
+        Some(serde_json::Value::String(url)) if !url.trim().is_empty() => url.trim().to_owned(),
+        _ => return Err(bad("no video_url")),
+    };
+    Ok(Challenge {
+        challenge_id,
+        video_url,
+    })
+}
+
+/// W3C trace headers of the request, passed on so the stages join its trace.
+fn trace_context(headers: &HeaderMap) -> TraceContext {
+    ["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|name| {
+            Some((
+                name.to_owned(),
+                headers.get(name)?.to_str().ok()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+pub async fn challenge(
+    State(state): State<AppState>,
+    Extension(ReceivedAt(received)): Extension<ReceivedAt>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Error> {
+    let shared = &state.inner;
+    let challenge = parse_challenge(&body)?;
+    if !shared.readiness.is_ready() {
+        return Err(Error::NotReady);
+    }
+    let deadline = received + shared.challenge_timeout;
+    let queue_deadline = deadline.min(Instant::now() + shared.queue_timeout);
+    let _slot = shared.slots.acquire(queue_deadline).await?;
+    let slot_taken = Instant::now();
+    shared
+        .metrics
+        .observe_stage("queue", (slot_taken - received).as_secs_f64());
+
+    let id = challenge.challenge_id;
+    let request = VideoRequest {
+        challenge_id: id.clone(),
+        video_url: rewrite_drive_url(&challenge.video_url),
+        trace: trace_context(&headers),
+    };
+    info!(challenge_id = %id, video_url = %request.video_url, "Challenge accepted.");
+    let stream = shared.tracks.track(request);
+    let frames = match tokio::time::timeout_at(deadline, collect(stream, &state, slot_taken)).await
+    {
+        Ok(Ok(frames)) => frames,
+        Ok(Err(error)) => {
+            warn!(challenge_id = %id, error = %error, "Challenge failed.");
+            return Err(error);
+        }
+        Err(_elapsed) => {
+            warn!(challenge_id = %id, "Challenge timed out.");
+            return Err(Error::ChallengeTimeout {
+                limit_s: shared.challenge_timeout.as_secs_f64(),
+            });
+        }
+    };
+
+    let processing_time = received.elapsed().as_secs_f64();
+    shared.metrics.record_frames(
+        frames.len() as u64,
+        (Instant::now() - slot_taken).as_secs_f64(),
+    );
+    info!(challenge_id = %id, frames = frames.len(), processing_time, "Challenge answered.");
+    let mut response = Json(ChallengeResponse {
+        challenge_id: id,
+        frames,
+        processing_time,
+    })
+    .into_response();
+    response.extensions_mut().insert(Outcome("ok"));
+    Ok(response)
+}
+
+/// Collects the stream, checking frames arrive 0, 1, 2, ... and stopping at
+/// the first error.
+async fn collect(
+    mut stream: TrackStream,
+    state: &AppState,
+    started: Instant,
+) -> Result<Vec<FrameResult>, Error> {
+    let mut frames = Vec::new();
+    while let Some(item) = stream.next().await {
+        let tracks = item?;
+        let expected = frames.len() as u64;
+        if tracks.index != expected {
+            return Err(Error::FrameOrder {
+                expected,
+                got: tracks.index,
+            });
+        }
+        if expected == 0 {
+            state
+                .inner
+                .metrics
+                .observe_stage("first_frame", started.elapsed().as_secs_f64());
+        }
+        frames.push(FrameResult::from(&tracks));
+    }
+    if frames.is_empty() {
+        return Err(Error::NoFrames);
+    }
+    Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_challenge_bodies() {
+        let body = br#"{"challenge_id": "abc", "type": "gsr", "video_url": "https://x/v.mp4", "created_at": "2025-01-01T00:00:00"}"#;
+        assert_eq!(
+            parse_challenge(body).unwrap(),
+            Challenge {
+                challenge_id: "abc".into(),
+                video_url: "https://x/v.mp4".into()
+            }
+        );
+        assert_eq!(
+            parse_challenge(br#"{"challenge_id": 12, "video_url": "u"}"#)
+                .unwrap()
+                .challenge_id,
+            "12"
+        );
+        for bad in [
+            &br#"{"challenge_id": "a"}"#[..],
+            br#"{"challenge_id": "a", "video_url": ""}"#,
+            b"[]",
+            b"not json",
+            br#"{"video_url": "u"}"#,
+        ] {
+            assert!(
+                matches!(parse_challenge(bad), Err(Error::BadChallenge { .. })),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+}

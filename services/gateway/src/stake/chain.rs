@@ -1,0 +1,178 @@
+//! Validator stakes from the subtensor chain, synced in the background.
+//!
+//! Every `sync_interval` a fresh WebSocket JSON-RPC connection makes one
+//! `state_call("SubnetInfoRuntimeApi_get_metagraph", netuid)`; the decoded
+//! hotkey -> TAO stake table replaces the snapshot. Lookups only read the
+//! snapshot: a request never causes chain traffic. A failed sync (chain down,
+//! unknown layout) keeps the previous snapshot and retries sooner.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{info, warn};
+
+use super::metagraph::decode_metagraph;
+use super::{StakeLookup, StakeSource};
+use crate::Error;
+
+const METHOD: &str = "SubnetInfoRuntimeApi_get_metagraph";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// Retry delay after a failed sync (capped by the sync interval).
+const RETRY: Duration = Duration::from_secs(30);
+
+#[derive(Debug)]
+struct Snapshot {
+    block: u64,
+    stakes: HashMap<String, u64>,
+}
+
+/// A [`StakeSource`] backed by the chain's metagraph for one subnet.
+#[derive(Debug)]
+pub struct ChainStake {
+    endpoint: String,
+    netuid: u16,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+}
+
+impl ChainStake {
+    pub fn new(endpoint: impl Into<String>, netuid: u16) -> Self {
+        Self {
+            endpoint: endpoint.into(),
+            netuid,
+            snapshot: RwLock::new(None),
+        }
+    }
+
+    /// The block of the current snapshot, if any.
+    pub fn snapshot_block(&self) -> Option<u64> {
+        self.current().map(|s| s.block)
+    }
+
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn chain_error(&self, reason: impl Into<String>) -> Error {
+        Error::Chain {
+            endpoint: self.endpoint.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Fetches and decodes the metagraph once; on success replaces the
+    /// snapshot and returns the number of hotkeys.
+    pub async fn sync_once(&self) -> Result<usize, Error> {
+        let params = format!("0x{}", hex::encode(self.netuid.to_le_bytes()));
+        let bytes = state_call(&self.endpoint, METHOD, &params)
+            .await
+            .map_err(|e| self.chain_error(e))?;
+        let metagraph =
+            decode_metagraph(&bytes).map_err(|e| self.chain_error(format!("{METHOD}: {e}")))?;
+        if metagraph.netuid != self.netuid {
+            return Err(self.chain_error(format!(
+                "asked for netuid {}, got {}",
+                self.netuid, metagraph.netuid
+            )));
+        }
+        if metagraph.trailing_bytes > 0 {
+            warn!(
+                bytes = metagraph.trailing_bytes,
+                "Metagraph has fields this miner does not know; ignoring them."
+            );
+        }
+        let mut stakes = HashMap::with_capacity(metagraph.hotkeys.len());
+        for (hotkey, stake) in metagraph.hotkeys.into_iter().zip(metagraph.tao_stake) {
+            stakes.insert(hotkey, stake);
+        }
+        let count = stakes.len();
+        let snapshot = Arc::new(Snapshot {
+            block: metagraph.block,
+            stakes,
+        });
+        *self.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Some(snapshot);
+        info!(
+            netuid = self.netuid,
+            block = metagraph.block,
+            hotkeys = count,
+            "Stake snapshot updated."
+        );
+        Ok(count)
+    }
+
+    /// Syncs now and then every `interval` until the task is aborted.
+    pub fn spawn_sync(self: &Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let wait = match this.sync_once().await {
+                    Ok(_) => interval,
+                    Err(e) => {
+                        warn!(error = %e, kept_block = ?this.snapshot_block(), "Stake sync failed; keeping the previous snapshot.");
+                        interval.min(RETRY)
+                    }
+                };
+                tokio::time::sleep(wait).await;
+            }
+        })
+    }
+}
+
+impl StakeSource for ChainStake {
+    fn lookup(&self, hotkey: &str) -> StakeLookup {
+        match self.current() {
+            None => StakeLookup::NotLoaded,
+            Some(snapshot) => snapshot
+                .stakes
+                .get(hotkey)
+                .map_or(StakeLookup::Unknown, |&rao| StakeLookup::Known(rao)),
+        }
+    }
+}
+
+/// One JSON-RPC `state_call` over a fresh WebSocket; returns the result bytes.
+async fn state_call(endpoint: &str, method: &str, params_hex: &str) -> Result<Vec<u8>, String> {
+    let (mut ws, _) =
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(endpoint))
+            .await
+            .map_err(|_| format!("connect timed out after {CONNECT_TIMEOUT:?}"))?
+            .map_err(|e| format!("connect: {e}"))?;
+    let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "state_call", "params": [method, params_hex]});
+    ws.send(Message::Text(request.to_string().into()))
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let answer = tokio::time::timeout(CALL_TIMEOUT, async {
+        while let Some(message) = ws.next().await {
+            let text = match message.map_err(|e| format!("receive: {e}"))? {
+                Message::Text(text) => text,
+                Message::Close(frame) => return Err(format!("connection closed: {frame:?}")),
+                _ => continue,
+            };
+            let reply: serde_json::Value = serde_json::from_str(text.as_str())
+                .map_err(|e| format!("reply is not JSON: {e}"))?;
+            if reply.get("id") != Some(&serde_json::json!(1)) {
+                continue;
+            }
+            if let Some(error) = reply.get("error") {
+                return Err(format!("{method} failed: {error}"));
+            }
+            let result = reply
+                .get("result")
+                .and_then(|r| r.as_str())
+                .ok_or("reply has no result string")?;
+            return hex::decode(result.trim_start_matches("0x"))
+                .map_err(|e| format!("result is not hex: {e}"));
+        }
+        Err("connection ended before the reply".to_owned())
+    })
+    .await
+    .map_err(|_| format!("{method} timed out after {CALL_TIMEOUT:?}"))?;
+    let _ = ws.close(None).await;
+    answer
+}
