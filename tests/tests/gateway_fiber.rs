@@ -52,8 +52,9 @@ fn python() -> PathBuf {
     python
 }
 
-/// Serves test videos: `/clip.mp4` (small), `/big.mp4` (over the cap),
-/// `/slow.mp4` (small, after a pause, to hold a slot); 404 otherwise.
+/// Serves test videos: `/clip.mp4` (small, not a video), `/big.mp4` (over
+/// the cap), `/slow.mp4` (small, after a pause, to hold a slot),
+/// `/sample.mp4` (the real fixture clip); 404 otherwise.
 async fn video_server() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -79,6 +80,18 @@ async fn video_server() -> SocketAddr {
                     }
                     _ => None,
                 };
+                if path == "/sample.mp4" {
+                    let clip = std::fs::read(sv_tests::sample_clip()).unwrap_or_default();
+                    let mut r = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        clip.len()
+                    )
+                    .into_bytes();
+                    r.extend_from_slice(&clip);
+                    let _ = stream.write_all(&r).await;
+                    let _ = stream.shutdown().await;
+                    return;
+                }
                 let response = match size {
                     Some(n) => {
                         let mut r = format!(
@@ -154,6 +167,26 @@ impl Gateway {
     /// Charlie 10 TAO; our hotkey is Bob's.
     async fn start(max_concurrent: usize, queue_depth: usize) -> Result<Self> {
         let dir = Arc::new(tempfile::tempdir()?);
+        let policy = FetchPolicy {
+            max_bytes: MAX_VIDEO_BYTES,
+            retries: 0,
+            allow_nets: vec!["127.0.0.1/32".parse()?],
+            ..FetchPolicy::default()
+        };
+        let tracks = DownloadingTracks {
+            fetcher: Arc::new(Fetcher::new(policy)?),
+            dir: dir.clone(),
+        };
+        Self::start_with(max_concurrent, queue_depth, Arc::new(tracks), dir).await
+    }
+
+    /// Starts the real `serve` in front of `tracks`.
+    async fn start_with(
+        max_concurrent: usize,
+        queue_depth: usize,
+        tracks: Arc<dyn TrackSource>,
+        dir: Arc<tempfile::TempDir>,
+    ) -> Result<Self> {
         let stakes = dir.path().join("stakes.json");
         std::fs::write(
             &stakes,
@@ -169,23 +202,13 @@ impl Gateway {
             stake: StakeConfig::Static { file: stakes },
             ..GatewayConfig::default()
         };
-        let policy = FetchPolicy {
-            max_bytes: MAX_VIDEO_BYTES,
-            retries: 0,
-            allow_nets: vec!["127.0.0.1/32".parse()?],
-            ..FetchPolicy::default()
-        };
-        let tracks = DownloadingTracks {
-            fetcher: Arc::new(Fetcher::new(policy)?),
-            dir: dir.clone(),
-        };
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(sv_gateway::serve(
             config,
             listener,
-            Arc::new(tracks),
+            tracks,
             async move {
                 let _ = stopped.await;
             },
@@ -500,4 +523,49 @@ fn dechunk(mut body: &str) -> String {
         body = &rest[n + 2..];
     }
     out
+}
+
+/// The embedded pipeline (decode -> infer -> track on the fixture models),
+/// fetching from loopback only.
+fn real_pipeline() -> Result<Arc<dyn TrackSource>> {
+    let mut decode = sv_decode::DecodeConfig::default();
+    decode.fetch.allow_nets = vec!["127.0.0.1/32".parse()?];
+    decode.fetch.retries = 0;
+    let decode = sv_decode::Local::new(decode)?;
+    let infer = sv_infer::InferConfig::new(sv_tests::player_model(), sv_tests::pitch_model());
+    let infer = Arc::new(sv_infer::Stage::new(decode, &infer)?);
+    Ok(Arc::new(sv_track::Stage::new(infer, sv_track::ByteTrackConfig::default())))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_challenge_for_the_fixture_clip_gets_the_full_answer() -> Result<()> {
+    let videos = video_server().await;
+    let dir = Arc::new(tempfile::tempdir()?);
+    let gateway = Gateway::start_with(1, 0, real_pipeline()?, dir).await?;
+    let sample = format!("http://{videos}/sample.mp4");
+
+    let answer = client(gateway.addr, &sample, &["--case", "valid"]).await?.remove(0);
+    assert_eq!(answer.status, 200, "{answer:?}");
+    let frames = answer.body["frames"].as_array().expect("frames");
+    let expected = sv_tests::ffprobe_frame_count(&sv_tests::sample_clip())?;
+    assert_eq!(frames.len() as u64, expected, "one entry per decoded frame");
+    let mut objects = 0;
+    for (i, frame) in frames.iter().enumerate() {
+        assert_eq!(frame["frame_number"], i as u64);
+        let keypoints = frame["keypoints"].as_array().unwrap().len();
+        assert!(keypoints == 0 || keypoints == 32, "frame {i}: {keypoints} keypoints");
+        objects += frame["objects"].as_array().unwrap().len();
+    }
+    assert!(objects > 0, "the models tracked nothing in the whole clip");
+
+    // Bytes that are not a video: a clear client-side error, then the next
+    // challenge is served as before.
+    let not_video = format!("http://{videos}/clip.mp4");
+    let reply = client(gateway.addr, &not_video, &["--case", "valid"]).await?.remove(0);
+    assert!((400..500).contains(&reply.status), "{reply:?}");
+    assert!(detail(&reply).contains("not a decodable video"), "{reply:?}");
+    let again = client(gateway.addr, &sample, &["--case", "valid"]).await?.remove(0);
+    assert_eq!(again.status, 200, "{again:?}");
+    assert_eq!(again.body["frames"].as_array().unwrap().len() as u64, expected);
+    gateway.stop().await
 }

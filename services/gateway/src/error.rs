@@ -61,10 +61,6 @@ pub enum Error {
     ChallengeTimeout { limit_s: f64 },
     #[error("{0}")]
     Stage(#[from] StageError),
-    #[error("track stage sent frame {got}, expected frame {expected}")]
-    FrameOrder { expected: u64, got: u64 },
-    #[error("no frames were decoded from the video")]
-    NoFrames,
 
     // Startup and serving.
     #[error("invalid gateway config: {reason}")]
@@ -116,9 +112,7 @@ impl Error {
                 ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            NoFrames => StatusCode::UNPROCESSABLE_ENTITY,
-            FrameOrder { .. }
-            | Config { .. }
+            Config { .. }
             | ReadFile { .. }
             | FileFormat { .. }
             | Chain { .. }
@@ -149,7 +143,6 @@ impl Error {
                 ErrorKind::Cancelled => "cancelled",
                 ErrorKind::Internal => "internal",
             },
-            NoFrames => "invalid_video",
             _ => "internal",
         })
     }

@@ -24,7 +24,6 @@ pub mod routes;
 pub mod slots;
 pub mod stake;
 mod state;
-pub mod video_url;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -8,9 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, body::Bytes};
-use futures::StreamExt;
 use http::HeaderMap;
-use sv_core::{ChallengeResponse, FrameResult, TraceContext, TrackStream, VideoRequest};
+use sv_core::{ChallengeResponse, TraceContext, VideoRequest};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
@@ -18,7 +17,6 @@ use super::ReceivedAt;
 use crate::Error;
 use crate::error::Outcome;
 use crate::state::AppState;
-use crate::video_url::rewrite_drive_url;
 
 /// The fields of a challenge body that matter.
 #[derive(Debug, PartialEq)]
@@ -86,17 +84,23 @@ pub async fn challenge(
     let id = challenge.challenge_id;
     let request = VideoRequest {
         challenge_id: id.clone(),
-        video_url: rewrite_drive_url(&challenge.video_url),
+        video_url: challenge.video_url.clone(),
         trace: trace_context(&headers),
     };
     info!(challenge_id = %id, video_url = %request.video_url, "Challenge accepted.");
     let stream = shared.tracks.track(request);
-    let frames = match tokio::time::timeout_at(deadline, collect(stream, &state, slot_taken)).await
-    {
-        Ok(Ok(frames)) => frames,
+    // The shared assembly checks frames arrive 0, 1, 2, ... once each.
+    let metrics = shared.metrics.clone();
+    let assembled = ChallengeResponse::assemble(&id, stream, received.into_std(), |tracks| {
+        if tracks.index == 0 {
+            metrics.observe_stage("first_frame", slot_taken.elapsed().as_secs_f64());
+        }
+    });
+    let mut answer = match tokio::time::timeout_at(deadline, assembled).await {
+        Ok(Ok(answer)) => answer,
         Ok(Err(error)) => {
             warn!(challenge_id = %id, error = %error, "Challenge failed.");
-            return Err(error);
+            return Err(error.into());
         }
         Err(_elapsed) => {
             warn!(challenge_id = %id, "Challenge timed out.");
@@ -106,51 +110,13 @@ pub async fn challenge(
         }
     };
 
-    let processing_time = received.elapsed().as_secs_f64();
-    shared.metrics.record_frames(
-        frames.len() as u64,
-        (Instant::now() - slot_taken).as_secs_f64(),
-    );
-    info!(challenge_id = %id, frames = frames.len(), processing_time, "Challenge answered.");
-    let mut response = Json(ChallengeResponse {
-        challenge_id: id,
-        frames,
-        processing_time,
-    })
-    .into_response();
+    answer.processing_time = received.elapsed().as_secs_f64();
+    let frames = answer.frames.len();
+    shared.metrics.record_frames(frames as u64, (Instant::now() - slot_taken).as_secs_f64());
+    info!(challenge_id = %id, frames, processing_time = answer.processing_time, "Challenge answered.");
+    let mut response = Json(answer).into_response();
     response.extensions_mut().insert(Outcome("ok"));
     Ok(response)
-}
-
-/// Collects the stream, checking frames arrive 0, 1, 2, ... and stopping at
-/// the first error.
-async fn collect(
-    mut stream: TrackStream,
-    state: &AppState,
-    started: Instant,
-) -> Result<Vec<FrameResult>, Error> {
-    let mut frames = Vec::new();
-    while let Some(item) = stream.next().await {
-        let tracks = item?;
-        let expected = frames.len() as u64;
-        if tracks.index != expected {
-            return Err(Error::FrameOrder {
-                expected,
-                got: tracks.index,
-            });
-        }
-        if expected == 0 {
-            state
-                .inner
-                .metrics
-                .observe_stage("first_frame", started.elapsed().as_secs_f64());
-        }
-        frames.push(FrameResult::from(&tracks));
-    }
-    if frames.is_empty() {
-        return Err(Error::NoFrames);
-    }
-    Ok(frames)
 }
 
 #[cfg(test)]
