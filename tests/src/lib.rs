@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 /// `tests/fixtures/<rel>` in this checkout.
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
 }
 
 /// The bundled sample clip (1280x720 H.264, 50 frames).
@@ -29,17 +31,34 @@ pub fn pitch_model() -> PathBuf {
 /// Frames in a video as ffprobe counts them (decoding every packet).
 pub fn ffprobe_frame_count(path: &std::path::Path) -> anyhow::Result<u64> {
     let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .map_err(|e| anyhow::anyhow!("ffprobe not runnable ({e}); run scripts/install-deps.sh"))?;
-    anyhow::ensure!(out.status.success(), "ffprobe failed: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok(String::from_utf8(out.stdout)?.trim().parse()?)
 }
 
 /// Opens a fixture model on ONNX Runtime's CPU provider, as the reference
 /// ran it, at the inference size the miner uses for it.
-pub fn open_model(path: &std::path::Path, imgsz: u32) -> anyhow::Result<sv_infer::model::YoloModel> {
+pub fn open_model(
+    path: &std::path::Path,
+    imgsz: u32,
+) -> anyhow::Result<sv_infer::model::YoloModel> {
     let options = sv_infer::SessionOptions {
         library: sv_infer::runtime::find_library(None)?,
         providers: vec![sv_infer::Provider::Cpu],
@@ -48,10 +67,20 @@ pub fn open_model(path: &std::path::Path, imgsz: u32) -> anyhow::Result<sv_infer
     };
     let engine = sv_infer::OrtEngine::open(path, &options)?;
     let (info, fixed) = (engine.info.clone(), engine.fixed_size);
-    Ok(sv_infer::model::YoloModel::new("fixture", Box::new(engine), info, imgsz, fixed))
+    Ok(sv_infer::model::YoloModel::new(
+        "fixture",
+        Box::new(engine),
+        info,
+        imgsz,
+        fixed,
+    ))
 }
 
 /// The golden frames, as the reference miner decoded them.
 pub fn golden_frames(golden: &golden::Golden) -> anyhow::Result<Vec<sv_core::Frame>> {
-    golden.frames.iter().map(|g| png_frames::load_png(&fixture(&g.file), g.index)).collect()
+    golden
+        .frames
+        .iter()
+        .map(|g| png_frames::load_png(&fixture(&g.file), g.index))
+        .collect()
 }

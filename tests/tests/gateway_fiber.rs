@@ -205,14 +205,9 @@ impl Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(sv_gateway::serve(
-            config,
-            listener,
-            tracks,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(sv_gateway::serve(config, listener, tracks, async move {
+            let _ = stopped.await;
+        }));
         Ok(Self {
             addr,
             stop: Some(stop),
@@ -534,7 +529,10 @@ fn real_pipeline() -> Result<Arc<dyn TrackSource>> {
     let decode = sv_decode::Local::new(decode)?;
     let infer = sv_infer::InferConfig::new(sv_tests::player_model(), sv_tests::pitch_model());
     let infer = Arc::new(sv_infer::Stage::new(decode, &infer)?);
-    Ok(Arc::new(sv_track::Stage::new(infer, sv_track::ByteTrackConfig::default())))
+    Ok(Arc::new(sv_track::Stage::new(
+        infer,
+        sv_track::ByteTrackConfig::default(),
+    )))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -544,7 +542,9 @@ async fn a_signed_challenge_for_the_fixture_clip_gets_the_full_answer() -> Resul
     let gateway = Gateway::start_with(1, 0, real_pipeline()?, dir).await?;
     let sample = format!("http://{videos}/sample.mp4");
 
-    let answer = client(gateway.addr, &sample, &["--case", "valid"]).await?.remove(0);
+    let answer = client(gateway.addr, &sample, &["--case", "valid"])
+        .await?
+        .remove(0);
     assert_eq!(answer.status, 200, "{answer:?}");
     let frames = answer.body["frames"].as_array().expect("frames");
     let expected = sv_tests::ffprobe_frame_count(&sv_tests::sample_clip())?;
@@ -553,7 +553,10 @@ async fn a_signed_challenge_for_the_fixture_clip_gets_the_full_answer() -> Resul
     for (i, frame) in frames.iter().enumerate() {
         assert_eq!(frame["frame_number"], i as u64);
         let keypoints = frame["keypoints"].as_array().unwrap().len();
-        assert!(keypoints == 0 || keypoints == 32, "frame {i}: {keypoints} keypoints");
+        assert!(
+            keypoints == 0 || keypoints == 32,
+            "frame {i}: {keypoints} keypoints"
+        );
         objects += frame["objects"].as_array().unwrap().len();
     }
     assert!(objects > 0, "the models tracked nothing in the whole clip");
@@ -561,11 +564,21 @@ async fn a_signed_challenge_for_the_fixture_clip_gets_the_full_answer() -> Resul
     // Bytes that are not a video: a clear client-side error, then the next
     // challenge is served as before.
     let not_video = format!("http://{videos}/clip.mp4");
-    let reply = client(gateway.addr, &not_video, &["--case", "valid"]).await?.remove(0);
+    let reply = client(gateway.addr, &not_video, &["--case", "valid"])
+        .await?
+        .remove(0);
     assert!((400..500).contains(&reply.status), "{reply:?}");
-    assert!(detail(&reply).contains("not a decodable video"), "{reply:?}");
-    let again = client(gateway.addr, &sample, &["--case", "valid"]).await?.remove(0);
+    assert!(
+        detail(&reply).contains("not a decodable video"),
+        "{reply:?}"
+    );
+    let again = client(gateway.addr, &sample, &["--case", "valid"])
+        .await?
+        .remove(0);
     assert_eq!(again.status, 200, "{again:?}");
-    assert_eq!(again.body["frames"].as_array().unwrap().len() as u64, expected);
+    assert_eq!(
+        again.body["frames"].as_array().unwrap().len() as u64,
+        expected
+    );
     gateway.stop().await
 }

@@ -112,11 +112,9 @@ impl Error {
                 ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Config { .. }
-            | ReadFile { .. }
-            | FileFormat { .. }
-            | Chain { .. }
-            | Serve(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Config { .. } | ReadFile { .. } | FileFormat { .. } | Chain { .. } | Serve(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

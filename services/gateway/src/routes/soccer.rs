@@ -112,7 +112,9 @@ pub async fn challenge(
 
     answer.processing_time = received.elapsed().as_secs_f64();
     let frames = answer.frames.len();
-    shared.metrics.record_frames(frames as u64, (Instant::now() - slot_taken).as_secs_f64());
+    shared
+        .metrics
+        .record_frames(frames as u64, (Instant::now() - slot_taken).as_secs_f64());
     info!(challenge_id = %id, frames, processing_time = answer.processing_time, "Challenge answered.");
     let mut response = Json(answer).into_response();
     response.extensions_mut().insert(Outcome("ok"));

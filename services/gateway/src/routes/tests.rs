@@ -154,7 +154,10 @@ async fn answers_a_signed_challenge_in_the_reference_shape() {
     // Passed on as received: the decode stage's fetcher rewrites Drive
     // links (one place for every URL rule, see sv_decode::fetch).
     let seen = f.tracks.seen.lock().unwrap();
-    assert_eq!(seen[0].video_url, "https://drive.google.com/file/d/abc/view");
+    assert_eq!(
+        seen[0].video_url,
+        "https://drive.google.com/file/d/abc/view"
+    );
 }
 
 #[tokio::test]
