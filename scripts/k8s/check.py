@@ -258,6 +258,7 @@ class Overlay:
                         self.err(o, f"{cname} and container {seen_ports[key]} both declare port {key[0]} (one network namespace per pod)")
                     seen_ports[key] = c["name"]
                 env = self.env_of(pod, c)
+                self.check_cli_contract(o, cname, c, env)
                 listen = env.get("SV_LISTEN")
                 if listen:
                     port = int(listen.rsplit(":", 1)[1])
@@ -267,6 +268,18 @@ class Overlay:
                         g = (c.get(probe) or {}).get("grpc")
                         if g and g.get("port") != port:
                             self.err(o, f"{cname}: {probe} probes gRPC port {g.get('port')} but SV_LISTEN is {listen}")
+
+    def check_cli_contract(self, o, cname, c, env):
+        """The binary must read every SV_ variable we set, and each stage must be
+        told where its upstream is (clap's `required` would crash-loop it)."""
+        for key in env:
+            if key.startswith("SV_") and CLI_ENV and key not in CLI_ENV:
+                self.err(o, f"{cname}: env {key}: the scorevision binary reads no such variable "
+                            f"(services/cli/src/args.rs)")
+        args = c.get("args") or []
+        needed = UPSTREAM_ENV.get(args[0]) if args and "image" in c and "scorevision" in c.get("image", "") else None
+        if needed and needed not in env and not any(a.startswith("--" + needed[3:-5].lower()) for a in args):
+            self.err(o, f"{cname}: `{args[0]}` needs {needed} (its upstream's addresses)")
 
     def check_probe_port(self, pod, c, probe):
         p = c[probe]
@@ -536,6 +549,17 @@ def gateway_metrics(root):
     return names
 
 
+# Every SV_ variable the binary reads (filled from services/cli/src/args.rs),
+# and the upstream each gRPC subcommand cannot start without.
+CLI_ENV = set()
+UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": "SV_TRACK_ADDR"}
+
+
+def cli_env(root):
+    text = open(os.path.join(root, "services/cli/src/args.rs")).read()
+    return set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+
+
 def repo_checks(root, known):
     errors = []
     a, b = os.path.join(root, "deploy/otel-collector.yaml"), os.path.join(root, "k8s/base/config/otel-collector.yaml")
@@ -595,7 +619,17 @@ def breaks():
     def np_peer(objs, name):
         return find(objs, "NetworkPolicy", name)["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
 
+    def rename_env(c, key, new):
+        for e in c["env"]:
+            if e["name"] == key:
+                e["name"] = new
+
     return [
+        ("a misspelt SV_ variable", "reads no such variable",
+         lambda o: rename_env(container(o, "infer"), "SV_DECODE_ADDR", "SV_DECODE_ADRESS")),
+        ("track without its upstream", "needs SV_INFER_ADDR",
+         lambda o: container(o, "track")["env"].remove(
+             next(e for e in container(o, "track")["env"] if e["name"] == "SV_INFER_ADDR"))),
         ("track without readinessProbe", "has no readinessProbe",
          lambda o: container(o, "track").pop("readinessProbe")),
         ("gateway without livenessProbe", "has no livenessProbe",
@@ -679,6 +713,7 @@ def main(argv):
     if len(argv) >= 3 and argv[0] == "check" and argv[1] == "--root":
         root = argv[2]
         known = gateway_metrics(root)
+        CLI_ENV.update(cli_env(root))
         errors, notes, total, crds, first = [], [], 0, 0, None
         for arg in argv[3:]:
             name, path = arg.split("=", 1)

@@ -5,7 +5,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let file = root.join("scorevision/v1/stages.proto");
     println!("cargo:rerun-if-changed={}", file.display());
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
+        // For server reflection.
+        .file_descriptor_set_path(out.join("scorevision_descriptor.bin"))
         // Frame pixels as `bytes::Bytes`: moved, never copied, by prost.
         .bytes(".scorevision.v1.Frame.data")
         .compile_protos(&[file], &[root])?;

@@ -4,6 +4,8 @@
 //! on which decoder made the pixels.
 
 pub mod golden;
+pub mod http;
+pub mod otlp;
 pub mod png_frames;
 
 use std::path::PathBuf;

@@ -27,11 +27,31 @@ pub enum Command {
     Process(ProcessArgs),
     /// Serve the validator API with the embedded pipeline.
     Serve(ServeArgs),
+    /// Serve the decode stage over gRPC (distributed mode).
+    Decode(DecodeArgs),
+    /// Serve the infer stage over gRPC, pulling frames from decode.
+    Infer(InferArgs),
+    /// Serve the track stage over gRPC, pulling detections from infer.
+    Track(TrackArgs),
+    /// Serve the validator API in front of remote track replicas.
+    Gateway(GatewayArgs),
+    /// Ask running track replicas for one clip's JSON (checks a deployment).
+    Ask(AskArgs),
 }
 
-/// The models and how the embedded pipeline runs them.
+/// The embedded pipeline: the models, and how decode picks its decoder.
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Use hardware video decoders when present (auto) or never (off).
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
+    pub hardware_decode: String,
+}
+
+/// The models and how the infer stage runs them.
+#[derive(Debug, Clone, Args)]
+pub struct ModelArgs {
     /// YOLOv8 detect model exported to ONNX by ultralytics (ball, goalkeeper, player, referee).
     #[arg(long = "player", env = "SV_PLAYER_MODEL")]
     pub player_model: PathBuf,
@@ -64,9 +84,6 @@ pub struct PipelineArgs {
     /// Where TensorRT caches built engines.
     #[arg(long, env = "SV_ENGINE_CACHE")]
     pub engine_cache: Option<PathBuf>,
-    /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
-    pub hardware_decode: String,
 }
 
 #[derive(Debug, Args)]
@@ -93,4 +110,107 @@ pub struct ServeArgs {
     /// Gateway configuration file (TOML); see services/gateway/README.md.
     #[arg(long, env = "SV_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// What every gRPC stage server takes.
+#[derive(Debug, Clone, Args)]
+pub struct StageServerArgs {
+    /// Address to serve gRPC (the stage, grpc.health.v1 and reflection) on.
+    #[arg(long, env = "SV_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: String,
+    /// Seconds in-flight streams get to finish after SIGTERM (keep it below
+    /// the pod's terminationGracePeriodSeconds).
+    #[arg(long, env = "SV_SHUTDOWN_GRACE_S", default_value_t = 20.0)]
+    pub grace_s: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    #[command(flatten)]
+    pub server: StageServerArgs,
+    /// Use hardware video decoders when present (auto) or never (off).
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
+    pub hardware_decode: String,
+    /// Memory-backed directory shared with infer (e.g. /dev/shm): enables the
+    /// shared-memory frame transport for clients that ask for it.
+    #[arg(long, env = "SV_SHM_DIR")]
+    pub shm_dir: Option<PathBuf>,
+    /// Frames in flight per stream through the shared-memory ring.
+    #[arg(long, env = "SV_SHM_SLOTS", default_value_t = 16)]
+    pub shm_slots: usize,
+    /// Let http(s) clips come from loopback or private addresses (testing).
+    #[arg(long, env = "SV_ALLOW_PRIVATE_URLS")]
+    pub allow_private_urls: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InferArgs {
+    #[command(flatten)]
+    pub server: StageServerArgs,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Decode replicas: comma-separated http://host:port, re-resolved by DNS.
+    #[arg(
+        long = "decode",
+        env = "SV_DECODE_ADDR",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub decode_addrs: Vec<String>,
+    /// How frames come from decode: inline in the messages, or `shm` through
+    /// a shared-memory ring (decode on the same host, same --shm-dir).
+    #[arg(long, env = "SV_FRAME_TRANSPORT", default_value = "inline")]
+    pub frame_transport: sv_decode::grpc::FrameTransport,
+    /// Where decode's rings are (the shm transport only).
+    #[arg(long, env = "SV_SHM_DIR", default_value = "/dev/shm")]
+    pub shm_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TrackArgs {
+    #[command(flatten)]
+    pub server: StageServerArgs,
+    /// Infer replicas: comma-separated http://host:port, re-resolved by DNS.
+    #[arg(
+        long = "infer",
+        env = "SV_INFER_ADDR",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub infer_addrs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Track replicas: comma-separated http://host:port, re-resolved by DNS.
+    #[arg(
+        long = "track",
+        env = "SV_TRACK_ADDR",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub track_addrs: Vec<String>,
+    /// Gateway configuration file (TOML); see services/gateway/README.md.
+    #[arg(long, env = "SV_GATEWAY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AskArgs {
+    /// A clip URL or a path the decode replicas can read.
+    pub clip: String,
+    /// Track replicas: comma-separated http://host:port.
+    #[arg(
+        long = "track",
+        env = "SV_TRACK_ADDR",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub track_addrs: Vec<String>,
+    /// Write the JSON here instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Challenge id to put in the JSON.
+    #[arg(long, default_value = "local")]
+    pub challenge_id: String,
 }

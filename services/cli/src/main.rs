@@ -1,11 +1,15 @@
 //! `scorevision`: the one binary. `process` runs the embedded pipeline on a
-//! clip; `serve` fronts it with the validator API. Logic lives in the stage
+//! clip; `serve` fronts it with the validator API; `decode`, `infer`, `track`
+//! and `gateway` each serve one stage of the distributed mode. Logic lives in the stage
 //! crates; this file only parses arguments and exits with the right code.
 
 mod args;
+mod gateway;
 mod pipeline;
 mod process;
 mod serve;
+mod signals;
+mod stages;
 
 use std::process::ExitCode;
 
@@ -16,7 +20,20 @@ const EXIT_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
-    if let Err(e) = sv_telemetry::init(cli.log_format, "info,ort=warn") {
+    // OTEL_SERVICE_NAME wins; otherwise each stage names itself.
+    let service = match cli.command {
+        args::Command::Decode(_) => "scorevision-decode",
+        args::Command::Infer(_) => "scorevision-infer",
+        args::Command::Track(_) => "scorevision-track",
+        args::Command::Gateway(_) => "scorevision-gateway",
+        _ => "scorevision",
+    };
+    let telemetry = sv_telemetry::init(&sv_telemetry::TelemetryConfig::from_env(
+        cli.log_format,
+        "info,ort=warn",
+        service,
+    ));
+    if let Err(e) = &telemetry {
         eprintln!("scorevision: {e}");
         return ExitCode::from(EXIT_CONFIG);
     }
@@ -34,6 +51,11 @@ fn main() -> ExitCode {
         match cli.command {
             args::Command::Process(a) => process::run(a).await,
             args::Command::Serve(a) => serve::run(a).await,
+            args::Command::Decode(a) => stages::decode(a).await,
+            args::Command::Infer(a) => stages::infer(a).await,
+            args::Command::Track(a) => stages::track(a).await,
+            args::Command::Gateway(a) => gateway::run(a).await,
+            args::Command::Ask(a) => process::ask(a).await,
         }
     });
     match result {

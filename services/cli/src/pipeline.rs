@@ -7,7 +7,7 @@ use sv_decode::{DecodeConfig, Local};
 use sv_infer::InferConfig;
 use sv_track::ByteTrackConfig;
 
-use crate::args::PipelineArgs;
+use crate::args::{ModelArgs, PipelineArgs};
 
 /// A configuration problem (exit code 64), as opposed to a failed run.
 #[derive(Debug, thiserror::Error)]
@@ -26,30 +26,13 @@ pub struct Embedded {
 
 impl Embedded {
     pub fn build(args: &PipelineArgs, decode: DecodeConfig) -> anyhow::Result<Self> {
-        for (what, path) in [
-            ("player model", &args.player_model),
-            ("pitch model", &args.pitch_model),
-        ] {
-            if !path.is_file() {
-                return Err(
-                    ConfigError(format!("{what} {} does not exist", path.display())).into(),
-                );
-            }
-        }
+        let infer = args.models.infer_config()?;
         let hardware = if args.hardware_decode == "off" {
             HardwarePreference::Off
         } else {
             HardwarePreference::Auto
         };
         let decode = Local::new(DecodeConfig { hardware, ..decode })?;
-        let mut infer = InferConfig::new(&args.player_model, &args.pitch_model);
-        infer.player_imgsz = args.player_imgsz;
-        infer.pitch_imgsz = args.pitch_imgsz;
-        infer.batch_size = args.batch_size;
-        infer.providers = args.providers.clone();
-        infer.intra_threads = args.intra_threads;
-        infer.ort_library = args.ort_library.clone();
-        infer.engine_cache = args.engine_cache.clone();
         let infer = Arc::new(sv_infer::Stage::new(decode.clone(), &infer)?);
         let track = Arc::new(sv_track::Stage::new(
             infer.clone(),
@@ -60,5 +43,31 @@ impl Embedded {
             infer,
             track,
         })
+    }
+}
+
+impl ModelArgs {
+    /// The infer stage's settings; missing model files are a config error.
+    pub fn infer_config(&self) -> Result<InferConfig, ConfigError> {
+        for (what, path) in [
+            ("player model", &self.player_model),
+            ("pitch model", &self.pitch_model),
+        ] {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "{what} {} does not exist",
+                    path.display()
+                )));
+            }
+        }
+        let mut infer = InferConfig::new(&self.player_model, &self.pitch_model);
+        infer.player_imgsz = self.player_imgsz;
+        infer.pitch_imgsz = self.pitch_imgsz;
+        infer.batch_size = self.batch_size;
+        infer.providers = self.providers.clone();
+        infer.intra_threads = self.intra_threads;
+        infer.ort_library = self.ort_library.clone();
+        infer.engine_cache = self.engine_cache.clone();
+        Ok(infer)
     }
 }

@@ -1,5 +1,6 @@
 //! `scorevision process CLIP`: one clip through the embedded pipeline, the
-//! validator JSON out, a per-stage summary on stderr.
+//! validator JSON out, a per-stage summary on stderr; `scorevision ask` does
+//! the same through remote track replicas.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -9,8 +10,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
 use sv_decode::DecodeConfig;
 
-use crate::args::ProcessArgs;
-use crate::pipeline::Embedded;
+use crate::args::{AskArgs, ProcessArgs};
+use crate::pipeline::{ConfigError, Embedded};
+use sv_proto::UpstreamConfig;
 
 pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
     let mut decode = DecodeConfig::default();
@@ -30,8 +32,39 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
             .with_context(|| format!("processing {}", args.clip))?;
     progress.finish_and_clear();
 
-    let json = serde_json::to_vec(&response)?;
-    match &args.out {
+    write_json(&response, args.out.as_deref())?;
+    eprintln!("{}", summary(&pipeline, &response, load_time));
+    Ok(())
+}
+
+/// `scorevision ask CLIP --track ADDR`: the same JSON, from remote track
+/// replicas (decode and infer wherever they point).
+pub async fn ask(args: AskArgs) -> anyhow::Result<()> {
+    let track = sv_track::grpc::Remote::connect(&UpstreamConfig::new(&args.track_addrs))
+        .map_err(|e| ConfigError(e.to_string()))?;
+    let progress = progress_bar();
+    let started = Instant::now();
+    let tracks = track.track(VideoRequest::new(&args.challenge_id, &args.clip));
+    let response =
+        ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
+            .await
+            .with_context(|| format!("processing {} remotely", args.clip))?;
+    progress.finish_and_clear();
+    write_json(&response, args.out.as_deref())?;
+    let frames = response.frames.len();
+    let total = response.processing_time;
+    eprintln!(
+        "scorevision: {frames} frames in {total:.3} s ({:.1} fps) through {}",
+        frames as f64 / total.max(1e-9),
+        track.upstream().label()
+    );
+    Ok(())
+}
+
+/// The validator JSON, to a file or stdout.
+fn write_json(response: &ChallengeResponse, out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let json = serde_json::to_vec(response)?;
+    match out {
         Some(path) => {
             std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?
         }
@@ -41,7 +74,6 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
             stdout.write_all(b"\n")?;
         }
     }
-    eprintln!("{}", summary(&pipeline, &response, load_time));
     Ok(())
 }
 

@@ -16,7 +16,7 @@ use crate::args::ServeArgs;
 use crate::pipeline::{ConfigError, Embedded};
 
 /// A 720p frame: the size of the clips validators send.
-const WARM_UP_SIZE: (u32, u32) = (1280, 720);
+pub(crate) const WARM_UP_SIZE: (u32, u32) = (1280, 720);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args.config.as_deref())?;
@@ -29,7 +29,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
     let state = AppState::from_config(&config, tracks).await?;
     let readiness = state.readiness();
-    let server = tokio::spawn(sv_gateway::serve_state(state, listener, shutdown_signal()));
+    let server = tokio::spawn(sv_gateway::serve_state(
+        state,
+        listener,
+        crate::signals::shutdown(),
+    ));
 
     pipeline
         .infer
@@ -46,29 +50,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Defaults, then the TOML file when given (unknown keys are an error).
-fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<GatewayConfig> {
+pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<GatewayConfig> {
     let Some(path) = path else {
         return Ok(GatewayConfig::default());
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())).into())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -6,6 +6,7 @@
 //! - [`hardware`]: prefer NVDEC / VA-API decoders when the registry has them.
 //! - [`pipeline`]: the GStreamer pipeline and the thread that drains it.
 //! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
+//! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
 //!
 //! GStreamer runs on a dedicated thread per video; frames reach tokio through
 //! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
@@ -14,9 +15,11 @@
 pub mod config;
 pub mod error;
 pub mod fetch;
+pub mod grpc;
 pub mod hardware;
 pub mod local;
 pub mod pipeline;
+pub mod shm;
 pub mod source;
 
 pub use config::DecodeConfig;

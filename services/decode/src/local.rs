@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use sv_core::{FrameSource, FrameStream, StageError, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use crate::config::DecodeConfig;
 use crate::error::DecodeError;
@@ -53,12 +54,17 @@ impl FrameSource for Local {
     fn frames(&self, request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
-        tokio::spawn(async move {
+        // One span per video, joined to the caller's trace (another process
+        // or the same one).
+        let span = tracing::info_span!("decode", challenge_id = %request.challenge_id);
+        sv_telemetry::set_parent(&span, &request.trace);
+        let work = async move {
             if let Err(e) = this.run(request, tx.clone()).await {
                 // The receiver may be gone already; then nobody needs to know.
                 let _ = tx.send(Err(StageError::from(e))).await;
             }
-        });
+        };
+        tokio::spawn(work.instrument(span));
         Box::pin(ReceiverStream::new(rx))
     }
 }
@@ -70,14 +76,17 @@ impl Local {
         tx: mpsc::Sender<Result<sv_core::Frame, StageError>>,
     ) -> Result<(), DecodeError> {
         let started = Instant::now();
-        let video =
-            source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir).await?;
+        let video = source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir)
+            .instrument(tracing::info_span!("download", challenge_id = %request.challenge_id))
+            .await?;
         let download = match video {
             source::VideoFile::Downloaded { .. } => started.elapsed(),
             source::VideoFile::Local(_) => Duration::ZERO,
         };
         let config = self.config.clone();
+        let gstreamer = tracing::info_span!("gstreamer", challenge_id = %request.challenge_id);
         let decoded = tokio::task::spawn_blocking(move || {
+            let _span = gstreamer.enter();
             let started = Instant::now();
             let mut blocked = Duration::ZERO;
             let summary = pipeline::decode_file(video.path(), &config, |frame| {

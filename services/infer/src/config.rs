@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use crate::engine::Threading;
 use crate::runtime::Provider;
+use crate::worker::WorkerConfig;
 
 #[derive(Debug, Clone)]
 pub struct InferConfig {
@@ -19,6 +21,13 @@ pub struct InferConfig {
     pub providers: Vec<Provider>,
     /// ONNX Runtime intra-op threads per session (0: one per core).
     pub intra_threads: usize,
+    /// ONNX Runtime spinning and inter-op threads.
+    pub threading: Threading,
+    /// ONNX Runtime lanes: each opens both models and runs whichever input
+    /// is next, so `lanes` inputs run at once.
+    pub lanes: usize,
+    /// Preprocessing threads and queue depths around the lanes.
+    pub worker: WorkerConfig,
     /// `libonnxruntime.so` to load; found automatically when `None`.
     pub ort_library: Option<PathBuf>,
     /// Where TensorRT keeps built engines between runs.
@@ -35,6 +44,9 @@ impl InferConfig {
             batch_size: 4,
             providers: Provider::auto(),
             intra_threads: 0,
+            threading: Threading::default(),
+            lanes: 1,
+            worker: WorkerConfig::default(),
             ort_library: None,
             engine_cache: None,
         }

@@ -1,11 +1,17 @@
 //! [`Detector`]: the two models the reference miner runs on every frame,
 //! the player detector and the pitch keypoint model.
 
+use std::path::Path;
+
 use sv_core::{Frame, FrameDetections};
 
+use crate::config::InferConfig;
+use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
 use crate::metadata::Task;
-use crate::model::{ModelOutput, YoloModel};
+use crate::model::YoloModel;
+use crate::runtime;
+use crate::worker::assemble;
 
 pub struct Detector {
     pub players: YoloModel,
@@ -28,29 +34,36 @@ impl Detector {
         Ok(Self { players, pitch })
     }
 
-    /// Detections and pitch keypoints for each frame, in order.
+    /// Opens both models with ONNX Runtime as `config` says (providers,
+    /// threads, inference sizes).
+    pub fn open(config: &InferConfig) -> Result<Self, InferError> {
+        let options = SessionOptions {
+            library: runtime::find_library(config.ort_library.as_deref())?,
+            providers: config.providers.clone(),
+            intra_threads: config.intra_threads,
+            engine_cache: config.engine_cache.clone(),
+        };
+        let open = |path: &Path, imgsz: u32| -> Result<YoloModel, InferError> {
+            let engine = OrtEngine::open_with(path, &options, config.threading)?;
+            let (info, fixed) = (engine.info.clone(), engine.fixed_size);
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Ok(YoloModel::new(name, Box::new(engine), info, imgsz, fixed))
+        };
+        Self::new(
+            open(&config.player_model, config.player_imgsz)?,
+            open(&config.pitch_model, config.pitch_imgsz)?,
+        )
+    }
+
+    /// Detections and pitch keypoints for each frame, in order, every step
+    /// on this thread (the pipeline in [`crate::worker`] overlaps them).
     pub fn detect(&mut self, frames: &[Frame]) -> Result<Vec<FrameDetections>, InferError> {
         let poses = self.pitch.predict(frames)?;
         let players = self.players.predict(frames)?;
-        Ok(frames
-            .iter()
-            .zip(players.into_iter().zip(poses))
-            .map(|(frame, (players, poses))| {
-                let detections = match players {
-                    ModelOutput::Detections(d) => d,
-                    ModelOutput::Poses(p) => p.into_iter().map(|p| p.detection).collect(),
-                };
-                // The miner sends only the highest-scoring pitch instance.
-                let keypoints = match poses {
-                    ModelOutput::Poses(p) => p.into_iter().next().map(|p| p.keypoints),
-                    ModelOutput::Detections(_) => None,
-                };
-                FrameDetections {
-                    index: frame.index,
-                    detections,
-                    keypoints,
-                }
-            })
-            .collect())
+        let indices: Vec<u64> = frames.iter().map(|f| f.index).collect();
+        Ok(assemble(&indices, players, poses))
     }
 }

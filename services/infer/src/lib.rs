@@ -8,13 +8,15 @@
 //! - [`runtime`] and [`engine`]: ONNX Runtime loading, execution providers,
 //!   and the [`Engine`] trait the models run through.
 //! - [`model`] and [`detector`]: one model, and the pair the miner runs.
-//! - [`worker`] and [`stage`]: the inference thread and the
-//!   [`sv_core::DetectionSource`] built on it.
+//! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
+//!   Runtime lanes, postprocessing, all overlapping) and the
+//!   [`sv_core::DetectionSource`] built on them.
 
 pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod error;
+pub mod grpc;
 pub mod metadata;
 pub mod model;
 pub mod post;
@@ -25,7 +27,8 @@ pub mod worker;
 
 pub use config::InferConfig;
 pub use detector::Detector;
-pub use engine::{Engine, OrtEngine, SessionOptions};
+pub use engine::{Engine, OrtEngine, SessionOptions, Threading};
 pub use error::InferError;
 pub use runtime::Provider;
 pub use stage::Stage;
+pub use worker::WorkerConfig;

@@ -1,13 +1,17 @@
 //! [`YoloModel`]: one ultralytics model behind an [`Engine`], from frames to
-//! detections in frame pixels.
+//! detections in frame pixels. It splits into its three steps, so the
+//! pipeline can run each on its own thread: [`Preprocess`] (letterbox into
+//! the input tensor), the engine, and [`Postprocess`] (NMS, back to frame
+//! pixels).
 
-use sv_core::{Detection, Frame, PixelFormat};
+use sv_core::{Detection, Frame};
 
 use crate::engine::{Engine, Output};
 use crate::error::InferError;
 use crate::metadata::{ModelInfo, Task};
 use crate::post::{self, PoseInstance, Prediction, Thresholds};
-use crate::pre::{Letterbox, to_chw};
+use crate::pre::Letterbox;
+use crate::pre::batch::{self, same_size_runs};
 
 /// What a model found in one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,30 +20,20 @@ pub enum ModelOutput {
     Poses(Vec<PoseInstance>),
 }
 
-pub struct YoloModel {
-    name: String,
-    engine: Box<dyn Engine>,
-    info: ModelInfo,
+/// Where frames land in a model's input: its size and padding rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preprocess {
     /// Network input (height, width) to letterbox into.
     target: (u32, u32),
+    stride: u32,
     /// Minimal (rectangular) padding, as for a `.pt` or dynamic ONNX model.
     auto: bool,
-    pub thresholds: Thresholds,
-    /// Reused between batches: letterboxed pixels and the input tensor.
-    canvas: Vec<u8>,
-    tensor: Vec<f32>,
 }
 
-impl YoloModel {
+impl Preprocess {
     /// `imgsz` is the requested inference size (ultralytics' `imgsz`); a model
     /// with a fixed input size ignores it and uses its own, square-padded.
-    pub fn new(
-        name: impl Into<String>,
-        engine: Box<dyn Engine>,
-        info: ModelInfo,
-        imgsz: u32,
-        fixed_size: Option<(u32, u32)>,
-    ) -> Self {
+    pub fn new(info: &ModelInfo, imgsz: u32, fixed_size: Option<(u32, u32)>) -> Self {
         // check_imgsz: round each side up to a multiple of the stride.
         let round_up = |s: u32| s.div_ceil(info.stride) * info.stride;
         let (target, auto) = match fixed_size {
@@ -47,14 +41,32 @@ impl YoloModel {
             None => ((round_up(imgsz), round_up(imgsz)), true),
         };
         Self {
-            name: name.into(),
-            engine,
-            info,
             target,
+            stride: info.stride,
             auto,
+        }
+    }
+
+    /// The letterbox a frame of this size gets.
+    pub fn letterbox(&self, width: u32, height: u32) -> Letterbox {
+        Letterbox::new(width, height, self.target, self.stride, self.auto)
+    }
+}
+
+/// From a raw output tensor to detections or poses in frame pixels.
+#[derive(Debug, Clone)]
+pub struct Postprocess {
+    name: String,
+    info: ModelInfo,
+    pub thresholds: Thresholds,
+}
+
+impl Postprocess {
+    pub fn new(name: impl Into<String>, info: ModelInfo) -> Self {
+        Self {
+            name: name.into(),
+            info,
             thresholds: Thresholds::default(),
-            canvas: Vec::new(),
-            tensor: Vec::new(),
         }
     }
 
@@ -62,46 +74,9 @@ impl YoloModel {
         &self.info
     }
 
-    pub fn engine(&self) -> &dyn Engine {
-        self.engine.as_ref()
-    }
-
-    /// The letterbox a frame of this size gets.
-    pub fn letterbox(&self, width: u32, height: u32) -> Letterbox {
-        Letterbox::new(width, height, self.target, self.info.stride, self.auto)
-    }
-
-    /// Runs the model on `frames` (one batch per run of equally sized frames).
-    pub fn predict(&mut self, frames: &[Frame]) -> Result<Vec<ModelOutput>, InferError> {
-        let mut outputs = Vec::with_capacity(frames.len());
-        let mut start = 0;
-        while start < frames.len() {
-            let size = (frames[start].width, frames[start].height);
-            let len = frames[start..]
-                .iter()
-                .take_while(|f| (f.width, f.height) == size)
-                .count();
-            outputs.extend(self.predict_same_size(&frames[start..start + len])?);
-            start += len;
-        }
-        Ok(outputs)
-    }
-
-    fn predict_same_size(&mut self, frames: &[Frame]) -> Result<Vec<ModelOutput>, InferError> {
-        let lb = self.letterbox(frames[0].width, frames[0].height);
-        let (w, h) = (lb.out_w as usize, lb.out_h as usize);
-        self.tensor.clear();
-        self.canvas.resize(w * h * 3, 0);
-        for frame in frames {
-            check_frame(frame)?;
-            lb.draw(frame, &mut self.canvas);
-            to_chw(&self.canvas, w, h, &mut self.tensor);
-        }
-        let output = self.engine.run(&self.tensor, [frames.len(), 3, h, w])?;
-        self.decode(&output, frames.len(), &lb)
-    }
-
-    fn decode(
+    /// Splits a `[batch, 4 + nc + extra, anchors]` output into per-frame
+    /// results, for frames all letterboxed by `lb`.
+    pub fn decode(
         &self,
         output: &Output,
         batch: usize,
@@ -110,23 +85,32 @@ impl YoloModel {
         let classes = self.info.names.len();
         let extra = self.info.kpt_shape.map_or(0, |(k, d)| k * d);
         let rows = 4 + classes + extra;
-        let [b, r, anchors] = output.shape[..] else {
+        let [b, r, anchors] = output.shape()[..] else {
             return Err(self.shape_error(format!(
                 "output shape {:?}, expected [batch, rows, anchors]",
-                output.shape
+                output.shape()
             )));
         };
         if b != batch || r != rows {
             return Err(self.shape_error(format!(
                 "output shape {:?}, expected [{batch}, {rows}, anchors]",
-                output.shape
+                output.shape()
             )));
         }
+        let data = output.data()?;
         let per_image = rows * anchors;
-        Ok((0..batch)
-            .map(|i| {
+        if data.len() != batch * per_image {
+            return Err(self.shape_error(format!(
+                "{} values for shape {:?}",
+                data.len(),
+                output.shape()
+            )));
+        }
+        Ok(data
+            .chunks_exact(per_image)
+            .map(|data| {
                 let prediction = Prediction {
-                    data: &output.data[i * per_image..(i + 1) * per_image],
+                    data,
                     anchors,
                     classes,
                 };
@@ -151,25 +135,69 @@ impl YoloModel {
     }
 }
 
-fn check_frame(frame: &Frame) -> Result<(), InferError> {
-    let bad = |why: &str| {
-        Err(InferError::BadFrame {
-            index: frame.index,
-            why: why.into(),
-        })
-    };
-    if frame.format != PixelFormat::Rgb8 {
-        return bad("infer takes RGB frames");
+pub struct YoloModel {
+    engine: Box<dyn Engine>,
+    pre: Preprocess,
+    pub post: Postprocess,
+    /// Reused between batches: the input tensor.
+    tensor: Vec<f32>,
+}
+
+impl YoloModel {
+    /// `imgsz` is the requested inference size (ultralytics' `imgsz`); a model
+    /// with a fixed input size ignores it and uses its own, square-padded.
+    pub fn new(
+        name: impl Into<String>,
+        engine: Box<dyn Engine>,
+        info: ModelInfo,
+        imgsz: u32,
+        fixed_size: Option<(u32, u32)>,
+    ) -> Self {
+        Self {
+            engine,
+            pre: Preprocess::new(&info, imgsz, fixed_size),
+            post: Postprocess::new(name, info),
+            tensor: Vec::new(),
+        }
     }
-    if frame.width == 0
-        || frame.height == 0
-        || frame.data.len() < frame.expected_len()
-        || frame.stride < frame.width * 3
-    {
-        return bad("pixel buffer does not match the frame size");
+
+    pub fn info(&self) -> &ModelInfo {
+        self.post.info()
     }
-    if (frame.width, frame.height) != (frame.source_width, frame.source_height) {
-        return bad("downscaled frames are not supported by the CPU path");
+
+    pub fn engine(&self) -> &dyn Engine {
+        self.engine.as_ref()
     }
-    Ok(())
+
+    pub fn preprocess(&self) -> Preprocess {
+        self.pre
+    }
+
+    /// The letterbox a frame of this size gets.
+    pub fn letterbox(&self, width: u32, height: u32) -> Letterbox {
+        self.pre.letterbox(width, height)
+    }
+
+    /// The three steps, for a pipeline that runs them on different threads.
+    pub fn into_parts(self) -> (Preprocess, Box<dyn Engine>, Postprocess) {
+        (self.pre, self.engine, self.post)
+    }
+
+    /// Runs the model on `frames`, all steps on this thread (one batch per
+    /// run of equally sized frames).
+    pub fn predict(&mut self, frames: &[Frame]) -> Result<Vec<ModelOutput>, InferError> {
+        let mut outputs = Vec::with_capacity(frames.len());
+        for run in same_size_runs(frames) {
+            outputs.extend(self.predict_same_size(&frames[run])?);
+        }
+        Ok(outputs)
+    }
+
+    fn predict_same_size(&mut self, frames: &[Frame]) -> Result<Vec<ModelOutput>, InferError> {
+        let lb = self.letterbox(frames[0].width, frames[0].height);
+        batch::draw_all(batch::slots(lb, frames, &mut self.tensor)?, 1);
+        let shape = [frames.len(), 3, lb.out_h as usize, lb.out_w as usize];
+        let output = self.engine.run(&self.tensor, shape)?;
+        self.post.decode(&output, frames.len(), &lb)
+    }
 }

@@ -5,48 +5,43 @@ use futures::StreamExt;
 use sv_core::{DetectionSource, DetectionStream, Frame, FrameSource, StageError, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use crate::config::InferConfig;
 use crate::detector::Detector;
-use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
-use crate::model::YoloModel;
-use crate::runtime::{self, Provider};
-use crate::worker::{InferStats, Worker};
+use crate::runtime::Provider;
+use crate::worker::{InferStats, Pending, Worker, WorkerConfig};
 
 pub struct Stage<U> {
     upstream: U,
     worker: Worker,
     batch_size: usize,
+    in_flight: usize,
+    lanes: usize,
     provider: Provider,
 }
 
+/// What the forwarding task receives, in frame order.
+enum Next {
+    /// A batch in the pipeline, with its span (open from submission to answer).
+    Batch(Pending, tracing::Span),
+    Failed(StageError),
+}
+
 impl<U: FrameSource> Stage<U> {
-    /// Loads both models (ONNX Runtime, the configured providers) and starts
-    /// the inference thread.
+    /// Loads both models once per lane (ONNX Runtime, the configured
+    /// providers) and starts the pipeline threads.
     pub fn new(upstream: U, config: &InferConfig) -> Result<Self, InferError> {
-        let options = SessionOptions {
-            library: runtime::find_library(config.ort_library.as_deref())?,
-            providers: config.providers.clone(),
-            intra_threads: config.intra_threads,
-            engine_cache: config.engine_cache.clone(),
-        };
-        let open = |path: &std::path::Path, imgsz: u32| -> Result<YoloModel, InferError> {
-            let engine = OrtEngine::open(path, &options)?;
-            let (info, fixed) = (engine.info.clone(), engine.fixed_size);
-            let name = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            Ok(YoloModel::new(name, Box::new(engine), info, imgsz, fixed))
-        };
-        let players = open(&config.player_model, config.player_imgsz)?;
-        let pitch = open(&config.pitch_model, config.pitch_imgsz)?;
-        let provider = players.engine().provider();
-        Ok(Self::with_detector(
+        let lanes = (0..config.lanes.max(1))
+            .map(|_| Detector::open(config))
+            .collect::<Result<Vec<_>, _>>()?;
+        let provider = lanes[0].players.engine().provider();
+        Ok(Self::with_lanes(
             upstream,
-            Detector::new(players, pitch)?,
+            lanes,
             config.batch_size,
+            config.worker,
             provider,
         ))
     }
@@ -58,23 +53,47 @@ impl<U: FrameSource> Stage<U> {
         batch_size: usize,
         provider: Provider,
     ) -> Self {
-        let batch_size = batch_size.max(1);
+        Self::with_lanes(
+            upstream,
+            vec![detector],
+            batch_size,
+            WorkerConfig::default(),
+            provider,
+        )
+    }
+
+    /// Builds the stage around ready detectors, one ONNX Runtime lane each.
+    pub fn with_lanes(
+        upstream: U,
+        lanes: Vec<Detector>,
+        batch_size: usize,
+        worker: WorkerConfig,
+        provider: Provider,
+    ) -> Self {
+        let count = lanes.len();
         Self {
             upstream,
-            worker: Worker::spawn(detector, 2),
-            batch_size,
+            worker: Worker::spawn(lanes, worker),
+            batch_size: batch_size.max(1),
+            in_flight: worker.in_flight.max(1),
+            lanes: count,
             provider,
         }
     }
 
-    /// Runs one grey frame through both models so the first challenge does
-    /// not pay for lazy initialisation (and TensorRT engine builds).
+    /// Runs a grey frame through every lane so the first challenge does not
+    /// pay for lazy initialisation (and TensorRT engine builds).
     pub async fn warm_up(&self, width: u32, height: u32) -> Result<(), InferError> {
-        let data = vec![114u8; (width * height * 3) as usize];
-        self.worker
-            .run(vec![Frame::rgb(0, width, height, data.into())])
-            .await
-            .map(|_| ())
+        let data: bytes::Bytes = vec![114u8; (width * height * 3) as usize].into();
+        let mut pending = Vec::with_capacity(self.lanes);
+        for _ in 0..self.lanes {
+            let frame = Frame::rgb(0, width, height, data.clone());
+            pending.push(self.worker.submit(vec![frame]).await?);
+        }
+        for answer in pending {
+            answer.await?;
+        }
+        Ok(())
     }
 
     pub fn provider(&self) -> Provider {
@@ -87,14 +106,47 @@ impl<U: FrameSource> Stage<U> {
 }
 
 impl<U: FrameSource> DetectionSource for Stage<U> {
-    fn detect(&self, request: VideoRequest) -> DetectionStream {
+    fn detect(&self, mut request: VideoRequest) -> DetectionStream {
+        // One span per challenge, joined to the caller's trace; decode joins
+        // this one, and every batch is a child.
+        let span = tracing::info_span!("infer", challenge_id = %request.challenge_id);
+        sv_telemetry::set_parent(&span, &request.trace);
+        sv_telemetry::inject_span(&span, &mut request.trace);
+        let challenge_id = request.challenge_id.clone();
         let frames = self.upstream.frames(request);
         let worker = self.worker.clone();
         let (tx, rx) = mpsc::channel(self.batch_size * 2);
+        // Answers are awaited by a second task, so up to `in_flight` batches
+        // of this video are in the pipeline at once.
+        let (next_tx, mut next_rx) = mpsc::channel::<Next>(self.in_flight);
+        let forward = async move {
+            while let Some(next) = next_rx.recv().await {
+                let answer = match next {
+                    Next::Batch(pending, span) => {
+                        pending.instrument(span).await.map_err(StageError::from)
+                    }
+                    Next::Failed(e) => Err(e),
+                };
+                match answer {
+                    Ok(detections) => {
+                        for d in detections {
+                            if tx.send(Ok(d)).await.is_err() {
+                                return; // the caller left; dropping next_rx stops the submitter
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                }
+            }
+        };
+        tokio::spawn(forward.instrument(span.clone()));
         // Takes whatever frames are ready, up to a batch: full batches when
         // decode is ahead, no waiting when it is behind.
         let mut batches = frames.ready_chunks(self.batch_size);
-        tokio::spawn(async move {
+        let submit = async move {
             while let Some(items) = batches.next().await {
                 let mut batch = Vec::with_capacity(items.len());
                 let mut failure: Option<StageError> = None;
@@ -108,23 +160,26 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
                     }
                 }
                 if !batch.is_empty() {
-                    match worker.run(batch).await {
-                        Ok(detections) => {
-                            for d in detections {
-                                if tx.send(Ok(d)).await.is_err() {
-                                    return; // the caller left: dropping `batches` stops decode
-                                }
-                            }
-                        }
-                        Err(e) => failure = Some(e.into()),
+                    let batch_span = tracing::info_span!(
+                        "infer_batch",
+                        challenge_id = %challenge_id,
+                        frames = batch.len()
+                    );
+                    let next = match worker.submit(batch).await {
+                        Ok(pending) => Next::Batch(pending, batch_span),
+                        Err(e) => Next::Failed(e.into()),
+                    };
+                    if next_tx.send(next).await.is_err() {
+                        return; // the caller left: dropping `batches` stops decode
                     }
                 }
                 if let Some(e) = failure {
-                    let _ = tx.send(Err(e)).await;
+                    let _ = next_tx.send(Next::Failed(e)).await;
                     return;
                 }
             }
-        });
+        };
+        tokio::spawn(submit.instrument(span));
         Box::pin(ReceiverStream::new(rx))
     }
 }

@@ -6,6 +6,7 @@
 //! - [`stage`]: [`Stage`], the [`sv_core::TrackSource`] built on it.
 
 pub mod bytetrack;
+pub mod grpc;
 pub mod stage;
 
 pub use bytetrack::{ByteTrack, ByteTrackConfig};

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use sv_core::{DetectionSource, FrameTracks, TrackSource, TrackStream, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tracing::Instrument;
 
 use crate::bytetrack::{ByteTrack, ByteTrackConfig};
 
@@ -50,12 +51,17 @@ impl<U: DetectionSource> Stage<U> {
 }
 
 impl<U: DetectionSource> TrackSource for Stage<U> {
-    fn track(&self, request: VideoRequest) -> TrackStream {
+    fn track(&self, mut request: VideoRequest) -> TrackStream {
+        // One span per challenge, joined to the caller's trace; infer joins
+        // this one.
+        let span = tracing::info_span!("track", challenge_id = %request.challenge_id);
+        sv_telemetry::set_parent(&span, &request.trace);
+        sv_telemetry::inject_span(&span, &mut request.trace);
         let mut detections = self.upstream.detect(request);
         let mut tracker = ByteTrack::new(self.config.clone());
         let stats = self.stats.clone();
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(async move {
+        let work = async move {
             while let Some(item) = detections.next().await {
                 let item = item.map(|frame| {
                     // Microseconds per frame: cheaper inline than a hop to a
@@ -77,7 +83,8 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
                     return; // caller left, or upstream failed and the error is passed on
                 }
             }
-        });
+        };
+        tokio::spawn(work.instrument(span));
         Box::pin(ReceiverStream::new(rx))
     }
 }

@@ -1,49 +1,71 @@
-//! Logging for every scorevision binary: an `EnvFilter` (`RUST_LOG`, default
-//! `info`), plain text on a terminal or JSON lines for log collectors, on
-//! stderr so stdout stays free for results.
+//! Telemetry for every scorevision binary.
 //!
-//! Tests never install a global subscriber; they use
-//! `tracing::subscriber::with_default` when they need logs.
+//! - [`config`]: what to set up ([`TelemetryConfig`]), read once from the
+//!   environment (`RUST_LOG`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_SERVICE_NAME`).
+//! - [`subscriber`]: the layer stack (an `EnvFilter`, plain or JSON logs on
+//!   stderr so stdout stays free for results, and the OpenTelemetry layer only
+//!   when an OTLP endpoint is set) and the [`TelemetryGuard`] that flushes the
+//!   last spans on drop.
+//! - [`otel`]: the OTLP/gRPC span pipeline behind that layer.
+//! - [`propagation`]: W3C trace context in and out of the in-band
+//!   `TraceContext` map, tonic metadata and HTTP headers, so one trace spans
+//!   all four processes.
+//!
+//! [`init`] installs the stack process-wide and is for `main` only. Tests never
+//! install a global subscriber: they call [`subscriber::build`] and scope the
+//! result with `tracing::subscriber::set_default`.
 
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::FmtSpan;
+pub mod config;
+mod otel;
+pub mod propagation;
+pub mod subscriber;
 
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogFormat {
-    #[default]
-    Plain,
-    Json,
-}
+pub use config::{LogFormat, TelemetryConfig};
+pub use propagation::{
+    extract_headers, extract_metadata, inject_metadata, inject_span, install_propagator, set_parent,
+};
+pub use subscriber::{TelemetryGuard, build};
 
-impl std::str::FromStr for LogFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "plain" | "text" => Ok(Self::Plain),
-            "json" => Ok(Self::Json),
-            other => Err(format!("unknown log format {other:?} (plain, json)")),
-        }
-    }
-}
+use tracing_subscriber::util::SubscriberInitExt;
 
+/// Everything that can go wrong while setting telemetry up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
     #[error("a global logger is already installed")]
     AlreadyInstalled,
+    #[error("invalid log filter {filter:?}: {source}")]
+    Filter {
+        filter: String,
+        source: tracing_subscriber::filter::ParseError,
+    },
+    #[error("cannot start the OTLP export runtime: {source}")]
+    ExportRuntime { source: std::io::Error },
+    #[error("cannot build the OTLP exporter for {endpoint:?}: {source}")]
+    Exporter {
+        endpoint: String,
+        source: opentelemetry_otlp::ExporterBuildError,
+    },
+    #[error("cannot flush spans to the OTLP endpoint: {source}")]
+    Flush {
+        source: opentelemetry_sdk::error::OTelSdkError,
+    },
 }
 
-/// Installs the process-wide subscriber. Call once, from `main`.
-pub fn init(format: LogFormat, default_filter: &str) -> Result<(), TelemetryError> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_span_events(FmtSpan::NONE);
-    let result = match format {
-        LogFormat::Plain => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-    result.map_err(|_| TelemetryError::AlreadyInstalled)
+/// Installs the process-wide subscriber and the W3C trace-context propagator.
+/// Call once, from `main`, and keep the guard until the process exits: its
+/// drop exports the spans still queued.
+pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> {
+    let (subscriber, guard) = build(config)?;
+    subscriber
+        .try_init()
+        .map_err(|_| TelemetryError::AlreadyInstalled)?;
+    install_propagator();
+    if let Some(provider) = guard.tracer_provider() {
+        // For code that asks OpenTelemetry directly rather than through `tracing`.
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
+    Ok(guard)
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use http::{HeaderMap, Request};
 use tower::{Layer, Service};
-use tracing::{debug, info};
+use tracing::{Instrument, debug, info};
 
 pub use nonce::{NonceError, NonceStore};
 pub use signature::SignatureError;
@@ -163,6 +163,11 @@ impl<S> Layer<S> for FiberAuthLayer {
     }
 }
 
+/// The authentication span, kept open until the handler knows the challenge
+/// id and records it there too.
+#[derive(Clone)]
+pub struct AuthSpan(pub tracing::Span);
+
 /// Rejects requests that fail fiber authentication or the stake policy;
 /// passes the rest (body buffered) to `S`.
 #[derive(Clone)]
@@ -189,9 +194,21 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
+        // The challenge's root span: authentication is its first child, and
+        // the handler adds the challenge id and the pipeline under it.
+        let span = tracing::info_span!("challenge", challenge_id = tracing::field::Empty);
+        sv_telemetry::set_parent(&span, &sv_telemetry::extract_headers(request.headers()));
+        let auth_span = tracing::info_span!(parent: &span, "authenticate", challenge_id = tracing::field::Empty);
         Box::pin(async move {
-            match auth.authenticate(request).await {
-                Ok(request) => inner.call(request).await,
+            let authenticated = auth
+                .authenticate(request)
+                .instrument(auth_span.clone())
+                .await;
+            match authenticated {
+                Ok(mut request) => {
+                    request.extensions_mut().insert(AuthSpan(auth_span));
+                    inner.call(request).instrument(span).await
+                }
                 Err(error) => {
                     debug!(error = %error, "Request rejected.");
                     Ok(error.into_response())

@@ -11,10 +11,11 @@ use axum::{Extension, body::Bytes};
 use http::HeaderMap;
 use sv_core::{ChallengeResponse, TraceContext, VideoRequest};
 use tokio::time::Instant;
-use tracing::{info, warn};
+use tracing::{Instrument, info, warn};
 
 use super::ReceivedAt;
 use crate::Error;
+use crate::auth::AuthSpan;
 use crate::error::Outcome;
 use crate::state::AppState;
 
@@ -65,6 +66,7 @@ fn trace_context(headers: &HeaderMap) -> TraceContext {
 pub async fn challenge(
     State(state): State<AppState>,
     Extension(ReceivedAt(received)): Extension<ReceivedAt>,
+    auth_span: Option<Extension<AuthSpan>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, Error> {
@@ -82,10 +84,19 @@ pub async fn challenge(
         .observe_stage("queue", (slot_taken - received).as_secs_f64());
 
     let id = challenge.challenge_id;
+    // The challenge span (opened by the auth layer) now knows its id; the
+    // stages' spans join its trace through the request's context.
+    let span = tracing::Span::current();
+    span.record("challenge_id", id.as_str());
+    if let Some(Extension(AuthSpan(auth))) = &auth_span {
+        auth.record("challenge_id", id.as_str());
+    }
+    let mut trace = trace_context(&headers);
+    sv_telemetry::inject_span(&span, &mut trace);
     let request = VideoRequest {
         challenge_id: id.clone(),
         video_url: challenge.video_url.clone(),
-        trace: trace_context(&headers),
+        trace,
     };
     info!(challenge_id = %id, video_url = %request.video_url, "Challenge accepted.");
     let stream = shared.tracks.track(request);
@@ -96,6 +107,7 @@ pub async fn challenge(
             metrics.observe_stage("first_frame", slot_taken.elapsed().as_secs_f64());
         }
     });
+    let assembled = assembled.instrument(tracing::info_span!("assemble", challenge_id = %id));
     let mut answer = match tokio::time::timeout_at(deadline, assembled).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(error)) => {

@@ -7,9 +7,22 @@
 
 use sv_core::{Frame, PixelFormat};
 
-use super::resize::resize_linear;
+use super::resize::{resize_linear, resize_rows};
 
 pub const PAD_VALUE: u8 = 114;
+
+/// `v as f32 / 255.0` for every byte: the true f32 division ultralytics
+/// does (`img.float() / 255`), looked up instead of divided per element.
+/// Const evaluation rounds exactly as run-time division does.
+pub const UNIT: [f32; 256] = {
+    let mut table = [0.0f32; 256];
+    let mut v = 0;
+    while v < 256 {
+        table[v] = v as f32 / 255.0;
+        v += 1;
+    }
+    table
+};
 
 /// Where a source frame lands inside the network input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +113,67 @@ impl Letterbox {
         }
     }
 
+    /// The elements of one letterboxed image in the NCHW f32 tensor.
+    pub fn tensor_len(&self) -> usize {
+        3 * self.out_w as usize * self.out_h as usize
+    }
+
+    /// Draws `frame` (RGB8) letterboxed straight into `out`, one image of
+    /// the network's NCHW f32 input (`tensor_len()` values: the R, G and B
+    /// planes, each `out_h` rows of `out_w`). The values equal [`Self::draw`]
+    /// followed by [`to_chw`], without the intermediate HWC image.
+    pub fn draw_chw(&self, frame: &Frame, out: &mut [f32]) {
+        assert_eq!(
+            frame.format,
+            PixelFormat::Rgb8,
+            "letterbox takes RGB frames"
+        );
+        assert_eq!(
+            (frame.width, frame.height),
+            (self.src_w, self.src_h),
+            "frame size changed"
+        );
+        assert_eq!(out.len(), self.tensor_len(), "letterbox tensor size");
+        let (w, h) = (self.out_w as usize, self.out_h as usize);
+        let (uw, uh) = (self.unpad_w as usize, self.unpad_h as usize);
+        let (top, left) = (self.top as usize, self.left as usize);
+        let pad = UNIT[usize::from(PAD_VALUE)];
+        let (r, rest) = out.split_at_mut(w * h);
+        let (g, b) = rest.split_at_mut(w * h);
+        for plane in [&mut *r, &mut *g, &mut *b] {
+            plane[..top * w].fill(pad);
+            plane[(top + uh) * w..].fill(pad);
+        }
+        let mut emit = |y: usize, row: &[u8]| {
+            let start = (top + y) * w;
+            let line = start..start + w;
+            let (r, g, b) = (&mut r[line.clone()], &mut g[line.clone()], &mut b[line]);
+            for plane in [&mut *r, &mut *g, &mut *b] {
+                plane[..left].fill(pad);
+                plane[left + uw..].fill(pad);
+            }
+            let image = left..left + uw;
+            let (r, g, b) = (&mut r[image.clone()], &mut g[image.clone()], &mut b[image]);
+            for (i, px) in row.chunks_exact(3).enumerate() {
+                r[i] = UNIT[usize::from(px[0])];
+                g[i] = UNIT[usize::from(px[1])];
+                b[i] = UNIT[usize::from(px[2])];
+            }
+        };
+        let (sw, sh, stride) = (
+            self.src_w as usize,
+            self.src_h as usize,
+            frame.stride as usize,
+        );
+        if (sw, sh) == (uw, uh) {
+            for y in 0..sh {
+                emit(y, &frame.data[y * stride..y * stride + sw * 3]);
+            }
+        } else {
+            resize_rows::<3>(&frame.data, sw, sh, stride, uw, uh, emit);
+        }
+    }
+
     /// ultralytics `scale_boxes` gain and rounded pads (PARITY B3).
     pub fn box_transform(&self) -> (f32, f32, f32) {
         let (gain, pad_x, pad_y) = self.gain_and_pad();
@@ -133,9 +207,9 @@ pub fn to_chw(image: &[u8], width: usize, height: usize, tensor: &mut Vec<f32>) 
     let (r, rest) = tensor[base..].split_at_mut(plane);
     let (g, b) = rest.split_at_mut(plane);
     for (i, px) in image.chunks_exact(3).enumerate() {
-        r[i] = f32::from(px[0]) / 255.0;
-        g[i] = f32::from(px[1]) / 255.0;
-        b[i] = f32::from(px[2]) / 255.0;
+        r[i] = UNIT[usize::from(px[0])];
+        g[i] = UNIT[usize::from(px[1])];
+        b[i] = UNIT[usize::from(px[2])];
     }
 }
 
@@ -186,6 +260,53 @@ mod tests {
         assert_eq!(kx, 0.0);
         assert!((ky - 7.68).abs() < 1e-4, "{ky}");
         assert_eq!(gain, kgain);
+    }
+
+    #[test]
+    fn unit_table_is_the_run_time_division() {
+        for v in 0..=255u8 {
+            let divided = std::hint::black_box(f32::from(v)) / 255.0;
+            assert_eq!(UNIT[usize::from(v)].to_bits(), divided.to_bits(), "{v}");
+        }
+    }
+
+    /// A frame whose pixels all differ, so any misplaced value shows.
+    fn textured(width: u32, height: u32, stride_pad: u32) -> Frame {
+        let stride = width * 3 + stride_pad;
+        let data: Vec<u8> = (0..stride * height)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        Frame {
+            stride,
+            ..Frame::rgb(0, width, height, data.into())
+        }
+    }
+
+    #[test]
+    fn drawing_into_the_tensor_equals_draw_then_to_chw() {
+        // Resized and padded on both axes, copied as is, square-padded, and a
+        // padded source stride.
+        for (w, h, target, auto, stride_pad) in [
+            (1280, 720, (640, 640), true, 0),
+            (1280, 720, (1280, 1280), true, 0),
+            (1000, 563, (1280, 1280), true, 5),
+            (333, 517, (640, 640), false, 3),
+        ] {
+            let frame = textured(w, h, stride_pad);
+            let lb = Letterbox::new(w, h, target, 32, auto);
+            let mut canvas = vec![0; (lb.out_w * lb.out_h * 3) as usize];
+            lb.draw(&frame, &mut canvas);
+            let mut want = Vec::new();
+            to_chw(&canvas, lb.out_w as usize, lb.out_h as usize, &mut want);
+            let mut got = vec![f32::NAN; lb.tensor_len()];
+            lb.draw_chw(&frame, &mut got);
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{w}x{h} -> {target:?} auto {auto}"
+            );
+        }
     }
 
     #[test]

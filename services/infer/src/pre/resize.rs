@@ -102,16 +102,34 @@ pub fn resize_linear<const CN: usize>(
     dst_stride: usize,
 ) {
     assert!(
+        dst_h == 0 || dst.len() >= dst_stride * (dst_h - 1) + dst_w * CN,
+        "destination buffer too small"
+    );
+    let width = dst_w * CN;
+    resize_rows::<CN>(src, src_w, src_h, src_stride, dst_w, dst_h, |dy, row| {
+        dst[dy * dst_stride..dy * dst_stride + width].copy_from_slice(row);
+    });
+}
+
+/// The same resize, handing each output row (`dst_w * CN` bytes, top to
+/// bottom) to `emit(row_index, row)` instead of writing an image: callers
+/// that repack the pixels (into planar f32, say) skip an intermediate image.
+pub fn resize_rows<const CN: usize>(
+    src: &[u8],
+    src_w: usize,
+    src_h: usize,
+    src_stride: usize,
+    dst_w: usize,
+    dst_h: usize,
+    mut emit: impl FnMut(usize, &[u8]),
+) {
+    assert!(
         src_w > 0 && src_h > 0 && dst_w > 0 && dst_h > 0,
         "resize of an empty image"
     );
     assert!(
         src.len() >= src_stride * (src_h - 1) + src_w * CN,
         "source buffer too small"
-    );
-    assert!(
-        dst.len() >= dst_stride * (dst_h - 1) + dst_w * CN,
-        "destination buffer too small"
     );
     let columns = taps(src_w, dst_w, true);
     let rows = row_taps(src_h, dst_h);
@@ -120,6 +138,7 @@ pub fn resize_linear<const CN: usize>(
     // rows, so each source row is filtered horizontally about once.
     let mut cache: [(usize, Vec<i32>); 2] =
         [(usize::MAX, vec![0; width]), (usize::MAX, vec![0; width])];
+    let mut out = vec![0u8; width];
     let row = |y: usize| &src[y * src_stride..y * src_stride + src_w * CN];
     for (dy, &(y0, y1, b0, b1)) in rows.iter().enumerate() {
         if cache[0].0 != y0 && cache[1].0 == y0 {
@@ -134,10 +153,10 @@ pub fn resize_linear<const CN: usize>(
             cache[1].0 = y1;
         }
         let (h0, h1) = (&cache[0].1, &cache[1].1);
-        let out = &mut dst[dy * dst_stride..dy * dst_stride + width];
-        for x in 0..width {
-            out[x] = vertical(h0[x], h1[x], b0, b1);
+        for ((o, &a), &b) in out.iter_mut().zip(h0).zip(h1) {
+            *o = vertical(a, b, b0, b1);
         }
+        emit(dy, &out);
     }
 }
 

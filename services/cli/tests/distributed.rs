@@ -1,0 +1,225 @@
+//! The distributed mode as operators run it: `scorevision decode`, `infer`,
+//! `track` and `gateway` as four processes on loopback, a challenge signed
+//! by the independent fiber client.
+
+mod support;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use support::cluster::{Cluster, ClusterOptions};
+use support::{fixture, signed};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// The fixture clip over loopback HTTP, as validators send URLs.
+async fn clip_url() -> Result<String> {
+    let clip = std::fs::read(fixture("clip/sample_720p.mp4"))?;
+    let addr =
+        sv_tests::http::serve_files(HashMap::from([("/sample.mp4".to_string(), clip)])).await?;
+    Ok(format!("http://{addr}/sample.mp4"))
+}
+
+/// The embedded pipeline's frames for the fixture clip (`scorevision process`).
+fn embedded_frames() -> Result<Value> {
+    let out = tempfile::NamedTempFile::new()?;
+    let run = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .arg("process")
+        .arg(fixture("clip/sample_720p.mp4"))
+        .arg("--player")
+        .arg(fixture("models/players.onnx"))
+        .arg("--pitch")
+        .arg(fixture("models/pitch.onnx"))
+        .args(["--providers", "cpu", "--out"])
+        .arg(out.path())
+        .output()?;
+    anyhow::ensure!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(out.path())?)?;
+    Ok(json["frames"].clone())
+}
+
+async fn same_json_as_embedded(transport: &'static str) -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions {
+        transport,
+        ..Default::default()
+    })
+    .await?;
+    let url = clip_url().await?;
+    let reply = signed::challenge(cluster.gateway_http, &url, "same-json").await?;
+    anyhow::ensure!(reply.status == 200, "{reply:?}\n{}", cluster.logs());
+    let distributed = &reply.body["frames"];
+    assert_eq!(distributed.as_array().map(Vec::len), Some(50));
+    let embedded = embedded_frames()?;
+    // Ids, boxes and keypoints: the same bits, not just close.
+    assert!(
+        *distributed == embedded,
+        "the four processes answered differently from the embedded pipeline"
+    );
+    let infer_log = cluster.infer.log();
+    let line = infer_log
+        .lines()
+        .find(|l| l.contains("Frames received from decode."))
+        .with_context(|| format!("no wire report in the infer log:\n{infer_log}"))?;
+    assert!(line.contains(&format!("transport={transport}")), "{line}");
+    // Bytes on the wire per frame: the 2.7 MB of pixels, or a handle.
+    let bytes: f64 = line
+        .split("wire_bytes_per_frame=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .context("no wire_bytes_per_frame")?
+        .parse()?;
+    match transport {
+        "inline" => assert!(bytes >= 1280.0 * 720.0 * 3.0, "{line}"),
+        _ => assert!(bytes < 200.0, "{line}"),
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_answer_like_the_embedded_pipeline_inline() -> Result<()> {
+    same_json_as_embedded("inline").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_processes_answer_like_the_embedded_pipeline_through_shared_memory() -> Result<()> {
+    same_json_as_embedded("shm").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_infer_fails_the_challenge_fast_and_the_next_one_succeeds() -> Result<()> {
+    let mut cluster = Cluster::start(ClusterOptions {
+        transport: "inline",
+        ..Default::default()
+    })
+    .await?;
+    let url = clip_url().await?;
+    let gateway = cluster.gateway_http;
+    let pending = {
+        let url = url.clone();
+        tokio::spawn(async move { signed::challenge(gateway, &url, "killed").await })
+    };
+    // Let frames flow through every stage, then kill infer mid-challenge.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        !pending.is_finished(),
+        "the challenge ended before infer was killed"
+    );
+    cluster.infer.kill();
+    let killed_at = Instant::now();
+    let reply = pending.await??;
+    let took = killed_at.elapsed();
+    assert!(reply.status >= 500, "{reply:?}");
+    assert!(
+        reply.detail().contains("infer"),
+        "the error should name the stage that went away: {reply:?}"
+    );
+    assert!(took < Duration::from_secs(10), "the error took {took:?}");
+
+    // The slot was freed (one slot, no queue: a leak would be a 503) and the
+    // next challenge succeeds once infer is back.
+    cluster.infer.start()?;
+    cluster.infer.wait_serving(Duration::from_secs(90)).await?;
+    let reply = signed::challenge(gateway, &url, "after-restart").await?;
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", cluster.logs());
+    assert_eq!(reply.body["frames"].as_array().map(Vec::len), Some(50));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_work_and_health_says_so() -> Result<()> {
+    let mut cluster = Cluster::start(ClusterOptions {
+        transport: "inline",
+        ..Default::default()
+    })
+    .await?;
+    assert_eq!(
+        cluster.infer.health("scorevision.v1.Infer").await,
+        Some(ServingStatus::Serving)
+    );
+    assert_eq!(
+        cluster.decode.health("scorevision.v1.Decode").await,
+        Some(ServingStatus::Serving)
+    );
+    assert_eq!(
+        cluster.track.health("scorevision.v1.Track").await,
+        Some(ServingStatus::Serving)
+    );
+
+    let url = clip_url().await?;
+    let gateway = cluster.gateway_http;
+    let pending = tokio::spawn(async move { signed::challenge(gateway, &url, "drain").await });
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(!pending.is_finished(), "the challenge ended before SIGTERM");
+    cluster.infer.terminate()?;
+    // Health turns NOT_SERVING (or the port closes) at once ...
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        match cluster.infer.health("").await {
+            Some(ServingStatus::Serving) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await
+            }
+            Some(ServingStatus::Serving) => panic!("infer still SERVING after SIGTERM"),
+            _ => break,
+        }
+    }
+    // ... while the challenge in flight still finishes, whole.
+    let reply = pending.await??;
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", cluster.logs());
+    assert_eq!(reply.body["frames"].as_array().map(Vec::len), Some(50));
+    let status = cluster.infer.wait_exit(Duration::from_secs(15))?;
+    assert!(
+        status.success(),
+        "infer exited with {status}\n{}",
+        cluster.infer.log()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_offers_reflection() -> Result<()> {
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+    let cluster = Cluster::start(ClusterOptions {
+        transport: "inline",
+        ..Default::default()
+    })
+    .await?;
+    for (service, name) in [
+        (&cluster.decode, "scorevision.v1.Decode"),
+        (&cluster.infer, "scorevision.v1.Infer"),
+        (&cluster.track, "scorevision.v1.Track"),
+    ] {
+        let channel = tonic::transport::Endpoint::from_shared(service.url())?
+            .connect()
+            .await?;
+        let mut client = ServerReflectionClient::new(channel);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut replies = client
+            .server_reflection_info(futures::stream::iter([request]))
+            .await?
+            .into_inner();
+        let reply = replies.message().await?.context("no reflection reply")?;
+        let Some(MessageResponse::ListServicesResponse(list)) = reply.message_response else {
+            panic!("unexpected reflection reply {reply:?}");
+        };
+        let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(names.iter().any(|n| n == name), "{names:?}");
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "{names:?}"
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! `scorevision.v1.Decode`: frames of one video, inline or by shared-memory
+//! handle.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use sv_core::{ErrorKind, Frame, FrameSource, StageError};
+use sv_proto::client::incoming;
+use sv_proto::v1::decode_server::{Decode, DecodeServer};
+use sv_proto::v1::{self, FrameMessage};
+use sv_proto::{StreamStamp, respond};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::{FrameTransport, MAX_MESSAGE, TRANSPORT_HEADER};
+use crate::shm::RingWriter;
+
+/// Where and how big the per-stream rings are.
+#[derive(Debug, Clone)]
+pub struct ShmOptions {
+    /// A memory-backed directory both containers mount (`/dev/shm`).
+    pub dir: PathBuf,
+    /// Frames in flight per stream; the reader frees a slot when infer has
+    /// preprocessed its frame.
+    pub slots: usize,
+    /// How long the writer waits for the reader to free a slot.
+    pub reader_timeout: Duration,
+}
+
+impl ShmOptions {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            slots: 16,
+            reader_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `scorevision.v1.Decode` over `source`; `shm` enables the shared-memory
+/// transport for clients that ask for it.
+pub fn service(
+    source: Arc<dyn FrameSource>,
+    shm: Option<ShmOptions>,
+) -> DecodeServer<DecodeService> {
+    DecodeServer::new(DecodeService { source, shm }).max_encoding_message_size(MAX_MESSAGE)
+}
+
+pub struct DecodeService {
+    source: Arc<dyn FrameSource>,
+    shm: Option<ShmOptions>,
+}
+
+#[tonic::async_trait]
+impl Decode for DecodeService {
+    type FramesStream = ReceiverStream<Result<FrameMessage, Status>>;
+
+    async fn frames(
+        &self,
+        request: Request<v1::VideoRequest>,
+    ) -> Result<Response<Self::FramesStream>, Status> {
+        let wanted = request
+            .metadata()
+            .get(TRANSPORT_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default();
+        let request = incoming(request);
+        let stamp = StreamStamp {
+            challenge_id: request.challenge_id.clone(),
+            trace: request.trace.clone(),
+        };
+        let frames = self.source.frames(request);
+        let response = match (&self.shm, wanted) {
+            (Some(options), FrameTransport::SharedMemory) => respond(
+                through_ring(frames, options.clone(), stamp.challenge_id.clone()),
+                stamp,
+            ),
+            _ => respond(frames.map(|f| f.map(v1::Frame::from)), stamp),
+        };
+        Ok(Response::new(response))
+    }
+}
+
+/// Writes each frame into this stream's ring and yields the frame with a
+/// handle in place of its pixels. The ring is made when the first frame's
+/// size is known, and removed once the reader has freed every slot (so it
+/// has opened the ring and is done with it) or the stream is dropped.
+fn through_ring(
+    frames: sv_core::FrameStream,
+    options: ShmOptions,
+    challenge_id: String,
+) -> impl Stream<Item = Result<v1::Frame, StageError>> + Send + 'static {
+    struct State {
+        frames: sv_core::FrameStream,
+        ring: Option<RingWriter>,
+        options: ShmOptions,
+        challenge_id: String,
+        finished: bool,
+    }
+    let state = State {
+        frames,
+        ring: None,
+        options,
+        challenge_id,
+        finished: false,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        if state.finished {
+            return None;
+        }
+        match state.frames.next().await {
+            Some(Ok(frame)) => {
+                let item =
+                    write_frame(&mut state.ring, &state.options, &state.challenge_id, frame).await;
+                state.finished = item.is_err();
+                Some((item, state))
+            }
+            Some(Err(e)) => {
+                state.finished = true;
+                Some((Err(e), state))
+            }
+            None => {
+                if let Some(ring) = state.ring.take()
+                    && ring.drain(state.options.reader_timeout).await.is_err()
+                {
+                    tracing::warn!(challenge_id = %state.challenge_id, "The reader did not free every ring slot; removing the ring anyway.");
+                }
+                None
+            }
+        }
+    })
+}
+
+async fn write_frame(
+    ring: &mut Option<RingWriter>,
+    options: &ShmOptions,
+    challenge_id: &str,
+    frame: Frame,
+) -> Result<v1::Frame, StageError> {
+    let failed = |what: &str, e: crate::shm::ShmError| {
+        let kind = match e {
+            crate::shm::ShmError::ReaderStalled { .. } => ErrorKind::DeadlineExceeded,
+            _ => ErrorKind::Internal,
+        };
+        StageError::new(kind, format!("decode: shared-memory ring: {what}: {e}"))
+    };
+    if ring.is_none() {
+        let created =
+            RingWriter::create(&options.dir, challenge_id, options.slots, frame.data.len())
+                .map_err(|e| failed("creating", e))?;
+        *ring = Some(created);
+    }
+    let writer = ring
+        .as_mut()
+        .ok_or_else(|| StageError::new(ErrorKind::Internal, "decode: ring missing"))?;
+    if frame.data.len() > writer.slot_len() {
+        // A resolution change mid-video (rare): this frame goes inline.
+        return Ok(v1::Frame::from(frame));
+    }
+    let handle = writer
+        .write(&frame.data, || false, options.reader_timeout)
+        .await
+        .map_err(|e| failed("writing", e))?;
+    let mut wire = v1::Frame::from(Frame {
+        data: bytes::Bytes::new(),
+        ..frame
+    });
+    wire.pixels = Some(v1::frame::Pixels::Shared(v1::SharedMemorySlot {
+        ring: handle.ring,
+        offset: handle.offset,
+        length: handle.length,
+        generation: handle.generation,
+    }));
+    Ok(wire)
+}

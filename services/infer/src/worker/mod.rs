@@ -1,0 +1,108 @@
+//! The inference pipeline. ONNX Runtime's `run` blocks for tens of
+//! milliseconds, so nothing here runs on a tokio worker: dedicated threads
+//! letterbox, infer and postprocess concurrently (see [`steps`]), and batches
+//! from every live challenge enter through one bounded queue (a full queue is
+//! the backpressure).
+//!
+//! - [`Worker`]: the handle; [`Worker::submit`] queues a batch and returns
+//!   its [`Pending`] answer, so a caller can keep several batches in flight.
+//! - [`stats`]: frames, batches and time per step.
+
+mod stats;
+mod steps;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use sv_core::{Frame, FrameDetections};
+use tokio::sync::{mpsc, oneshot};
+
+pub use stats::InferStats;
+pub(crate) use steps::assemble;
+
+use crate::detector::Detector;
+use crate::error::InferError;
+use steps::Job;
+
+/// How the pipeline's threads are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Threads letterboxing a batch (the preparing thread included).
+    pub prep_threads: usize,
+    /// Batches waiting for the preparing thread.
+    pub queue: usize,
+    /// Batches prepared or running that postprocessing has not finished.
+    pub in_flight: usize,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            prep_threads: 2,
+            queue: 2,
+            in_flight: 4,
+        }
+    }
+}
+
+/// A handle to the pipeline; cheap to clone. Its threads end when the last
+/// handle is dropped.
+#[derive(Clone)]
+pub struct Worker {
+    jobs: mpsc::Sender<Job>,
+    pub stats: Arc<InferStats>,
+}
+
+impl Worker {
+    /// Starts the pipeline with one ONNX Runtime lane per detector (each
+    /// lane runs whichever model's input comes next).
+    pub fn spawn(detectors: Vec<Detector>, config: WorkerConfig) -> Self {
+        let (jobs, rx) = mpsc::channel::<Job>(config.queue.max(1));
+        let stats = Arc::new(InferStats::default());
+        if let Err(e) = steps::spawn(
+            detectors,
+            config.prep_threads,
+            config.in_flight,
+            rx,
+            stats.clone(),
+        ) {
+            // The queue's receiver is gone with the thread that failed to
+            // start, so every request answers WorkerGone.
+            tracing::error!(error = %e, "Starting the inference threads failed.");
+        }
+        Self { jobs, stats }
+    }
+
+    /// Queues `frames` (one batch), waiting while the queue is full, and
+    /// returns the answer to await.
+    pub async fn submit(&self, frames: Vec<Frame>) -> Result<Pending, InferError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { frames, reply })
+            .await
+            .map_err(|_| InferError::WorkerGone)?;
+        Ok(Pending(answer))
+    }
+
+    /// Detects objects and keypoints in `frames` (one batch).
+    pub async fn run(&self, frames: Vec<Frame>) -> Result<Vec<FrameDetections>, InferError> {
+        self.submit(frames).await?.await
+    }
+}
+
+/// A submitted batch's detections, in frame order.
+pub struct Pending(oneshot::Receiver<Result<Vec<FrameDetections>, InferError>>);
+
+impl Future for Pending {
+    type Output = Result<Vec<FrameDetections>, InferError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|answer| answer.unwrap_or(Err(InferError::WorkerGone)))
+    }
+}

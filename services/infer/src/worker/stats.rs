@@ -1,0 +1,124 @@
+//! [`InferStats`]: what the inference pipeline has done, for summaries and
+//! benchmarks. Step times are summed over threads, so with the steps
+//! overlapping they add up to more than the wall time; `busy` is wall time.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default)]
+pub struct InferStats {
+    frames: AtomicU64,
+    batches: AtomicU64,
+    preprocess_ns: AtomicU64,
+    inference_ns: AtomicU64,
+    postprocess_ns: AtomicU64,
+    busy: Mutex<Busy>,
+}
+
+/// Wall time with at least one batch inside the pipeline.
+#[derive(Debug, Default)]
+struct Busy {
+    in_flight: usize,
+    since: Option<Instant>,
+    total: Duration,
+}
+
+fn add(counter: &AtomicU64, time: Duration) {
+    counter.fetch_add(
+        u64::try_from(time.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+}
+
+fn read(counter: &AtomicU64) -> Duration {
+    Duration::from_nanos(counter.load(Ordering::Relaxed))
+}
+
+impl InferStats {
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::Relaxed)
+    }
+
+    /// Wall time during which the pipeline held at least one batch.
+    pub fn busy(&self) -> Duration {
+        let Ok(busy) = self.busy.lock() else {
+            return Duration::ZERO;
+        };
+        busy.total + busy.since.map_or(Duration::ZERO, |s| s.elapsed())
+    }
+
+    /// Letterboxing time, summed over the preprocessing threads.
+    pub fn preprocess(&self) -> Duration {
+        read(&self.preprocess_ns)
+    }
+
+    /// ONNX Runtime `run` time, summed over the lanes.
+    pub fn inference(&self) -> Duration {
+        read(&self.inference_ns)
+    }
+
+    /// NMS and mapping back to frame pixels.
+    pub fn postprocess(&self) -> Duration {
+        read(&self.postprocess_ns)
+    }
+
+    pub(super) fn add_preprocess(&self, time: Duration) {
+        add(&self.preprocess_ns, time);
+    }
+
+    pub(super) fn add_inference(&self, time: Duration) {
+        add(&self.inference_ns, time);
+    }
+
+    pub(super) fn add_postprocess(&self, time: Duration) {
+        add(&self.postprocess_ns, time);
+    }
+
+    pub(super) fn batch_started(&self) {
+        if let Ok(mut busy) = self.busy.lock() {
+            if busy.in_flight == 0 {
+                busy.since = Some(Instant::now());
+            }
+            busy.in_flight += 1;
+        }
+    }
+
+    pub(super) fn batch_done(&self, frames: usize) {
+        self.frames.fetch_add(frames as u64, Ordering::Relaxed);
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut busy) = self.busy.lock() {
+            busy.in_flight = busy.in_flight.saturating_sub(1);
+            if busy.in_flight == 0
+                && let Some(since) = busy.since.take()
+            {
+                busy.total += since.elapsed();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_stops_when_the_last_batch_leaves() {
+        let stats = InferStats::default();
+        stats.batch_started();
+        stats.batch_started();
+        stats.batch_done(3);
+        // One batch is still inside: the clock runs.
+        assert!(stats.busy.lock().unwrap().since.is_some());
+        stats.batch_done(4);
+        let end = stats.busy();
+        // Nothing inside: the total is frozen.
+        assert!(stats.busy.lock().unwrap().since.is_none());
+        assert_eq!(stats.busy(), end);
+        assert_eq!((stats.frames(), stats.batches()), (7, 2));
+    }
+}

@@ -1,0 +1,311 @@
+//! The pipeline's three kinds of threads and what flows between them:
+//!
+//! ```text
+//! jobs --> prepare --meta (in order)------------------------------> post --> reply
+//!             |                                                      ^
+//!             +--work (rendezvous)--> lane 1..n (ONNX Runtime) --done+
+//!             ^                              |
+//!             +---------tensors back---------+
+//! ```
+//!
+//! - prepare: letterboxes each batch straight into its two input tensors
+//!   (frames spread over `prep_threads`), then lets go of the frames.
+//! - lanes: each owns a session of both models and runs whatever input is
+//!   next; an input is handed over only when a lane takes it, so preparing
+//!   runs one batch ahead of inference and no further.
+//! - post: takes the batches in submission order, waits for their outputs,
+//!   runs NMS and answers. Outputs are ONNX Runtime's own buffers, moved.
+
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use sv_core::{Frame, FrameDetections};
+use tokio::sync::{mpsc, oneshot};
+
+use super::stats::InferStats;
+use crate::detector::Detector;
+use crate::engine::{Engine, Output};
+use crate::error::InferError;
+use crate::model::{ModelOutput, Postprocess, Preprocess};
+use crate::pre::Letterbox;
+use crate::pre::batch::{self, same_size_runs};
+
+pub(super) type Reply = oneshot::Sender<Result<Vec<FrameDetections>, InferError>>;
+
+pub(super) struct Job {
+    pub frames: Vec<Frame>,
+    pub reply: Reply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Model {
+    Players,
+    Pitch,
+}
+
+/// One model's input for one run of equally sized frames.
+struct Work {
+    model: Model,
+    tensor: Vec<f32>,
+    shape: [usize; 4],
+    done: SyncSender<Result<Output, InferError>>,
+}
+
+/// One run of equally sized frames, as post sees it.
+struct Run {
+    indices: Vec<u64>,
+    players: (Letterbox, Receiver<Result<Output, InferError>>),
+    pitch: (Letterbox, Receiver<Result<Output, InferError>>),
+}
+
+/// A batch in submission order: its runs, or why it could not be prepared.
+struct Meta {
+    runs: Result<Vec<Run>, InferError>,
+    frames: usize,
+    reply: Reply,
+}
+
+type Tensors = (Sender<(Model, Vec<f32>)>, Receiver<(Model, Vec<f32>)>);
+
+/// Starts every thread; they stop when `jobs` closes. A thread that cannot
+/// be started leaves the others without work, so callers see `WorkerGone`.
+pub(super) fn spawn(
+    detectors: Vec<Detector>,
+    prep_threads: usize,
+    meta_queue: usize,
+    jobs: mpsc::Receiver<Job>,
+    stats: Arc<InferStats>,
+) -> Result<(), std::io::Error> {
+    let (meta_tx, meta_rx) = sync_channel::<Meta>(meta_queue.max(1));
+    let (work_tx, work_rx) = sync_channel::<Work>(0);
+    let (back_tx, back_rx): Tensors = std::sync::mpsc::channel();
+    let work_rx = Arc::new(Mutex::new(work_rx));
+
+    let mut post = None;
+    let mut pre = None;
+    let mut engines = Vec::with_capacity(detectors.len());
+    for detector in detectors {
+        let (players_pre, players, players_post) = detector.players.into_parts();
+        let (pitch_pre, pitch, pitch_post) = detector.pitch.into_parts();
+        pre.get_or_insert((players_pre, pitch_pre));
+        post.get_or_insert((players_post, pitch_post));
+        engines.push((players, pitch));
+    }
+    let (Some(pre), Some(post)) = (pre, post) else {
+        return Ok(()); // no lanes: `jobs` drops here and callers see WorkerGone
+    };
+    for (i, (players, pitch)) in engines.into_iter().enumerate() {
+        let (work, back, stats) = (work_rx.clone(), back_tx.clone(), stats.clone());
+        std::thread::Builder::new()
+            .name(format!("sv-infer-lane-{i}"))
+            .spawn(move || lane(players, pitch, &work, &back, &stats))?;
+    }
+    drop(back_tx);
+    let post_stats = stats.clone();
+    std::thread::Builder::new()
+        .name("sv-infer-post".into())
+        .spawn(move || postprocess(&post.0, &post.1, &meta_rx, &post_stats))?;
+    std::thread::Builder::new()
+        .name("sv-infer-prep".into())
+        .spawn(move || {
+            let mut prep = Prepare {
+                players: pre.0,
+                pitch: pre.1,
+                threads: prep_threads.max(1),
+                back: back_rx,
+                free: Vec::new(),
+            };
+            prep.serve(jobs, &meta_tx, &work_tx, &stats)
+        })?;
+    Ok(())
+}
+
+struct Prepare {
+    players: Preprocess,
+    pitch: Preprocess,
+    threads: usize,
+    /// Input tensors coming back from the lanes, and those ready for reuse.
+    back: Receiver<(Model, Vec<f32>)>,
+    free: Vec<(Model, Vec<f32>)>,
+}
+
+impl Prepare {
+    fn serve(
+        &mut self,
+        mut jobs: mpsc::Receiver<Job>,
+        meta: &SyncSender<Meta>,
+        work: &SyncSender<Work>,
+        stats: &InferStats,
+    ) {
+        while let Some(job) = jobs.blocking_recv() {
+            if job.reply.is_closed() {
+                continue; // the challenge was cancelled while queued
+            }
+            stats.batch_started();
+            let started = Instant::now();
+            let prepared = self.prepare(&job.frames);
+            stats.add_preprocess(started.elapsed());
+            let (runs, works) = match prepared {
+                Ok((runs, works)) => (Ok(runs), works),
+                Err(e) => (Err(e), Vec::new()),
+            };
+            let frames = job.frames.len();
+            drop(job.frames); // the pixels are in the tensors now
+            // Meta first: post must know a batch before its outputs arrive.
+            if meta
+                .send(Meta {
+                    runs,
+                    frames,
+                    reply: job.reply,
+                })
+                .is_err()
+            {
+                return;
+            }
+            for w in works {
+                if work.send(w).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A tensor of `model` to fill: one the lanes gave back, or a new one.
+    fn tensor(&mut self, model: Model) -> Vec<f32> {
+        loop {
+            match self.back.try_recv() {
+                Ok(t) => self.free.push(t),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        match self.free.iter().position(|(m, _)| *m == model) {
+            Some(i) => self.free.swap_remove(i).1,
+            None => Vec::new(),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prepare(&mut self, frames: &[Frame]) -> Result<(Vec<Run>, Vec<Work>), InferError> {
+        let mut runs = Vec::new();
+        let mut works = Vec::new();
+        for range in same_size_runs(frames) {
+            let frames = &frames[range];
+            let (w, h) = (frames[0].width, frames[0].height);
+            let (players_lb, pitch_lb) = (self.players.letterbox(w, h), self.pitch.letterbox(w, h));
+            let mut players = self.tensor(Model::Players);
+            let mut pitch = self.tensor(Model::Pitch);
+            let mut slots = batch::slots(players_lb, frames, &mut players)?;
+            slots.extend(batch::slots(pitch_lb, frames, &mut pitch)?);
+            batch::draw_all(slots, self.threads);
+            let (players_done, players_rx) = sync_channel(1);
+            let (pitch_done, pitch_rx) = sync_channel(1);
+            let shape = |lb: &Letterbox| [frames.len(), 3, lb.out_h as usize, lb.out_w as usize];
+            // The pitch model first, as the reference miner calls them.
+            works.push(Work {
+                model: Model::Pitch,
+                shape: shape(&pitch_lb),
+                tensor: pitch,
+                done: pitch_done,
+            });
+            works.push(Work {
+                model: Model::Players,
+                shape: shape(&players_lb),
+                tensor: players,
+                done: players_done,
+            });
+            runs.push(Run {
+                indices: frames.iter().map(|f| f.index).collect(),
+                players: (players_lb, players_rx),
+                pitch: (pitch_lb, pitch_rx),
+            });
+        }
+        Ok((runs, works))
+    }
+}
+
+fn lane(
+    mut players: Box<dyn Engine>,
+    mut pitch: Box<dyn Engine>,
+    work: &Mutex<Receiver<Work>>,
+    back: &Sender<(Model, Vec<f32>)>,
+    stats: &InferStats,
+) {
+    loop {
+        // One lane at a time waits on the queue; the others wait for the lock.
+        let next = match work.lock() {
+            Ok(queue) => queue.recv(),
+            Err(_) => return,
+        };
+        let Ok(item) = next else { return };
+        let engine = match item.model {
+            Model::Players => &mut players,
+            Model::Pitch => &mut pitch,
+        };
+        let started = Instant::now();
+        let output = engine.run(&item.tensor, item.shape);
+        stats.add_inference(started.elapsed());
+        let _ = back.send((item.model, item.tensor));
+        let _ = item.done.send(output); // post may have given up on the batch
+    }
+}
+
+fn postprocess(
+    players: &Postprocess,
+    pitch: &Postprocess,
+    meta: &Receiver<Meta>,
+    stats: &InferStats,
+) {
+    while let Ok(batch) = meta.recv() {
+        let result = batch.runs.and_then(|runs| {
+            let mut out = Vec::with_capacity(batch.frames);
+            for run in runs {
+                let output = |(lb, rx): &(Letterbox, Receiver<Result<Output, InferError>>)| {
+                    rx.recv()
+                        .map_err(|_| InferError::WorkerGone)?
+                        .map(|o| (o, *lb))
+                };
+                let (pitch_out, pitch_lb) = output(&run.pitch)?;
+                let (players_out, players_lb) = output(&run.players)?;
+                let started = Instant::now();
+                let n = run.indices.len();
+                let poses = pitch.decode(&pitch_out, n, &pitch_lb)?;
+                let found = players.decode(&players_out, n, &players_lb)?;
+                drop((pitch_out, players_out));
+                out.extend(assemble(&run.indices, found, poses));
+                stats.add_postprocess(started.elapsed());
+            }
+            Ok(out)
+        });
+        stats.batch_done(batch.frames);
+        let _ = batch.reply.send(result); // the caller may have left
+    }
+}
+
+/// Per frame: the player detections and the best pitch instance's keypoints.
+pub(crate) fn assemble(
+    indices: &[u64],
+    players: Vec<ModelOutput>,
+    poses: Vec<ModelOutput>,
+) -> Vec<FrameDetections> {
+    indices
+        .iter()
+        .zip(players.into_iter().zip(poses))
+        .map(|(&index, (players, poses))| {
+            let detections = match players {
+                ModelOutput::Detections(d) => d,
+                ModelOutput::Poses(p) => p.into_iter().map(|p| p.detection).collect(),
+            };
+            // The miner sends only the highest-scoring pitch instance.
+            let keypoints = match poses {
+                ModelOutput::Poses(p) => p.into_iter().next().map(|p| p.keypoints),
+                ModelOutput::Detections(_) => None,
+            };
+            FrameDetections {
+                index,
+                detections,
+                keypoints,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,226 @@
+//! The pipeline with fake engines: answers stay in submission order and
+//! belong to their own frames whichever lane ran them, engine errors reach
+//! the batch that caused them and no other, and the stage keeps frame order
+//! across batches in flight.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use sv_core::{DetectionSource, Frame, FrameSource, FrameStream, StageError, VideoRequest};
+
+use super::{Worker, WorkerConfig};
+use crate::detector::Detector;
+use crate::engine::{Engine, Output};
+use crate::error::InferError;
+use crate::metadata::{ModelInfo, Task};
+use crate::model::YoloModel;
+use crate::runtime::Provider;
+use crate::stage::Stage;
+
+/// Frames are 256x256, the models' input size too: letterboxing is the
+/// identity, so boxes come back in frame pixels unchanged.
+const SIZE: u32 = 256;
+
+/// A frame of one grey level (its letterboxed tensor is that level / 255).
+fn frame(index: u64) -> Frame {
+    let level = level_of(index);
+    Frame::rgb(
+        index,
+        SIZE,
+        SIZE,
+        vec![level; (SIZE * SIZE * 3) as usize].into(),
+    )
+}
+
+fn level_of(index: u64) -> u8 {
+    (index % 200) as u8 + 20
+}
+
+/// One anchor per image whose box x and keypoint x are the image's grey
+/// level: any mix-up between frames, batches or models shows. Images whose
+/// level is `fail_on` make the whole run fail.
+struct Fake {
+    pose: bool,
+    fail_on: Option<u8>,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Engine for Fake {
+    fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError> {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        let [batch, _, h, w] = shape;
+        let mut data = Vec::new();
+        let mut levels = Vec::new();
+        for image in input.chunks_exact(3 * h * w) {
+            let level = (image[0] * 255.0).round();
+            levels.push(level as u8);
+            if self.pose {
+                data.extend([level, 30.0, 10.0, 10.0, 0.9, level, 5.0, 0.8]);
+            } else {
+                data.extend([level, 30.0, 10.0, 10.0, 0.0, 0.0, 0.9, 0.0]);
+            }
+        }
+        if levels.iter().any(|&l| Some(l) == self.fail_on) {
+            return Err(InferError::Run {
+                model: "fake".into(),
+                message: "refused".into(),
+            });
+        }
+        // Uneven run times, so the lanes finish out of order.
+        std::thread::sleep(Duration::from_millis(u64::from(levels[0] % 3) * 3));
+        Ok(Output::from_vec(vec![batch, 8, 1], data))
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Cpu
+    }
+}
+
+fn info(pose: bool) -> ModelInfo {
+    let names: BTreeMap<u32, String> = if pose {
+        [(0, "pitch".to_string())].into()
+    } else {
+        (0..4).map(|i| (i, format!("class{i}"))).collect()
+    };
+    ModelInfo {
+        task: if pose { Task::Pose } else { Task::Detect },
+        names,
+        imgsz: (SIZE, SIZE),
+        stride: 32,
+        kpt_shape: pose.then_some((1, 3)),
+    }
+}
+
+fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
+    let model = |pose: bool| {
+        let engine = Fake {
+            pose,
+            fail_on,
+            runs: runs.clone(),
+        };
+        YoloModel::new("fake", Box::new(engine), info(pose), SIZE, None)
+    };
+    Detector::new(model(false), model(true)).unwrap()
+}
+
+fn lanes(n: usize, fail_on: Option<u8>) -> (Vec<Detector>, Arc<AtomicUsize>) {
+    let runs = Arc::new(AtomicUsize::new(0));
+    ((0..n).map(|_| detector(fail_on, &runs)).collect(), runs)
+}
+
+/// Each answer carries its own frame's level in both models' outputs.
+fn check(frames: &[sv_core::FrameDetections], first: u64) {
+    for (i, d) in frames.iter().enumerate() {
+        let index = first + i as u64;
+        assert_eq!(d.index, index);
+        let level = f32::from(level_of(index));
+        assert_eq!(d.detections.len(), 1, "frame {index}");
+        assert_eq!(d.detections[0].bbox[0], level - 5.0, "frame {index}: box");
+        assert_eq!(d.detections[0].class_id, 2);
+        let kp = d.keypoints.as_ref().expect("pitch keypoints");
+        assert_eq!(kp[0].x, level, "frame {index}: keypoint");
+    }
+}
+
+#[tokio::test]
+async fn answers_keep_submission_order_across_lanes() {
+    let (detectors, runs) = lanes(3, None);
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let mut pending = Vec::new();
+    for batch in 0..12u64 {
+        let frames = (batch * 3..batch * 3 + 3).map(frame).collect();
+        pending.push(worker.submit(frames).await.unwrap());
+    }
+    for (batch, answer) in pending.into_iter().enumerate() {
+        check(&answer.await.unwrap(), batch as u64 * 3);
+    }
+    assert_eq!(runs.load(Ordering::Relaxed), 24, "one run per model per batch");
+    assert_eq!(worker.stats.frames(), 36);
+    assert_eq!(worker.stats.batches(), 12);
+}
+
+#[tokio::test]
+async fn frames_of_two_sizes_in_one_batch_run_separately() {
+    let (detectors, runs) = lanes(1, None);
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let odd = Frame::rgb(1, SIZE / 2, SIZE / 2, vec![21; (SIZE * SIZE * 3 / 4) as usize].into());
+    let answer = worker.run(vec![frame(0), odd, frame(2)]).await.unwrap();
+    assert_eq!(
+        answer.iter().map(|d| d.index).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
+    assert_eq!(runs.load(Ordering::Relaxed), 6, "three runs per model");
+}
+
+#[tokio::test]
+async fn an_engine_error_fails_its_batch_only() {
+    let (detectors, _) = lanes(2, Some(level_of(4)));
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let good = worker.submit(vec![frame(0), frame(1)]).await.unwrap();
+    let bad = worker.submit(vec![frame(3), frame(4)]).await.unwrap();
+    let after = worker.submit(vec![frame(5)]).await.unwrap();
+    check(&good.await.unwrap(), 0);
+    let err = bad.await.unwrap_err();
+    assert!(matches!(err, InferError::Run { .. }), "{err}");
+    check(&after.await.unwrap(), 5);
+}
+
+#[tokio::test]
+async fn a_bad_frame_is_refused_without_stopping_the_pipeline() {
+    let (detectors, runs) = lanes(1, None);
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let mut short = frame(0);
+    short.data = short.data.slice(..10);
+    let err = worker.run(vec![short]).await.unwrap_err();
+    assert!(matches!(err, InferError::BadFrame { index: 0, .. }), "{err}");
+    assert_eq!(runs.load(Ordering::Relaxed), 0);
+    check(&worker.run(vec![frame(1)]).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn no_lanes_means_worker_gone() {
+    let worker = Worker::spawn(Vec::new(), WorkerConfig::default());
+    let err = worker.run(vec![frame(0)]).await.unwrap_err();
+    assert!(matches!(err, InferError::WorkerGone), "{err}");
+}
+
+/// `count` frames, then optionally an error.
+struct Source {
+    count: u64,
+    fail: bool,
+}
+
+impl FrameSource for Source {
+    fn frames(&self, _: VideoRequest) -> FrameStream {
+        let mut items: Vec<Result<Frame, StageError>> = (0..self.count).map(|i| Ok(frame(i))).collect();
+        if self.fail {
+            items.push(Err(StageError::internal("decoder broke")));
+        }
+        Box::pin(futures::stream::iter(items))
+    }
+}
+
+#[tokio::test]
+async fn the_stage_streams_every_frame_in_order_then_the_upstream_error() {
+    for (fail, lanes_n) in [(false, 1), (false, 2), (true, 2)] {
+        let (detectors, _) = lanes(lanes_n, None);
+        let stage = Stage::with_lanes(
+            Source { count: 23, fail },
+            detectors,
+            4,
+            WorkerConfig::default(),
+            Provider::Cpu,
+        );
+        let items: Vec<_> = stage.detect(VideoRequest::new("t", "clip")).collect().await;
+        let frames: Vec<_> = items.iter().filter_map(|i| i.as_ref().ok().cloned()).collect();
+        check(&frames, 0);
+        assert_eq!(frames.len(), 23);
+        assert_eq!(items.len(), 23 + usize::from(fail));
+        if fail {
+            assert!(items.last().unwrap().is_err(), "the error comes last");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+#!/usr/bin/env python3
+"""`make bench`: the reference miner's loop against our embedded pipeline on the
+same clip and the same ONNX models, plus each of our stages alone, in one run.
+
+Every row is a small function returning the seconds of each run (the table
+shows the median). Rows that need the same heavy setup share it through the
+Context's caches. To add a row, write `def row_x(ctx) -> Result` and list it
+in ROWS. Standard library only; the reference itself runs in .venv-bench.
+
+Figures:
+- seconds: median processing time over --runs runs (the reference and ours:
+  the `processing_time` each reports, model loading excluded on both sides;
+  stage-alone rows: the stage's own time on frames held in memory);
+- frames/s = frames / seconds; x reference = frames/s over the reference's;
+- pipeline efficiency = (ORT alone) / (ours): 1.0 means everything but ONNX
+  Runtime is hidden behind it.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.join(ROOT, "tests", "bench")
+FIXTURE_CLIP = os.path.join(ROOT, "tests", "fixtures", "clip", "sample_720p.mp4")
+FIXTURE_MODELS = os.path.join(ROOT, "tests", "fixtures", "models")
+
+
+def log(*a):
+    print("[bench]", *a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# running things
+
+
+@dataclass
+class Ran:
+    wall: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_measured(cmd, env=None, check=True):
+    """Runs `cmd` to completion; wall time and the child's own peak RSS (wait4, so siblings don't count)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, env=env)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - started
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        ran = Ran(wall, usage.ru_maxrss / 1024.0, out.read(), err.read())
+    if check and p.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}):\n{ran.stderr[-4000:]}")
+    return ran
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+# ------------------------------------------------------------------------------------------------------------
+# context: paths, models, clips, shared measurements
+
+
+@dataclass
+class Result:
+    seconds: list
+    frames: int
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def median(self):
+        return statistics.median(self.seconds)
+
+    @property
+    def fps(self):
+        return self.frames / self.median if self.median > 0 else float("inf")
+
+
+class Context:
+    def __init__(self, args):
+        self.args = args
+        self.runs = args.runs
+        self.clip = os.path.abspath(args.clip)
+        self.scratch = os.path.abspath(args.scratch)
+        os.makedirs(self.scratch, exist_ok=True)
+        self.scorevision = os.path.join(ROOT, "target", "release", "scorevision")
+        self.sv_bench = os.path.join(ROOT, "target", "release", "sv-bench")
+        self.python = os.path.join(ROOT, args.venv, "bin", "python")
+        for path in (self.scorevision, self.sv_bench, self.python):
+            if not os.access(path, os.X_OK):
+                sys.exit(f"bench: {path} missing (make bench builds it)")
+        self.player, self.pitch = self.models(args.scale)
+        self.settings = []  # extra flags for both our binaries, e.g. --batch-size 8
+        if args.batch_size:
+            self.settings += ["--batch-size", str(args.batch_size)]
+        if args.intra_threads is not None:
+            self.settings += ["--intra-threads", str(args.intra_threads)]
+        self._stages = None
+
+    def models(self, scale):
+        if scale == "fixture":
+            return os.path.join(FIXTURE_MODELS, "players.onnx"), os.path.join(FIXTURE_MODELS, "pitch.onnx")
+        out = os.path.join(self.scratch, f"models-{scale}")
+        player, pitch = os.path.join(out, "players.onnx"), os.path.join(out, "pitch.onnx")
+        if not (os.path.isfile(player) and os.path.isfile(pitch)):
+            log(f"making YOLOv8{scale} models into {out} (tests/fixtures/make_models.py; minutes)")
+            subprocess.run([self.python, os.path.join(ROOT, "tests", "fixtures", "make_models.py"),
+                            "--scale", scale, "--out", out], check=True, cwd=ROOT)
+        return player, pitch
+
+    def looped_clip(self, frames):
+        """The clip repeated to `frames` frames (stream copy, so every frame is the fixture's)."""
+        base = self.count_frames(self.clip)
+        if frames % base:
+            sys.exit(f"bench: {frames} is not a multiple of the clip's {base} frames")
+        path = os.path.join(self.scratch, "clips", f"{os.path.splitext(os.path.basename(self.clip))[0]}x{frames}.mp4")
+        if not os.path.isfile(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-stream_loop", str(frames // base - 1), "-i", self.clip,
+                            "-c", "copy", path], check=True)
+            got = self.count_frames(path)
+            if got != frames:
+                os.remove(path)
+                sys.exit(f"bench: looping {self.clip} gave {got} frames, wanted {frames}")
+        return path
+
+    @staticmethod
+    def count_frames(path):
+        out = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                              "stream=nb_read_frames", "-of", "csv=p=0", path], check=True, capture_output=True,
+                             text=True).stdout
+        return int(out.strip())
+
+    def ours(self, clip):
+        """`scorevision process` once: (its processing_time, frames, peak RSS MB)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "result.json")
+            ran = run_measured([self.scorevision, "process", clip, "--player", self.player, "--pitch", self.pitch,
+                                "--out", out, "--providers", "cpu", *self.settings])
+            with open(out) as f:
+                response = json.load(f)
+        return response["processing_time"], len(response["frames"]), ran
+
+    def stages(self):
+        """`sv-bench stages` once (all stage-alone rows come from it)."""
+        if self._stages is None:
+            ran = run_measured([self.sv_bench, "stages", self.clip, "--player", self.player, "--pitch", self.pitch,
+                                "--runs", str(self.runs), *self.settings])
+            self._stages = json.loads(ran.stdout)
+        return self._stages
+
+
+# ------------------------------------------------------------------------------------------------------------
+# rows
+
+
+def row_reference(ctx):
+    seconds, frames, rss = [], 0, 0.0
+    for _ in range(ctx.runs):
+        ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
+                            "--pitch", ctx.pitch])
+        got = json.loads(ran.stdout.strip().splitlines()[-1])
+        seconds.append(got["processing_time"])
+        frames, rss = got["frames"], max(rss, ran.peak_rss_mb)
+    return Result(seconds, frames, "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time",
+                  {"peak_rss_mb": rss})
+
+
+def row_ours(ctx):
+    seconds, frames, rss = [], 0, 0.0
+    for _ in range(ctx.runs):
+        t, frames, ran = ctx.ours(ctx.clip)
+        seconds.append(t)
+        rss = max(rss, ran.peak_rss_mb)
+    return Result(seconds, frames, "scorevision process: decode -> infer -> track", {"peak_rss_mb": rss})
+
+
+def stage_row(key, note):
+    def row(ctx):
+        s = ctx.stages()
+        return Result(s[key], s["frames"], note, {"settings": s["settings"]})
+    row.__name__ = f"row_{key}"
+    return row
+
+
+ROWS = [
+    ("reference loop (Python)", row_reference),
+    ("ours end to end", row_ours),
+    ("ONNX Runtime alone", stage_row("ort", "both models on the prepared batches, same sessions and lanes")),
+    ("decode alone", stage_row("decode", "GStreamer to RGB frames")),
+    ("preprocessing alone", stage_row("preprocess", "letterbox both models into the batch tensors")),
+    ("postprocessing alone", stage_row("postprocess", "NMS and mapping back, one thread")),
+    ("tracking alone", stage_row("track", "ByteTrack on our detections")),
+]
+
+
+def peak_rss(ctx, lengths):
+    """Peak RSS of `scorevision process` on the clip looped to each length."""
+    out = {}
+    for frames in lengths:
+        clip = ctx.looped_clip(frames)
+        _, got, ran = ctx.ours(clip)
+        if got != frames:
+            sys.exit(f"bench: {clip}: {got} frames in the response, wanted {frames}")
+        out[frames] = ran.peak_rss_mb
+        log(f"peak RSS on {frames} frames: {ran.peak_rss_mb:.0f} MB")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# report
+
+
+def table(results, rss, ctx, loads):
+    ref = results.get("reference loop (Python)")
+    ours = results.get("ours end to end")
+    ort = results.get("ONNX Runtime alone")
+    lines = [
+        f"# make bench: {os.path.basename(ctx.clip)}, models {ctx.args.scale}, median of {ctx.runs} runs",
+        "",
+        f"{datetime.datetime.now().isoformat(timespec='seconds')}, {platform.node()}, {os.cpu_count()} CPUs, "
+        f"load average {loads[0]:.2f} before / {loads[1]:.2f} after",
+        "",
+        "| row | seconds | frames/s | x reference | notes |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, r in results.items():
+        ratio = f"{r.fps / ref.fps:.2f}" if ref else "-"
+        lines.append(f"| {name} | {r.median:.3f} | {r.fps:.1f} | {ratio} | {r.note} |")
+    lines.append("")
+    if ref and ours:
+        lines.append(f"- ours / reference: **{ours.fps / ref.fps:.2f}x** frames/s (goal >= 2.0)")
+    if ort and ours:
+        lines.append(f"- pipeline efficiency (ORT alone / ours): **{ort.median / ours.median:.2f}** (goal >= 0.9)")
+    for frames, mb in rss.items():
+        lines.append(f"- peak RSS of scorevision process, {frames} frames: {mb:.0f} MB")
+    if ref and "peak_rss_mb" in ref.extra:
+        lines.append(f"- peak RSS of the reference loop, {ref.frames} frames: {ref.extra['peak_rss_mb']:.0f} MB")
+    if ctx._stages:
+        lines.append(f"- settings: {json.dumps(ctx._stages['settings'])}; "
+                     f"inputs {json.dumps(ctx._stages['input_shapes'])}")
+    lines.append(f"- models: {os.path.relpath(ctx.player, ROOT)}, {os.path.relpath(ctx.pitch, ROOT)}")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Benchmarks against the reference miner (see module docstring).")
+    ap.add_argument("--runs", type=int, default=3, help="runs per row; the table shows medians")
+    ap.add_argument("--scale", default="fixture", choices=["fixture", "n", "s", "m", "l", "x"],
+                    help="fixture models, or YOLOv8 n..x made by tests/fixtures/make_models.py")
+    ap.add_argument("--clip", default=FIXTURE_CLIP)
+    ap.add_argument("--rows", help="comma-separated row names to run (default: all)")
+    ap.add_argument("--rss", default="100,750", help="clip lengths for peak RSS ('' to skip)")
+    ap.add_argument("--batch-size", type=int, help="pass --batch-size to our binaries")
+    ap.add_argument("--intra-threads", type=int, help="pass --intra-threads to our binaries")
+    ap.add_argument("--venv", default=".venv-bench")
+    ap.add_argument("--scratch", default=os.path.join(ROOT, "out", "bench"))
+    ap.add_argument("--out", help="report path without extension (default out/bench/bench-<scale>)")
+    args = ap.parse_args()
+    if args.runs < 1:
+        sys.exit("bench: --runs must be at least 1")
+    ctx = Context(args)
+    wanted = set(args.rows.split(",")) if args.rows else None
+    loads = [load_average()]
+    log(f"load average {loads[0]:.2f}; {args.runs} runs per row, models {args.scale}")
+    results = {}
+    for name, fn in ROWS:
+        if wanted and name not in wanted:
+            continue
+        log(f"{name} ...")
+        results[name] = fn(ctx)
+        log(f"{name}: {results[name].median:.3f} s ({results[name].fps:.1f} frames/s)")
+    lengths = [int(x) for x in args.rss.split(",") if x.strip()]
+    rss = peak_rss(ctx, lengths)
+    loads.append(load_average())
+    report = table(results, rss, ctx, loads)
+    print(report)
+    base = args.out or os.path.join(ctx.scratch, f"bench-{args.scale}")
+    os.makedirs(os.path.dirname(base), exist_ok=True)
+    with open(base + ".md", "w") as f:
+        f.write(report)
+    with open(base + ".json", "w") as f:
+        json.dump({
+            "clip": ctx.clip, "scale": args.scale, "runs": args.runs, "load_average": loads,
+            "rows": {k: {"seconds": r.seconds, "median": r.median, "frames": r.frames, "fps": r.fps, "note": r.note,
+                         **r.extra} for k, r in results.items()},
+            "peak_rss_mb": rss, "stages": ctx._stages,
+        }, f, indent=1)
+    log(f"wrote {base}.md and {base}.json")
+
+
+if __name__ == "__main__":
+    main()

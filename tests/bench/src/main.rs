@@ -1,0 +1,100 @@
+//! `sv-bench`: the Rust half of `make bench` (tests/bench/bench.py drives it).
+//!
+//! - `sv-bench stages`: each stage on its own, on the clip's frames held in
+//!   memory: decode, letterboxing, ONNX Runtime on the prepared batches (the
+//!   same sessions, threads and lanes as the pipeline), postprocessing and
+//!   ByteTrack. One JSON object on stdout with the seconds of every run.
+//! - `sv-bench pipeline`: the embedded pipeline (decode -> infer -> track)
+//!   with any settings, for choosing defaults; `scorevision process` is the
+//!   figure the table reports.
+
+mod pipeline;
+mod stages;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use sv_infer::{InferConfig, Provider, Threading, WorkerConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "sv-bench", about = "Stage-alone benchmarks for make bench.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode, letterbox, ONNX Runtime, postprocess and track, each alone.
+    Stages(Common),
+    /// The embedded pipeline end to end.
+    Pipeline(Common),
+}
+
+#[derive(Debug, Clone, Args)]
+struct Common {
+    clip: PathBuf,
+    #[arg(long)]
+    player: PathBuf,
+    #[arg(long)]
+    pitch: PathBuf,
+    /// Timed runs (after one untimed warm-up where it applies).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    intra_threads: Option<usize>,
+    #[arg(long)]
+    inter_threads: Option<usize>,
+    #[arg(long)]
+    spinning: Option<bool>,
+    #[arg(long)]
+    lanes: Option<usize>,
+    #[arg(long)]
+    prep_threads: Option<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "cpu")]
+    providers: Vec<Provider>,
+}
+
+impl Common {
+    /// The library defaults, overridden where an option was given.
+    fn infer_config(&self) -> InferConfig {
+        let mut c = InferConfig::new(&self.player, &self.pitch);
+        c.providers = self.providers.clone();
+        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
+        c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
+        c.lanes = self.lanes.unwrap_or(c.lanes);
+        c.threading = Threading {
+            spinning: self.spinning.unwrap_or(c.threading.spinning),
+            inter_threads: self.inter_threads.unwrap_or(c.threading.inter_threads),
+        };
+        c.worker = WorkerConfig {
+            prep_threads: self.prep_threads.unwrap_or(c.worker.prep_threads),
+            ..c.worker
+        };
+        c
+    }
+}
+
+/// The settings a result was measured with, echoed into the JSON.
+fn settings(c: &InferConfig) -> serde_json::Value {
+    serde_json::json!({
+        "batch_size": c.batch_size,
+        "intra_threads": c.intra_threads,
+        "inter_threads": c.threading.inter_threads,
+        "spinning": c.threading.spinning,
+        "lanes": c.lanes,
+        "prep_threads": c.worker.prep_threads,
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let out = match cli.command {
+        Command::Stages(common) => stages::run(&common)?,
+        Command::Pipeline(common) => pipeline::run(&common)?,
+    };
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
