@@ -223,3 +223,57 @@ async fn every_service_offers_reflection() -> Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_leaves_stops_the_whole_chain_down_to_decode() -> Result<()> {
+    let cluster = Cluster::start(ClusterOptions {
+        transport: "shm",
+        ..Default::default()
+    })
+    .await?;
+    // A long video: the fixture clip looped to 500 frames, so decode is far
+    // from done when the client goes.
+    let long = cluster.dir.path().join("long.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-stream_loop", "9", "-i"])
+        .arg(fixture("clip/sample_720p.mp4"))
+        .args(["-c", "copy", "-y"])
+        .arg(&long)
+        .status()?;
+    anyhow::ensure!(made.success(), "ffmpeg could not loop the clip");
+    let mut ask = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .arg("ask")
+        .arg(&long)
+        .args(["--track", &cluster.track.url(), "--out", "/dev/null"])
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        ask.try_wait()?.is_none(),
+        "the 500-frame challenge ended too soon"
+    );
+    ask.kill()?;
+    ask.wait()?;
+    // Track's stream closes, infer's request is dropped, decode stops.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cluster
+        .decode
+        .log()
+        .contains("Decode stopped: the consumer left.")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "decode kept going after the client left:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !cluster.decode.log().contains("Video decoded."),
+        "decode finished the whole video for nobody"
+    );
+    // No ring is left behind in the shared directory.
+    let rings = std::fs::read_dir(cluster.dir.path().join("shm"))?.count();
+    assert_eq!(rings, 0, "a ring file outlived its stream");
+    Ok(())
+}

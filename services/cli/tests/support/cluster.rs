@@ -67,7 +67,8 @@ impl Service {
         let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
             .args(&self.args)
             .envs(&self.env)
-            .env("RUST_LOG", "info,ort=warn")
+            // Decode says at DEBUG when a consumer left (the cancellation test).
+            .env("RUST_LOG", "info,ort=warn,sv_decode::local=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

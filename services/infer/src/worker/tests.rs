@@ -137,7 +137,11 @@ async fn answers_keep_submission_order_across_lanes() {
     for (batch, answer) in pending.into_iter().enumerate() {
         check(&answer.await.unwrap(), batch as u64 * 3);
     }
-    assert_eq!(runs.load(Ordering::Relaxed), 24, "one run per model per batch");
+    assert_eq!(
+        runs.load(Ordering::Relaxed),
+        24,
+        "one run per model per batch"
+    );
     assert_eq!(worker.stats.frames(), 36);
     assert_eq!(worker.stats.batches(), 12);
 }
@@ -146,7 +150,12 @@ async fn answers_keep_submission_order_across_lanes() {
 async fn frames_of_two_sizes_in_one_batch_run_separately() {
     let (detectors, runs) = lanes(1, None);
     let worker = Worker::spawn(detectors, WorkerConfig::default());
-    let odd = Frame::rgb(1, SIZE / 2, SIZE / 2, vec![21; (SIZE * SIZE * 3 / 4) as usize].into());
+    let odd = Frame::rgb(
+        1,
+        SIZE / 2,
+        SIZE / 2,
+        vec![21; (SIZE * SIZE * 3 / 4) as usize].into(),
+    );
     let answer = worker.run(vec![frame(0), odd, frame(2)]).await.unwrap();
     assert_eq!(
         answer.iter().map(|d| d.index).collect::<Vec<_>>(),
@@ -175,7 +184,10 @@ async fn a_bad_frame_is_refused_without_stopping_the_pipeline() {
     let mut short = frame(0);
     short.data = short.data.slice(..10);
     let err = worker.run(vec![short]).await.unwrap_err();
-    assert!(matches!(err, InferError::BadFrame { index: 0, .. }), "{err}");
+    assert!(
+        matches!(err, InferError::BadFrame { index: 0, .. }),
+        "{err}"
+    );
     assert_eq!(runs.load(Ordering::Relaxed), 0);
     check(&worker.run(vec![frame(1)]).await.unwrap(), 1);
 }
@@ -195,7 +207,8 @@ struct Source {
 
 impl FrameSource for Source {
     fn frames(&self, _: VideoRequest) -> FrameStream {
-        let mut items: Vec<Result<Frame, StageError>> = (0..self.count).map(|i| Ok(frame(i))).collect();
+        let mut items: Vec<Result<Frame, StageError>> =
+            (0..self.count).map(|i| Ok(frame(i))).collect();
         if self.fail {
             items.push(Err(StageError::internal("decoder broke")));
         }
@@ -215,7 +228,10 @@ async fn the_stage_streams_every_frame_in_order_then_the_upstream_error() {
             Provider::Cpu,
         );
         let items: Vec<_> = stage.detect(VideoRequest::new("t", "clip")).collect().await;
-        let frames: Vec<_> = items.iter().filter_map(|i| i.as_ref().ok().cloned()).collect();
+        let frames: Vec<_> = items
+            .iter()
+            .filter_map(|i| i.as_ref().ok().cloned())
+            .collect();
         check(&frames, 0);
         assert_eq!(frames.len(), 23);
         assert_eq!(items.len(), 23 + usize::from(fail));
