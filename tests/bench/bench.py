@@ -28,6 +28,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
+from distributed import distributed_row
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HERE = os.path.join(ROOT, "tests", "bench")
 FIXTURE_CLIP = os.path.join(ROOT, "tests", "fixtures", "clip", "sample_720p.mp4")
@@ -205,6 +207,8 @@ ROWS = [
     ("preprocessing alone", stage_row("preprocess", "letterbox both models into the batch tensors")),
     ("postprocessing alone", stage_row("postprocess", "NMS and mapping back, one thread")),
     ("tracking alone", stage_row("track", "ByteTrack on our detections")),
+    ("distributed (inline frames)", distributed_row("inline", Result, run_measured)),
+    ("distributed (shared-memory frames)", distributed_row("shm", Result, run_measured)),
 ]
 
 
