@@ -44,6 +44,14 @@ pub(crate) fn parse_challenge(body: &[u8]) -> Result<Challenge, Error> {
         Some(serde_json::Value::String(url)) if !url.trim().is_empty() => url.trim().to_owned(),
         _ => return Err(bad("no video_url")),
     };
+    // The stages also read local paths and file:// (for `scorevision
+    // process`); a validator's URL must never reach the miner's own files.
+    let scheme = video_url.split("://").next().unwrap_or_default();
+    if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https"))
+        || !video_url.contains("://")
+    {
+        return Err(bad("video_url must be an http(s) URL"));
+    }
     Ok(Challenge {
         challenge_id,
         video_url,
@@ -148,13 +156,16 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_challenge(br#"{"challenge_id": 12, "video_url": "u"}"#)
+            parse_challenge(br#"{"challenge_id": 12, "video_url": "http://u/v.mp4"}"#)
                 .unwrap()
                 .challenge_id,
             "12"
         );
         for bad in [
-            &br#"{"challenge_id": "a"}"#[..],
+            &br#"{"challenge_id": "a", "video_url": "/etc/passwd"}"#[..],
+            br#"{"challenge_id": "a", "video_url": "file:///etc/passwd"}"#,
+            br#"{"challenge_id": "a", "video_url": "ftp://x/v.mp4"}"#,
+            br#"{"challenge_id": "a"}"#,
             br#"{"challenge_id": "a", "video_url": ""}"#,
             b"[]",
             b"not json",
