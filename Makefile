@@ -33,6 +33,20 @@ run: release
 	target/release/scorevision process $(CLIP) --player $(PLAYER) --pitch $(PITCH) --out $(OUT) $(RUN_ARGS)
 	@echo "Result written to $(OUT)"
 
+## Benchmarks against the reference miner's Python loop (installed into
+## .venv-bench), on the same clip and models: ours end to end, ONNX Runtime
+## alone, each stage alone, peak RSS. BENCH_RUNS runs per row (medians);
+## BENCH_SCALE=n|s|m|l|x makes full-size YOLOv8 models into out/bench first.
+## Writes out/bench/bench-<scale>.{md,json}. See tests/bench/README.md.
+BENCH_RUNS  ?= 3
+BENCH_SCALE ?= fixture
+BENCH_ARGS  ?=
+.PHONY: bench
+bench: deps
+	$(CARGO) build --release -p scorevision -p sv-bench
+	@tests/bench/setup.sh
+	python3 tests/bench/bench.py --runs $(BENCH_RUNS) --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
 ## Every test tier: unit, integration (real stages on fixtures), end to end,
 ## and the offline check of the Kubernetes manifests and Dockerfiles.
 test: test-deps k8s-validate

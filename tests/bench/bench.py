@@ -2,10 +2,12 @@
 """`make bench`: the reference miner's loop against our embedded pipeline on the
 same clip and the same ONNX models, plus each of our stages alone, in one run.
 
-Every row is a small function returning the seconds of each run (the table
-shows the median). Rows that need the same heavy setup share it through the
-Context's caches. To add a row, write `def row_x(ctx) -> Result` and list it
-in ROWS. Standard library only; the reference itself runs in .venv-bench.
+Every row is a small function that measures one run and returns a Sample;
+the driver runs the rows round by round (interleaved, so a change in machine
+load hits every row alike) and the table shows medians. Rows that share a
+heavy setup share it through the Context (the stage-alone rows read one
+`sv-bench stages` per round). To add a row, write `def once_x(ctx) -> Sample`
+and list it in ROWS. Standard library only; the reference runs in .venv-bench.
 
 Figures:
 - seconds: median processing time over --runs runs (the reference and ours:
@@ -16,6 +18,7 @@ Figures:
   Runtime is hidden behind it.
 """
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -112,6 +115,19 @@ class Context:
         if args.intra_threads is not None:
             self.settings += ["--intra-threads", str(args.intra_threads)]
         self._stages = None
+        self.stage_rounds = []
+        # Long-lived helpers (e.g. stage processes) shared by every round, closed when the bench ends.
+        self.exit_stack = contextlib.ExitStack()
+        self._resources = {}
+
+    def new_round(self):
+        self._stages = None
+
+    def resource(self, key, make):
+        """`make(exit_stack)` once per key; later calls return the same object."""
+        if key not in self._resources:
+            self._resources[key] = make(self.exit_stack)
+        return self._resources[key]
 
     def models(self, scale):
         if scale == "fixture":
@@ -158,58 +174,91 @@ class Context:
         return response["processing_time"], len(response["frames"]), ran
 
     def stages(self):
-        """`sv-bench stages` once (all stage-alone rows come from it)."""
+        """`sv-bench stages` once per round (every stage-alone row of the round reads it)."""
         if self._stages is None:
             ran = run_measured([self.sv_bench, "stages", self.clip, "--player", self.player, "--pitch", self.pitch,
-                                "--runs", str(self.runs), *self.settings])
+                                "--runs", "1", *self.settings])
             self._stages = json.loads(ran.stdout)
+            self.stage_rounds.append(self._stages)
         return self._stages
 
 
 # ------------------------------------------------------------------------------------------------------------
-# rows
+# rows: each measures one run; the driver interleaves rows round by round, so a change in machine load hits
+# every row alike and the ratios between rows (measured in the same rounds) stay meaningful.
 
 
-def row_reference(ctx):
-    seconds, frames, rss = [], 0, 0.0
-    for _ in range(ctx.runs):
-        ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
-                            "--pitch", ctx.pitch])
-        got = json.loads(ran.stdout.strip().splitlines()[-1])
-        seconds.append(got["processing_time"])
-        frames, rss = got["frames"], max(rss, ran.peak_rss_mb)
-    return Result(seconds, frames, "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time",
-                  {"peak_rss_mb": rss})
+@dataclass
+class Sample:
+    seconds: float
+    frames: int
+    peak_rss_mb: float = 0.0
+    extra: dict = field(default_factory=dict)
 
 
-def row_ours(ctx):
-    seconds, frames, rss = [], 0, 0.0
-    for _ in range(ctx.runs):
-        t, frames, ran = ctx.ours(ctx.clip)
-        seconds.append(t)
-        rss = max(rss, ran.peak_rss_mb)
-    return Result(seconds, frames, "scorevision process: decode -> infer -> track", {"peak_rss_mb": rss})
+def once_reference(ctx):
+    ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
+                        "--pitch", ctx.pitch])
+    got = json.loads(ran.stdout.strip().splitlines()[-1])
+    return Sample(got["processing_time"], got["frames"], ran.peak_rss_mb)
 
 
-def stage_row(key, note):
-    def row(ctx):
+def once_ours(ctx):
+    seconds, frames, ran = ctx.ours(ctx.clip)
+    return Sample(seconds, frames, ran.peak_rss_mb)
+
+
+def once_stage(key):
+    def once(ctx):
         s = ctx.stages()
-        return Result(s[key], s["frames"], note, {"settings": s["settings"]})
-    row.__name__ = f"row_{key}"
-    return row
+        return Sample(s[key][0], s["frames"])
+    once.__name__ = f"once_{key}"
+    return once
+
+
+@dataclass
+class Row:
+    name: str
+    once: object  # Context -> Sample
+    note: str
+    # Optional (own samples, {row name: samples of every row}) -> (note, extra), once all rounds are in.
+    summary: object = None
 
 
 ROWS = [
-    ("reference loop (Python)", row_reference),
-    ("ours end to end", row_ours),
-    ("ONNX Runtime alone", stage_row("ort", "both models on the prepared batches, same sessions and lanes")),
-    ("decode alone", stage_row("decode", "GStreamer to RGB frames")),
-    ("preprocessing alone", stage_row("preprocess", "letterbox both models into the batch tensors")),
-    ("postprocessing alone", stage_row("postprocess", "NMS and mapping back, one thread")),
-    ("tracking alone", stage_row("track", "ByteTrack on our detections")),
-    ("distributed (inline frames)", distributed_row("inline", Result, run_measured)),
-    ("distributed (shared-memory frames)", distributed_row("shm", Result, run_measured)),
+    Row("reference loop (Python)", once_reference,
+        "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time"),
+    Row("ours end to end", once_ours, "scorevision process: decode -> infer -> track"),
+    Row("ONNX Runtime alone", once_stage("ort"), "both models on the prepared batches, same sessions and lanes"),
+    Row("decode alone", once_stage("decode"), "GStreamer to RGB frames"),
+    Row("preprocessing alone", once_stage("preprocess"), "letterbox both models into the batch tensors"),
+    Row("postprocessing alone", once_stage("postprocess"), "NMS and mapping back, one thread"),
+    Row("tracking alone", once_stage("track"), "ByteTrack on our detections"),
+    distributed_row("inline", Row, Sample, run_measured),
+    distributed_row("shm", Row, Sample, run_measured),
 ]
+
+
+def measure(ctx, rows):
+    samples = {row.name: [] for row in rows}
+    for round_ in range(ctx.runs):
+        ctx.new_round()
+        for row in rows:
+            got = row.once(ctx)
+            samples[row.name].append(got)
+            log(f"round {round_ + 1}/{ctx.runs}: {row.name}: {got.seconds:.3f} s ({got.frames} frames)")
+    results = {}
+    for row in rows:
+        got = samples[row.name]
+        frames = {g.frames for g in got}
+        if len(frames) != 1:
+            sys.exit(f"bench: {row.name}: frame counts differ between runs: {sorted(frames)}")
+        rss = max(g.peak_rss_mb for g in got)
+        note, extra = (row.summary(got, samples) if row.summary else (row.note, {}))
+        if rss:
+            extra["peak_rss_mb"] = rss
+        results[row.name] = Result([g.seconds for g in got], got[0].frames, note, extra)
+    return results
 
 
 def peak_rss(ctx, lengths):
@@ -254,9 +303,9 @@ def table(results, rss, ctx, loads):
         lines.append(f"- peak RSS of scorevision process, {frames} frames: {mb:.0f} MB")
     if ref and "peak_rss_mb" in ref.extra:
         lines.append(f"- peak RSS of the reference loop, {ref.frames} frames: {ref.extra['peak_rss_mb']:.0f} MB")
-    if ctx._stages:
-        lines.append(f"- settings: {json.dumps(ctx._stages['settings'])}; "
-                     f"inputs {json.dumps(ctx._stages['input_shapes'])}")
+    if ctx.stage_rounds:
+        s = ctx.stage_rounds[-1]
+        lines.append(f"- settings: {json.dumps(s['settings'])}; inputs {json.dumps(s['input_shapes'])}")
     lines.append(f"- models: {os.path.relpath(ctx.player, ROOT)}, {os.path.relpath(ctx.pitch, ROOT)}")
     return "\n".join(lines) + "\n"
 
@@ -281,13 +330,11 @@ def main():
     wanted = set(args.rows.split(",")) if args.rows else None
     loads = [load_average()]
     log(f"load average {loads[0]:.2f}; {args.runs} runs per row, models {args.scale}")
-    results = {}
-    for name, fn in ROWS:
-        if wanted and name not in wanted:
-            continue
-        log(f"{name} ...")
-        results[name] = fn(ctx)
-        log(f"{name}: {results[name].median:.3f} s ({results[name].fps:.1f} frames/s)")
+    rows = [row for row in ROWS if not wanted or row.name in wanted]
+    if wanted and len(rows) != len(wanted):
+        sys.exit(f"bench: unknown rows {sorted(wanted - {r.name for r in rows})}; rows: {[r.name for r in ROWS]}")
+    with ctx.exit_stack:
+        results = measure(ctx, rows)
     lengths = [int(x) for x in args.rss.split(",") if x.strip()]
     rss = peak_rss(ctx, lengths)
     loads.append(load_average())
@@ -302,7 +349,7 @@ def main():
             "clip": ctx.clip, "scale": args.scale, "runs": args.runs, "load_average": loads,
             "rows": {k: {"seconds": r.seconds, "median": r.median, "frames": r.frames, "fps": r.fps, "note": r.note,
                          **r.extra} for k, r in results.items()},
-            "peak_rss_mb": rss, "stages": ctx._stages,
+            "peak_rss_mb": rss, "stages": ctx.stage_rounds,
         }, f, indent=1)
     log(f"wrote {base}.md and {base}.json")
 

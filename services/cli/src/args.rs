@@ -65,7 +65,7 @@ pub struct ModelArgs {
     #[arg(long, env = "SV_PITCH_IMGSZ", default_value_t = 640)]
     pub pitch_imgsz: u32,
     /// Most frames per inference call.
-    #[arg(long, env = "SV_BATCH_SIZE", default_value_t = 4)]
+    #[arg(long, env = "SV_BATCH_SIZE", default_value_t = 1)]
     pub batch_size: usize,
     /// Execution providers in order of preference (tensorrt, cuda, cpu).
     #[arg(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use sv_core::{Frame, FrameDetections};
 
-use crate::config::InferConfig;
+use crate::config::{InferConfig, Resolved};
 use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
 use crate::metadata::Task;
@@ -34,17 +34,24 @@ impl Detector {
         Ok(Self { players, pitch })
     }
 
-    /// Opens both models with ONNX Runtime as `config` says (providers,
-    /// threads, inference sizes).
-    pub fn open(config: &InferConfig) -> Result<Self, InferError> {
+    /// One detector per ONNX Runtime lane, as `config` says (providers,
+    /// inference sizes), laid out as `resolved` says (lanes, threads).
+    pub fn open_lanes(config: &InferConfig, resolved: &Resolved) -> Result<Vec<Self>, InferError> {
         let options = SessionOptions {
             library: runtime::find_library(config.ort_library.as_deref())?,
             providers: config.providers.clone(),
-            intra_threads: config.intra_threads,
+            intra_threads: resolved.intra_threads,
             engine_cache: config.engine_cache.clone(),
         };
+        (0..resolved.lanes)
+            .map(|_| Self::open(config, &options))
+            .collect()
+    }
+
+    /// Opens both models of `config` with these session options.
+    pub fn open(config: &InferConfig, options: &SessionOptions) -> Result<Self, InferError> {
         let open = |path: &Path, imgsz: u32| -> Result<YoloModel, InferError> {
-            let engine = OrtEngine::open_with(path, &options, config.threading)?;
+            let engine = OrtEngine::open_with(path, options, config.threading)?;
             let (info, fixed) = (engine.info.clone(), engine.fixed_size);
             let name = path
                 .file_stem()
@@ -56,6 +63,27 @@ impl Detector {
             open(&config.player_model, config.player_imgsz)?,
             open(&config.pitch_model, config.pitch_imgsz)?,
         )
+    }
+
+    /// Runs every detector once on a full batch of grey `width` x `height`
+    /// frames, the lanes in parallel.
+    pub fn warm_up(
+        detectors: &mut [Self],
+        batch: usize,
+        (width, height): (u32, u32),
+    ) -> Result<(), InferError> {
+        let data: bytes::Bytes = vec![114u8; width as usize * height as usize * 3].into();
+        let frames: Vec<Frame> = (0..batch.max(1) as u64)
+            .map(|i| Frame::rgb(i, width, height, data.clone()))
+            .collect();
+        std::thread::scope(|scope| {
+            let runs: Vec<_> = detectors
+                .iter_mut()
+                .map(|d| scope.spawn(|| d.detect(&frames).map(|_| ())))
+                .collect();
+            runs.into_iter()
+                .try_for_each(|run| run.join().unwrap_or(Err(InferError::WorkerGone)))
+        })
     }
 
     /// Detections and pitch keypoints for each frame, in order, every step

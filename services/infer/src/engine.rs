@@ -70,7 +70,7 @@ pub struct SessionOptions {
 }
 
 /// ONNX Runtime threading beyond the intra-op thread count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Threading {
     /// Whether idle intra-op threads spin before they sleep. Spinning shaves
     /// microseconds off each operator when the cores are otherwise idle, but
@@ -80,15 +80,6 @@ pub struct Threading {
     /// Inter-op threads: 0 runs the graph's nodes one after another (YOLO
     /// graphs are nearly a chain); more turns on parallel execution.
     pub inter_threads: usize,
-}
-
-impl Default for Threading {
-    fn default() -> Self {
-        Self {
-            spinning: false,
-            inter_threads: 0,
-        }
-    }
 }
 
 pub struct OrtEngine {
@@ -137,8 +128,10 @@ impl OrtEngine {
         if threading.inter_threads > 0 {
             builder = builder
                 .with_parallel_execution(true)
-                .and_then(|b| b.with_inter_threads(threading.inter_threads))
-                .and_then(|b| b.with_inter_op_spinning(threading.spinning))
+                .map_err(|e| load(e.to_string()))?
+                .with_inter_threads(threading.inter_threads)
+                .map_err(|e| load(e.to_string()))?
+                .with_inter_op_spinning(threading.spinning)
                 .map_err(|e| load(e.to_string()))?;
         }
         let provider = runtime::register_providers(

@@ -115,6 +115,23 @@ pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
     })
 }
 
+/// The provider that will run most of the graph: the first wanted one the
+/// library was built with (CPU when none else). Sessions may still fall back
+/// to the CPU if registering it fails.
+pub fn primary_provider(library: &Path, wanted: &[Provider]) -> Result<Provider, InferError> {
+    environment(library)?;
+    let available = |p: Provider| match p {
+        Provider::TensorRt => ep::TensorRT::is_available().unwrap_or(false),
+        Provider::Cuda => ep::CUDA::is_available().unwrap_or(false),
+        Provider::Cpu => true,
+    };
+    Ok(wanted
+        .iter()
+        .copied()
+        .find(|&p| available(p))
+        .unwrap_or(Provider::Cpu))
+}
+
 /// Registers the wanted providers the library was built with, in order, and
 /// returns the one that will run most of the graph (CPU when none else).
 pub fn register_providers(

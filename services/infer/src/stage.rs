@@ -31,17 +31,31 @@ enum Next {
 
 impl<U: FrameSource> Stage<U> {
     /// Loads both models once per lane (ONNX Runtime, the configured
-    /// providers) and starts the pipeline threads.
+    /// providers; see [`InferConfig::lanes`]) and starts the pipeline
+    /// threads.
     pub fn new(upstream: U, config: &InferConfig) -> Result<Self, InferError> {
-        let lanes = (0..config.lanes.max(1))
-            .map(|_| Detector::open(config))
-            .collect::<Result<Vec<_>, _>>()?;
-        let provider = lanes[0].players.engine().provider();
+        let resolved = config.resolve()?;
+        tracing::debug!(
+            ?resolved,
+            batch_size = config.batch_size,
+            "Opening the models."
+        );
+        let mut lanes = Detector::open_lanes(config, &resolved)?;
+        if let Some(size) = config.warm_up {
+            Detector::warm_up(&mut lanes, config.batch_size, size)?;
+        }
+        let provider = lanes
+            .first()
+            .map_or(resolved.provider, |d| d.players.engine().provider());
+        let worker = WorkerConfig {
+            prep_threads: resolved.prep_threads,
+            ..config.worker
+        };
         Ok(Self::with_lanes(
             upstream,
             lanes,
             config.batch_size,
-            config.worker,
+            worker,
             provider,
         ))
     }
@@ -81,8 +95,8 @@ impl<U: FrameSource> Stage<U> {
         }
     }
 
-    /// Runs a grey frame through every lane so the first challenge does not
-    /// pay for lazy initialisation (and TensorRT engine builds).
+    /// Runs a grey frame of another size through the pipeline (the stage
+    /// already warmed every lane at [`InferConfig::warm_up`]).
     pub async fn warm_up(&self, width: u32, height: u32) -> Result<(), InferError> {
         let data: bytes::Bytes = vec![114u8; (width * height * 3) as usize].into();
         let mut pending = Vec::with_capacity(self.lanes);

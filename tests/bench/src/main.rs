@@ -77,16 +77,19 @@ impl Common {
     }
 }
 
-/// The settings a result was measured with, echoed into the JSON.
-fn settings(c: &InferConfig) -> serde_json::Value {
-    serde_json::json!({
+/// The settings a result was measured with (automatic values resolved as
+/// the stage resolves them), echoed into the JSON.
+fn settings(c: &InferConfig) -> anyhow::Result<serde_json::Value> {
+    let r = c.resolve()?;
+    Ok(serde_json::json!({
+        "provider": r.provider.name(),
         "batch_size": c.batch_size,
-        "intra_threads": c.intra_threads,
+        "lanes": r.lanes,
+        "intra_threads": r.intra_threads,
+        "prep_threads": r.prep_threads,
         "inter_threads": c.threading.inter_threads,
         "spinning": c.threading.spinning,
-        "lanes": c.lanes,
-        "prep_threads": c.worker.prep_threads,
-    })
+    }))
 }
 
 fn main() -> anyhow::Result<()> {

@@ -26,18 +26,19 @@ struct Item {
     shape: [usize; 4],
 }
 
+/// One lane's (players, pitch) engines.
+type Lane = (Box<dyn Engine>, Box<dyn Engine>);
+
 struct Models {
     players: (Preprocess, Postprocess),
     pitch: (Preprocess, Postprocess),
-    /// One (players, pitch) engine pair per lane.
-    lanes: Vec<(Box<dyn Engine>, Box<dyn Engine>)>,
+    lanes: Vec<Lane>,
 }
 
 fn open(config: &InferConfig) -> anyhow::Result<Models> {
     let mut lanes = Vec::new();
     let mut parts = None;
-    for _ in 0..config.lanes.max(1) {
-        let d = Detector::open(config)?;
+    for d in Detector::open_lanes(config, &config.resolve()?)? {
         let (pp, pe, ppost) = d.players.into_parts();
         let (qp, qe, qpost) = d.pitch.into_parts();
         parts.get_or_insert(((pp, ppost), (qp, qpost)));
@@ -81,7 +82,7 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
     let batches: Vec<&[Frame]> = frames.chunks(config.batch_size.max(1)).collect();
 
     // Letterboxing into reused tensors, as the preparing thread does.
-    let prep_threads = config.worker.prep_threads;
+    let prep_threads = config.resolve()?.prep_threads;
     let mut preprocess = Vec::with_capacity(runs);
     let (mut tp, mut tq) = (Vec::new(), Vec::new());
     for _ in 0..=runs {
@@ -161,7 +162,7 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
             "players": [lb_players.out_h, lb_players.out_w],
             "pitch": [lb_pitch.out_h, lb_pitch.out_w],
         },
-        "settings": settings(&config),
+        "settings": settings(&config)?,
         "decode": decode,
         "preprocess": preprocess,
         "ort": ort,
@@ -181,10 +182,7 @@ fn decode_outputs(
 
 /// Runs every item once over the lanes (each lane takes the next item) and
 /// returns the outputs in item order with their batch sizes.
-fn run_lanes(
-    lanes: &mut [(Box<dyn Engine>, Box<dyn Engine>)],
-    items: &[Item],
-) -> anyhow::Result<Vec<(Output, usize)>> {
+fn run_lanes(lanes: &mut [Lane], items: &[Item]) -> anyhow::Result<Vec<(Output, usize)>> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<(Output, usize)>>> =
         Mutex::new((0..items.len()).map(|_| None).collect());

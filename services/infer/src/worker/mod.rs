@@ -31,7 +31,9 @@ use steps::Job;
 /// How the pipeline's threads are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerConfig {
-    /// Threads letterboxing a batch (the preparing thread included).
+    /// Threads letterboxing a batch (the preparing thread included); 0:
+    /// automatic (see [`crate::InferConfig::resolve_for`]), which
+    /// [`Worker::spawn`] takes as 1.
     pub prep_threads: usize,
     /// Batches waiting for the preparing thread.
     pub queue: usize,
@@ -42,7 +44,7 @@ pub struct WorkerConfig {
 impl Default for WorkerConfig {
     fn default() -> Self {
         Self {
-            prep_threads: 2,
+            prep_threads: 0,
             queue: 2,
             in_flight: 4,
         }

@@ -16,7 +16,7 @@
 //! - post: takes the batches in submission order, waits for their outputs,
 //!   runs NMS and answers. Outputs are ONNX Runtime's own buffers, moved.
 
-use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -173,11 +173,8 @@ impl Prepare {
 
     /// A tensor of `model` to fill: one the lanes gave back, or a new one.
     fn tensor(&mut self, model: Model) -> Vec<f32> {
-        loop {
-            match self.back.try_recv() {
-                Ok(t) => self.free.push(t),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
-            }
+        while let Ok(t) = self.back.try_recv() {
+            self.free.push(t);
         }
         match self.free.iter().position(|(m, _)| *m == model) {
             Some(i) => self.free.swap_remove(i).1,
@@ -185,7 +182,6 @@ impl Prepare {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn prepare(&mut self, frames: &[Frame]) -> Result<(Vec<Run>, Vec<Work>), InferError> {
         let mut runs = Vec::new();
         let mut works = Vec::new();

@@ -50,8 +50,9 @@ struct Fake {
 
 impl Engine for Fake {
     fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError> {
-        self.runs.fetch_add(1, Ordering::Relaxed);
         let [batch, _, h, w] = shape;
+        // Runs in the low 16 bits, frames above: one counter for both.
+        self.runs.fetch_add(1 + (batch << 16), Ordering::Relaxed);
         let mut data = Vec::new();
         let mut levels = Vec::new();
         for image in input.chunks_exact(3 * h * w) {
@@ -106,6 +107,12 @@ fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
     Detector::new(model(false), model(true)).unwrap()
 }
 
+/// (runs, frames) the fake engines have seen.
+fn count(runs: &AtomicUsize) -> (usize, usize) {
+    let n = runs.load(Ordering::Relaxed);
+    (n & 0xffff, n >> 16)
+}
+
 fn lanes(n: usize, fail_on: Option<u8>) -> (Vec<Detector>, Arc<AtomicUsize>) {
     let runs = Arc::new(AtomicUsize::new(0));
     ((0..n).map(|_| detector(fail_on, &runs)).collect(), runs)
@@ -137,11 +144,7 @@ async fn answers_keep_submission_order_across_lanes() {
     for (batch, answer) in pending.into_iter().enumerate() {
         check(&answer.await.unwrap(), batch as u64 * 3);
     }
-    assert_eq!(
-        runs.load(Ordering::Relaxed),
-        24,
-        "one run per model per batch"
-    );
+    assert_eq!(count(&runs), (24, 72), "one run per model per batch");
     assert_eq!(worker.stats.frames(), 36);
     assert_eq!(worker.stats.batches(), 12);
 }
@@ -161,7 +164,7 @@ async fn frames_of_two_sizes_in_one_batch_run_separately() {
         answer.iter().map(|d| d.index).collect::<Vec<_>>(),
         vec![0, 1, 2]
     );
-    assert_eq!(runs.load(Ordering::Relaxed), 6, "three runs per model");
+    assert_eq!(count(&runs).0, 6, "three runs per model");
 }
 
 #[tokio::test]
@@ -188,8 +191,15 @@ async fn a_bad_frame_is_refused_without_stopping_the_pipeline() {
         matches!(err, InferError::BadFrame { index: 0, .. }),
         "{err}"
     );
-    assert_eq!(runs.load(Ordering::Relaxed), 0);
+    assert_eq!(count(&runs), (0, 0));
     check(&worker.run(vec![frame(1)]).await.unwrap(), 1);
+}
+
+#[test]
+fn warm_up_runs_every_lane_once_on_a_full_batch() {
+    let (mut detectors, runs) = lanes(3, None);
+    Detector::warm_up(&mut detectors, 4, (SIZE, SIZE)).unwrap();
+    assert_eq!(count(&runs), (6, 24), "3 lanes x 2 models, 4 frames each");
 }
 
 #[tokio::test]
