@@ -53,6 +53,7 @@ class Ran:
     peak_rss_mb: float
     stdout: str
     stderr: str
+    info: dict = field(default_factory=dict)  # what the caller read from the output
 
 
 def run_measured(cmd, env=None, check=True):
@@ -171,6 +172,7 @@ class Context:
                                 "--out", out, "--providers", "cpu", *self.settings])
             with open(out) as f:
                 response = json.load(f)
+        ran.info["objects"] = sum(len(f["objects"]) for f in response["frames"])
         return response["processing_time"], len(response["frames"]), ran
 
     def stages(self):
@@ -200,12 +202,18 @@ def once_reference(ctx):
     ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
                         "--pitch", ctx.pitch])
     got = json.loads(ran.stdout.strip().splitlines()[-1])
-    return Sample(got["processing_time"], got["frames"], ran.peak_rss_mb)
+    return Sample(got["processing_time"], got["frames"], ran.peak_rss_mb, {"objects": got["objects"]})
 
 
 def once_ours(ctx):
     seconds, frames, ran = ctx.ours(ctx.clip)
-    return Sample(seconds, frames, ran.peak_rss_mb)
+    return Sample(seconds, frames, ran.peak_rss_mb, {"objects": ran.info["objects"]})
+
+
+def with_objects(samples, _rounds, note):
+    """The note plus the tracked objects in the response (the same on every run, or each run's)."""
+    counts = sorted({s.extra["objects"] for s in samples})
+    return f"{note}; {'/'.join(map(str, counts))} tracked objects", {"objects": counts}
 
 
 def once_stage(key):
@@ -226,9 +234,10 @@ class Row:
 
 
 ROWS = [
-    Row("reference loop (Python)", once_reference,
-        "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time"),
-    Row("ours end to end", once_ours, "scorevision process: decode -> infer -> track"),
+    Row("reference loop (Python)", once_reference, "", lambda got, rounds: with_objects(
+        got, rounds, "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time")),
+    Row("ours end to end", once_ours, "", lambda got, rounds: with_objects(
+        got, rounds, "scorevision process: decode -> infer -> track")),
     Row("ONNX Runtime alone", once_stage("ort"), "both models on the prepared batches, same sessions and lanes"),
     Row("decode alone", once_stage("decode"), "GStreamer to RGB frames"),
     Row("preprocessing alone", once_stage("preprocess"), "letterbox both models into the batch tensors"),

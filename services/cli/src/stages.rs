@@ -54,11 +54,13 @@ async fn run_until_stopped(
 }
 
 pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
-    let mut config = DecodeConfig::default();
-    config.hardware = if args.hardware_decode == "off" {
-        HardwarePreference::Off
-    } else {
-        HardwarePreference::Auto
+    let mut config = DecodeConfig {
+        hardware: if args.hardware_decode == "off" {
+            HardwarePreference::Off
+        } else {
+            HardwarePreference::Auto
+        },
+        ..DecodeConfig::default()
     };
     config.fetch.allow_private = args.allow_private_urls;
     let local: Arc<dyn FrameSource> = Arc::new(Local::new(config)?);

@@ -11,10 +11,13 @@ use sv_track::ByteTrackConfig;
 
 use crate::{Common, settings};
 
+/// When a video's first and last frames left decode.
+type Marks = Arc<Mutex<Vec<(Instant, Option<Instant>)>>>;
+
 /// Decode, noting when each video's first and last frames leave it.
 struct Probe {
     inner: Local,
-    marks: Arc<Mutex<Vec<(Instant, Option<Instant>)>>>,
+    marks: Marks,
 }
 
 impl FrameSource for Probe {
@@ -43,7 +46,7 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
         .build()?;
     let clip = common.clip.display().to_string();
     let (frames, seconds, steps) = runtime.block_on(async {
-        let marks = Arc::new(Mutex::new(Vec::new()));
+        let marks: Marks = Arc::default();
         let decode = Probe {
             inner: Local::new(DecodeConfig::default())?,
             marks: marks.clone(),
