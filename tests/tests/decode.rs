@@ -1,6 +1,6 @@
-//! Decode stage on real files: every frame exactly once, the pixels the
-//! reference miner sees (within a level or two), and a typed error, never a
-//! hang, for every kind of bad input.
+//! Decode stage on real files: every frame exactly once, exactly the pixels
+//! the reference miner sees, and a typed error, never a hang, for every kind
+//! of bad input.
 
 use std::io::Write;
 use std::path::Path;
@@ -53,33 +53,121 @@ fn every_frame_exactly_once_in_order() {
     );
 }
 
-/// Mean absolute difference, in levels, between a decoded frame and the
-/// frame OpenCV decoded (saved losslessly by the fixture script).
-fn mean_abs_diff(ours: &Frame, reference: &Frame) -> f64 {
+/// The first pixel where two RGB frames differ: (x, y, ours, theirs).
+fn first_difference(ours: &Frame, reference: &[u8]) -> Option<(usize, usize, [u8; 3], [u8; 3])> {
     let (w, h) = (ours.width as usize, ours.height as usize);
-    let mut total = 0u64;
     for y in 0..h {
         let a = &ours.data[y * ours.stride as usize..][..w * 3];
-        let b = &reference.data[y * reference.stride as usize..][..w * 3];
-        total += a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| u64::from(x.abs_diff(*y)))
-            .sum::<u64>();
+        let b = &reference[y * w * 3..][..w * 3];
+        if a != b {
+            let x = (0..w).find(|x| a[x * 3..x * 3 + 3] != b[x * 3..x * 3 + 3])?;
+            let px = |s: &[u8]| [s[x * 3], s[x * 3 + 1], s[x * 3 + 2]];
+            return Some((x, y, px(a), px(b)));
+        }
     }
-    total as f64 / (w * h * 3) as f64
+    None
+}
+
+/// Tightly packed RGB bytes of a frame.
+fn packed(frame: &Frame) -> Vec<u8> {
+    let row = frame.width as usize * 3;
+    (0..frame.height as usize)
+        .flat_map(|y| &frame.data[y * frame.stride as usize..][..row])
+        .copied()
+        .collect()
 }
 
 #[test]
-fn pixels_match_opencv_within_about_a_level() {
+fn pixels_equal_the_frames_opencv_decoded() {
+    // The reference miner's frames, saved losslessly by the fixture script
+    // from `cv2.VideoCapture.read()` (OpenCV 4.8.1.78, swscale 6.7).
     let frames = decode_all(&sample_clip()).unwrap();
-    for index in [0usize, 17, 49] {
+    for (index, frame) in frames.iter().enumerate() {
         let reference =
             load_png(&fixture(&format!("frames/{index:04}.png")), index as u64).unwrap();
-        let diff = mean_abs_diff(&frames[index], &reference);
-        // BT.709 (GStreamer's default guess for HD) would be ~7 levels off;
-        // BT.601 like swscale leaves chroma-siting and rounding (~1 level).
-        assert!(diff < 2.0, "frame {index}: mean |diff| {diff:.3} levels");
+        assert_eq!(
+            first_difference(frame, &packed(&reference)),
+            None,
+            "frame {index}"
+        );
+    }
+}
+
+/// Encodes a 3-frame test pattern with libx264, then returns it and the
+/// frames FFmpeg's swscale makes of it the way OpenCV asks (BGR24, bicubic
+/// flags), as RGB.
+fn encode_with_oracle(dir: &Path, size: &str, pix_fmt: &str) -> (std::path::PathBuf, Vec<Vec<u8>>) {
+    let clip = dir.join(format!("{size}-{pix_fmt}.mp4"));
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-y"])
+            .args(args)
+            .output()
+            .expect("ffmpeg runs (scripts/install-deps.sh installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let source = format!("testsrc2=size={size}:rate=25");
+    run(&[
+        "-f",
+        "lavfi",
+        "-i",
+        &source,
+        "-frames:v",
+        "3",
+        "-c:v",
+        "libx264",
+    ]
+    .into_iter()
+    .chain(["-pix_fmt", pix_fmt, clip.to_str().unwrap()])
+    .collect::<Vec<_>>());
+    let bgr = run(&[
+        "-i",
+        clip.to_str().unwrap(),
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "bgr24",
+        "-sws_flags",
+        "bicubic",
+        "-",
+    ]);
+    let (w, h) = size.split_once('x').unwrap();
+    let frame_len = w.parse::<usize>().unwrap() * h.parse::<usize>().unwrap() * 3;
+    assert_eq!(bgr.len(), 3 * frame_len);
+    let rgb = bgr
+        .chunks(frame_len)
+        .map(|f| f.chunks(3).flat_map(|p| [p[2], p[1], p[0]]).collect())
+        .collect();
+    (clip, rgb)
+}
+
+#[test]
+fn pixels_equal_swscale_for_other_sizes_and_full_range() {
+    // A saturated test pattern reaches the corners of the arithmetic (luma
+    // below 16, chroma extremes); a width that is not a multiple of 8 and a
+    // full-range (yuvj420p) stream take other paths through swscale.
+    let dir = tempfile::tempdir().unwrap();
+    for (size, pix_fmt) in [
+        ("1920x1080", "yuv420p"),
+        ("1004x562", "yuv420p"),
+        ("1000x562", "yuvj420p"),
+    ] {
+        let (clip, expected) = encode_with_oracle(dir.path(), size, pix_fmt);
+        let frames = decode_all(&clip).unwrap();
+        assert_eq!(frames.len(), expected.len(), "{size} {pix_fmt}");
+        for (frame, want) in frames.iter().zip(&expected) {
+            assert_eq!(
+                first_difference(frame, want),
+                None,
+                "{size} {pix_fmt} frame {}",
+                frame.index
+            );
+        }
     }
 }
 

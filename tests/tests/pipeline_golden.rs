@@ -1,15 +1,19 @@
 //! The whole embedded chain (infer stage -> track stage -> response
-//! assembly) on the frames the reference miner decoded, against the JSON the
-//! reference miner (ultralytics + sv.ByteTrack) produced for them: tracker
-//! ids exactly, boxes and keypoints to float noise.
+//! assembly) against the JSON the reference miner (OpenCV decode +
+//! ultralytics + sv.ByteTrack) produced for the sample clip: tracker ids
+//! exactly, boxes and keypoints to float noise. Once on the frames the
+//! reference decoded (model and tracker parity alone), once with our own
+//! decode of the clip (the whole product, decode parity included).
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, FrameSource, TrackSource, VideoRequest};
+use sv_decode::DecodeConfig;
+use sv_decode::config::HardwarePreference;
 use sv_infer::{Detector, Provider};
 use sv_tests::png_frames::PngFrames;
-use sv_tests::{golden, golden_frames, open_model, pitch_model, player_model};
+use sv_tests::{golden, golden_frames, open_model, pitch_model, player_model, sample_clip};
 use sv_track::ByteTrackConfig;
 
 #[tokio::test]
@@ -18,6 +22,27 @@ async fn embedded_chain_reproduces_the_reference_miner_json() {
     let frames = PngFrames {
         frames: golden_frames(&golden).unwrap(),
     };
+    check_against_golden(frames, "saved-frames", &golden).await;
+}
+
+#[tokio::test]
+async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
+    let golden = golden::load().unwrap();
+    let decode = sv_decode::Local::new(DecodeConfig {
+        // The CPU path is held to exact parity; NVDEC to tolerances.
+        hardware: HardwarePreference::Off,
+        ..DecodeConfig::default()
+    })
+    .unwrap();
+    let clip = sample_clip().display().to_string();
+    check_against_golden(decode, &clip, &golden).await;
+}
+
+async fn check_against_golden(
+    frames: impl FrameSource + 'static,
+    url: &str,
+    golden: &golden::Golden,
+) {
     let detector = Detector::new(
         open_model(&player_model(), 1280).unwrap(),
         open_model(&pitch_model(), 640).unwrap(),
@@ -31,7 +56,7 @@ async fn embedded_chain_reproduces_the_reference_miner_json() {
     ));
     let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
 
-    let stream = track.track(VideoRequest::new("golden", "saved-frames"));
+    let stream = track.track(VideoRequest::new("golden", url));
     let response = ChallengeResponse::assemble("golden", stream, Instant::now(), |_| {})
         .await
         .unwrap();

@@ -42,7 +42,13 @@ pub fn init(preference: HardwarePreference) -> Result<(), gst::glib::Error> {
 /// the first video in a process took 0.1-0.4 s longer to start without this
 /// (measured with `sv-bench pipeline`, tests/bench).
 fn preload() {
-    for factory in ["decodebin", "qtdemux", "h264parse", "avdec_h264", "videoconvert"] {
+    for factory in [
+        "decodebin",
+        "qtdemux",
+        "h264parse",
+        "avdec_h264",
+        "videoconvert",
+    ] {
         if gst::ElementFactory::make(factory).build().is_err() {
             tracing::debug!(factory, "Element not available to preload.");
         }

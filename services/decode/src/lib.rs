@@ -4,6 +4,7 @@
 //!   private-address guard).
 //! - [`source`]: where a URL's bytes come from (a local path or a download).
 //! - [`hardware`]: prefer NVDEC / VA-API decoders when the registry has them.
+//! - [`colour`]: YUV to RGB exactly as the reference miner's OpenCV (swscale) does it.
 //! - [`pipeline`]: the GStreamer pipeline and the thread that drains it.
 //! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
 //! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
@@ -12,6 +13,7 @@
 //! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
 //! a consumer that goes away stops it.
 
+pub mod colour;
 pub mod config;
 pub mod error;
 pub mod fetch;

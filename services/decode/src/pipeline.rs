@@ -1,12 +1,15 @@
-//! The GStreamer pipeline: `filesrc ! decodebin ! capssetter ! videoconvert !
-//! appsink(RGB)`, built in one function and drained by another.
+//! The GStreamer pipeline: `filesrc ! decodebin ! videoconvert ! appsink(I420)`,
+//! built in one function and drained by another; each picture is turned into
+//! RGB by [`crate::colour`].
 //!
 //! Colour: the reference miner reads frames with OpenCV (FFmpeg + swscale),
-//! which converts YUV with BT.601 limited-range coefficients whatever the
-//! stream signals, while videoconvert honours the caps and assumes BT.709 for
-//! an unsignalled HD stream (7.6 levels mean error). Forcing the colorimetry
-//! to bt601 before videoconvert brings the mean difference to about one level
-//! (../shared/PARITY.md A0).
+//! which converts YUV with BT.601 coefficients whatever the stream signals
+//! and with its own fixed-point rounding. videoconvert honours the caps
+//! (BT.709 for an unsignalled HD stream: 7.6 levels mean error) and even
+//! forced to BT.601 stays about a level off, which moved detections of real
+//! models. So GStreamer only decodes (videoconvert passes I420 through and
+//! repacks anything else, e.g. a hardware decoder's NV12, to I420) and the
+//! conversion is ours, bit-exact with swscale (../shared/PARITY.md A0).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -17,8 +20,10 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
-use sv_core::{Frame, PixelFormat};
+use gstreamer_video::prelude::VideoFrameExt;
+use sv_core::Frame;
 
+use crate::colour;
 use crate::config::DecodeConfig;
 use crate::error::DecodeError;
 use crate::hardware;
@@ -97,18 +102,11 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
     let src = make("filesrc")?;
     src.set_property("location", path.to_string_lossy().as_ref());
     let decodebin = make("decodebin")?;
-    let colorimetry = make("capssetter")?;
-    colorimetry.set_property(
-        "caps",
-        gst::Caps::builder("video/x-raw")
-            .field("colorimetry", "bt601")
-            .build(),
-    );
     let convert = make("videoconvert")?;
     let appsink = gst_app::AppSink::builder()
         .caps(
             &gst_video::VideoCapsBuilder::new()
-                .format(gst_video::VideoFormat::Rgb)
+                .format(gst_video::VideoFormat::I420)
                 .build(),
         )
         // A small queue: backpressure reaches the decoder instead of RAM.
@@ -118,22 +116,16 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
         .build();
 
     pipeline
-        .add_many([
-            &src,
-            &decodebin,
-            &colorimetry,
-            &convert,
-            appsink.upcast_ref(),
-        ])
+        .add_many([&src, &decodebin, &convert, appsink.upcast_ref()])
         .map_err(gst_err)?;
     src.link(&decodebin).map_err(gst_err)?;
-    gst::Element::link_many([&colorimetry, &convert, appsink.upcast_ref()]).map_err(gst_err)?;
+    convert.link(&appsink).map_err(gst_err)?;
 
     // The first video pad goes to the converter; anything else (audio,
     // a second video track) is discarded so it cannot stall the demuxer.
-    let video_sink = colorimetry
+    let video_sink = convert
         .static_pad("sink")
-        .expect("capssetter has a sink pad");
+        .expect("videoconvert has a sink pad");
     let bin = pipeline.clone();
     decodebin.connect_pad_added(move |_, pad| {
         let is_video = pad
@@ -281,7 +273,7 @@ fn bus_error(pipeline: &gst::Pipeline) -> Option<String> {
     None
 }
 
-/// Wraps a sample's buffer as a frame without copying the pixels.
+/// Converts a sample's I420 picture into an RGB frame.
 fn to_frame(sample: &gst::Sample, index: u64, uri: &str) -> Result<Frame, DecodeError> {
     let corrupt = |message: &str| DecodeError::Corrupt {
         uri: uri.to_owned(),
@@ -297,23 +289,39 @@ fn to_frame(sample: &gst::Sample, index: u64, uri: &str) -> Result<Frame, Decode
         .buffer_owned()
         .ok_or_else(|| corrupt("sample without buffer"))?;
     let pts_ns = buffer.pts().map(|t| t.nseconds());
-    let mapped = buffer
-        .into_mapped_buffer_readable()
-        .map_err(|_| corrupt("buffer cannot be mapped"))?;
-    let stride = u32::try_from(info.stride()[0]).map_err(|_| corrupt("negative stride"))?;
-    let frame = Frame {
-        index,
-        pts_ns,
-        source_width: info.width(),
-        source_height: info.height(),
-        format: PixelFormat::Rgb8,
-        width: info.width(),
-        height: info.height(),
-        stride,
-        data: Bytes::from_owner(mapped),
+    let picture = gst_video::VideoFrame::from_buffer_readable(buffer, &info)
+        .map_err(|_| corrupt("buffer smaller than its caps say"))?;
+    let plane = |i: u32| -> Result<colour::Plane<'_>, DecodeError> {
+        let data = picture
+            .plane_data(i)
+            .map_err(|_| corrupt("picture without its planes"))?;
+        let stride = usize::try_from(picture.plane_stride()[i as usize])
+            .map_err(|_| corrupt("negative stride"))?;
+        Ok(colour::Plane { data, stride })
     };
-    if frame.data.len() < frame.expected_len() {
-        return Err(corrupt("buffer smaller than its caps say"));
-    }
+    let yuv = colour::I420 {
+        width: info.width() as usize,
+        height: info.height() as usize,
+        y: plane(0)?,
+        u: plane(1)?,
+        v: plane(2)?,
+    };
+    let rgb_full_range = full_range(caps);
+    let rgb = colour::i420_to_rgb(&yuv, &colour::Coefficients::bt601(rgb_full_range))
+        .map_err(|e| corrupt(&e.to_string()))?;
+    let mut frame = Frame::rgb(index, info.width(), info.height(), Bytes::from(rgb));
+    frame.pts_ns = pts_ns;
     Ok(frame)
+}
+
+/// Whether the stream says full range (JPEG levels, e.g. H.264's
+/// `video_full_range_flag`): swscale then converts it as yuvj420p. Read from
+/// the caps string, because `VideoInfo` replaces a colorimetry with an
+/// unknown matrix (`1:0:0:0`, what avdec gives for such a stream) by the
+/// format's default, which is limited range.
+fn full_range(caps: &gst::CapsRef) -> bool {
+    caps.structure(0)
+        .and_then(|s| s.get::<&str>("colorimetry").ok())
+        .and_then(|c| c.parse::<gst_video::VideoColorimetry>().ok())
+        .is_some_and(|c| c.range() == gst_video::VideoColorRange::Range0_255)
 }

@@ -1,0 +1,311 @@
+//! YUV 4:2:0 to packed RGB with exactly the arithmetic the reference miner's
+//! OpenCV gets from FFmpeg 5.1's swscale (OpenCV 4.8's wheels bundle
+//! swscale 6.7), so our frames are the reference's frames to the bit.
+//!
+//! OpenCV asks swscale for BGR24 at the source size with `SWS_BICUBIC` and
+//! no accurate rounding. For 4:2:0 input with an even height swscale then
+//! skips its scaler and runs its special-cased x86 converter
+//! (`yuv_2_rgb.asm`): BT.601 coefficients whatever the stream signals, each
+//! chroma sample used as is for its 2x2 block of pixels (no interpolation),
+//! and 16-bit fixed point: `(v << 3) - offset`, then a high-half multiply
+//! (`pmulhw`, i.e. `(a * b) >> 16`, rounding down) by coefficients derived
+//! from the 16.16 tables in integer steps. Rounding anywhere else shifts
+//! values by a level, which was enough to move detections of real models
+//! (PARITY.md A0). Verified bit-exact against `ffmpeg -pix_fmt bgr24
+//! -sws_flags bicubic` (the same swscale) and against the fixture frames
+//! OpenCV decoded: tests/tests/decode.rs.
+
+/// swscale's BT.601 table (`ff_yuv2rgb_coeffs[SWS_CS_ITU601]`), 16.16 fixed
+/// point and already scaled by 255/224 for limited-range chroma: Cr->R,
+/// Cb->B, Cb->G, Cr->G (the last two as magnitudes).
+const BT601: [i64; 4] = [104_597, 132_201, 25_675, 53_279];
+
+/// The converter's 16-bit coefficients, derived from [`BT601`] exactly as
+/// swscale's `ff_yuv2rgb_c_init_tables` derives its SIMD ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coefficients {
+    y: i32,
+    y_offset: i32,
+    u_to_b: i32,
+    u_to_g: i32,
+    v_to_g: i32,
+    v_to_r: i32,
+}
+
+/// swscale's `roundToInt16`: a 16.16 value times 2^13 back to an integer,
+/// rounding half up (the shift floors).
+fn round_to_i16(value: i64) -> i32 {
+    ((value + (1 << 15)) >> 16).clamp(-0x7fff, 0x7fff) as i32
+}
+
+impl Coefficients {
+    /// Limited range (16-235) unless `full_range` (JPEG-style 0-255, as an
+    /// H.264 stream with `video_full_range_flag` decodes).
+    pub fn bt601(full_range: bool) -> Self {
+        let [mut v_r, mut u_b, u_g, v_g] = BT601;
+        let (mut u_g, mut v_g) = (-u_g, -v_g);
+        let mut y: i64 = 1 << 16;
+        let mut y_offset: i64 = 0;
+        if full_range {
+            // C division truncates toward zero; Rust's `/` on i64 does too.
+            for c in [&mut v_r, &mut u_b, &mut u_g, &mut v_g] {
+                *c = *c * 224 / 255;
+            }
+        } else {
+            y = y * 255 / 219;
+            y_offset = 16 << 16;
+        }
+        Self {
+            y: round_to_i16(y << 13),
+            y_offset: round_to_i16(y_offset * 8),
+            u_to_b: round_to_i16(u_b << 13),
+            u_to_g: round_to_i16(u_g << 13),
+            v_to_g: round_to_i16(v_g << 13),
+            v_to_r: round_to_i16(v_r << 13),
+        }
+    }
+}
+
+/// `pmulhw`: the high 16 bits of a signed 16x16 product (floors).
+fn mul_high(a: i32, b: i32) -> i16 {
+    ((a * b) >> 16) as i16
+}
+
+/// Every intermediate the converter can produce, per input byte: the luma
+/// term and the three chroma terms. Tables keep the per-pixel work to three
+/// adds and three clamps.
+struct Tables {
+    luma: [i16; 256],
+    u_to_b: [i16; 256],
+    u_to_g: [i16; 256],
+    v_to_g: [i16; 256],
+    v_to_r: [i16; 256],
+}
+
+impl Tables {
+    fn new(c: &Coefficients) -> Self {
+        let mut t = Tables {
+            luma: [0; 256],
+            u_to_b: [0; 256],
+            u_to_g: [0; 256],
+            v_to_g: [0; 256],
+            v_to_r: [0; 256],
+        };
+        for i in 0..256 {
+            let chroma = ((i as i32) << 3) - (128 << 3);
+            t.luma[i] = mul_high(((i as i32) << 3) - c.y_offset, c.y);
+            t.u_to_b[i] = mul_high(chroma, c.u_to_b);
+            t.u_to_g[i] = mul_high(chroma, c.u_to_g);
+            t.v_to_g[i] = mul_high(chroma, c.v_to_g);
+            t.v_to_r[i] = mul_high(chroma, c.v_to_r);
+        }
+        t
+    }
+}
+
+/// One plane: its bytes and the distance between rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Plane<'a> {
+    pub data: &'a [u8],
+    pub stride: usize,
+}
+
+/// A planar 4:2:0 picture (I420: Y, then U and V at half size each way,
+/// rounded up for odd sizes).
+#[derive(Debug, Clone, Copy)]
+pub struct I420<'a> {
+    pub width: usize,
+    pub height: usize,
+    pub y: Plane<'a>,
+    pub u: Plane<'a>,
+    pub v: Plane<'a>,
+}
+
+/// Why a picture cannot be converted (planes shorter than the size says).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{plane} plane too small: {have} bytes for {width}x{height} (stride {stride})")]
+pub struct PlaneTooSmall {
+    pub plane: &'static str,
+    pub have: usize,
+    pub stride: usize,
+    pub width: usize,
+    pub height: usize,
+}
+
+impl I420<'_> {
+    fn check(&self) -> Result<(), PlaneTooSmall> {
+        let (cw, ch) = (self.width.div_ceil(2), self.height.div_ceil(2));
+        for (plane, p, w, h) in [
+            ("Y", self.y, self.width, self.height),
+            ("U", self.u, cw, ch),
+            ("V", self.v, cw, ch),
+        ] {
+            let need = if h == 0 { 0 } else { p.stride * (h - 1) + w };
+            if p.stride < w || p.data.len() < need {
+                return Err(PlaneTooSmall {
+                    plane,
+                    have: p.data.len(),
+                    stride: p.stride,
+                    width: w,
+                    height: h,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts `picture` to tightly packed RGB (R, G, B byte order: the frame
+/// format the infer stage reads; swscale's BGR24 holds the same values).
+pub fn i420_to_rgb(
+    picture: &I420<'_>,
+    coefficients: &Coefficients,
+) -> Result<Vec<u8>, PlaneTooSmall> {
+    picture.check()?;
+    let tables = Tables::new(coefficients);
+    let (w, h) = (picture.width, picture.height);
+    let mut rgb = vec![0u8; w * h * 3];
+    let clamp = |v: i16| v.clamp(0, 255) as u8;
+    for (row, out) in rgb.chunks_exact_mut(w * 3).enumerate() {
+        let y_row = &picture.y.data[row * picture.y.stride..][..w];
+        let cw = w.div_ceil(2);
+        let u_row = &picture.u.data[(row / 2) * picture.u.stride..][..cw];
+        let v_row = &picture.v.data[(row / 2) * picture.v.stride..][..cw];
+        // Two pixels share a chroma sample: convert it once per pair.
+        for ((pair, luma), (&u, &v)) in out
+            .chunks_mut(6)
+            .zip(y_row.chunks(2))
+            .zip(u_row.iter().zip(v_row))
+        {
+            let b = tables.u_to_b[usize::from(u)];
+            let g = tables.u_to_g[usize::from(u)] + tables.v_to_g[usize::from(v)];
+            let r = tables.v_to_r[usize::from(v)];
+            for (pixel, &y) in pair.chunks_exact_mut(3).zip(luma) {
+                let l = tables.luma[usize::from(y)];
+                pixel[0] = clamp(l + r);
+                pixel[1] = clamp(l + g);
+                pixel[2] = clamp(l + b);
+            }
+        }
+    }
+    Ok(rgb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn coefficients_match_swscale_derivation() {
+        // The values swscale 6.7 computes (checked by hand from its integer
+        // steps): limited range, then full range.
+        assert_eq!(
+            Coefficients::bt601(false),
+            Coefficients {
+                y: 9539,
+                y_offset: 128,
+                u_to_b: 16525,
+                u_to_g: -3209,
+                v_to_g: -6660,
+                v_to_r: 13075
+            }
+        );
+        assert_eq!(
+            Coefficients::bt601(true),
+            Coefficients {
+                y: 8192,
+                y_offset: 0,
+                u_to_b: 14516,
+                u_to_g: -2819,
+                v_to_g: -5850,
+                v_to_r: 11485
+            }
+        );
+    }
+
+    fn solid(width: usize, height: usize, yuv: [u8; 3]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (cw, ch) = (width.div_ceil(2), height.div_ceil(2));
+        (
+            vec![yuv[0]; width * height],
+            vec![yuv[1]; cw * ch],
+            vec![yuv[2]; cw * ch],
+        )
+    }
+
+    fn convert(width: usize, height: usize, yuv: [u8; 3], full: bool) -> Vec<u8> {
+        let (y, u, v) = solid(width, height, yuv);
+        let picture = I420 {
+            width,
+            height,
+            y: Plane {
+                data: &y,
+                stride: width,
+            },
+            u: Plane {
+                data: &u,
+                stride: width.div_ceil(2),
+            },
+            v: Plane {
+                data: &v,
+                stride: width.div_ceil(2),
+            },
+        };
+        i420_to_rgb(&picture, &Coefficients::bt601(full)).unwrap()
+    }
+
+    #[test]
+    fn limited_range_black_white_and_grey() {
+        assert_eq!(&convert(4, 2, [16, 128, 128], false)[..3], &[0, 0, 0]);
+        assert_eq!(
+            &convert(4, 2, [235, 128, 128], false)[..3],
+            &[255, 255, 255]
+        );
+        assert_eq!(
+            &convert(4, 2, [126, 128, 128], false)[..3],
+            &[128, 128, 128]
+        );
+        // Below black the luma term goes negative (signed, not saturating):
+        // FFmpeg gives 26, 0, 50 here, a saturating subtract 28, 0, 52.
+        assert_eq!(&convert(2, 2, [15, 154, 146], false)[..3], &[26, 0, 50]);
+    }
+
+    #[test]
+    fn pure_red_in_limited_range() {
+        // BT.601 red is Y 81, U 90, V 240; swscale's fast path gives 253, 0, 0.
+        assert_eq!(&convert(2, 2, [81, 90, 240], false)[..3], &[253, 0, 0]);
+    }
+
+    #[test]
+    fn odd_sizes_use_the_last_chroma_sample_for_the_last_column_and_row() {
+        let rgb = convert(5, 3, [100, 60, 200], false);
+        assert_eq!(rgb.len(), 5 * 3 * 3);
+        let first = &rgb[..3];
+        assert!(
+            rgb.chunks(3).all(|p| p == first),
+            "a solid picture stays solid"
+        );
+    }
+
+    #[test]
+    fn short_planes_are_an_error_not_a_panic() {
+        let (y, u, v) = solid(8, 4, [16, 128, 128]);
+        let picture = I420 {
+            width: 8,
+            height: 4,
+            y: Plane {
+                data: &y[..20],
+                stride: 8,
+            },
+            u: Plane {
+                data: &u,
+                stride: 4,
+            },
+            v: Plane {
+                data: &v,
+                stride: 4,
+            },
+        };
+        let err = i420_to_rgb(&picture, &Coefficients::bt601(false)).unwrap_err();
+        assert_eq!(err.plane, "Y");
+    }
+}
