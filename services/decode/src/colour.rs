@@ -67,39 +67,41 @@ impl Coefficients {
 }
 
 /// `pmulhw`: the high 16 bits of a signed 16x16 product (floors).
-fn mul_high(a: i32, b: i32) -> i16 {
-    ((a * b) >> 16) as i16
+#[inline(always)]
+fn mul_high(a: i32, b: i32) -> i32 {
+    (a * b) >> 16
 }
 
-/// Every intermediate the converter can produce, per input byte: the luma
-/// term and the three chroma terms. Tables keep the per-pixel work to three
-/// adds and three clamps.
-struct Tables {
-    luma: [i16; 256],
-    u_to_b: [i16; 256],
-    u_to_g: [i16; 256],
-    v_to_g: [i16; 256],
-    v_to_r: [i16; 256],
+/// The chroma terms of one chroma row, expanded to one entry per pixel
+/// (each chroma sample covers two columns), shared by two luma rows.
+struct ChromaRow {
+    r: Vec<i32>,
+    g: Vec<i32>,
+    b: Vec<i32>,
 }
 
-impl Tables {
-    fn new(c: &Coefficients) -> Self {
-        let mut t = Tables {
-            luma: [0; 256],
-            u_to_b: [0; 256],
-            u_to_g: [0; 256],
-            v_to_g: [0; 256],
-            v_to_r: [0; 256],
-        };
-        for i in 0..256 {
-            let chroma = ((i as i32) << 3) - (128 << 3);
-            t.luma[i] = mul_high(((i as i32) << 3) - c.y_offset, c.y);
-            t.u_to_b[i] = mul_high(chroma, c.u_to_b);
-            t.u_to_g[i] = mul_high(chroma, c.u_to_g);
-            t.v_to_g[i] = mul_high(chroma, c.v_to_g);
-            t.v_to_r[i] = mul_high(chroma, c.v_to_r);
+impl ChromaRow {
+    fn new(width: usize) -> Self {
+        Self {
+            r: vec![0; width],
+            g: vec![0; width],
+            b: vec![0; width],
         }
-        t
+    }
+
+    fn fill(&mut self, u_row: &[u8], v_row: &[u8], c: &Coefficients) {
+        let pairs = self
+            .r
+            .chunks_mut(2)
+            .zip(self.g.chunks_mut(2))
+            .zip(self.b.chunks_mut(2));
+        for (((r, g), b), (&u, &v)) in pairs.zip(u_row.iter().zip(v_row)) {
+            let u = (i32::from(u) << 3) - (128 << 3);
+            let v = (i32::from(v) << 3) - (128 << 3);
+            r.fill(mul_high(v, c.v_to_r));
+            g.fill(mul_high(u, c.u_to_g) + mul_high(v, c.v_to_g));
+            b.fill(mul_high(u, c.u_to_b));
+        }
     }
 }
 
@@ -162,30 +164,23 @@ pub fn i420_to_rgb(
     coefficients: &Coefficients,
 ) -> Result<Vec<u8>, PlaneTooSmall> {
     picture.check()?;
-    let tables = Tables::new(coefficients);
+    let c = coefficients;
     let (w, h) = (picture.width, picture.height);
+    let cw = w.div_ceil(2);
     let mut rgb = vec![0u8; w * h * 3];
-    let clamp = |v: i16| v.clamp(0, 255) as u8;
+    let mut chroma = ChromaRow::new(w);
+    let clamp = |v: i32| v.clamp(0, 255) as u8;
     for (row, out) in rgb.chunks_exact_mut(w * 3).enumerate() {
+        if row % 2 == 0 {
+            let u_row = &picture.u.data[(row / 2) * picture.u.stride..][..cw];
+            let v_row = &picture.v.data[(row / 2) * picture.v.stride..][..cw];
+            chroma.fill(u_row, v_row, c);
+        }
         let y_row = &picture.y.data[row * picture.y.stride..][..w];
-        let cw = w.div_ceil(2);
-        let u_row = &picture.u.data[(row / 2) * picture.u.stride..][..cw];
-        let v_row = &picture.v.data[(row / 2) * picture.v.stride..][..cw];
-        // Two pixels share a chroma sample: convert it once per pair.
-        for ((pair, luma), (&u, &v)) in out
-            .chunks_mut(6)
-            .zip(y_row.chunks(2))
-            .zip(u_row.iter().zip(v_row))
-        {
-            let b = tables.u_to_b[usize::from(u)];
-            let g = tables.u_to_g[usize::from(u)] + tables.v_to_g[usize::from(v)];
-            let r = tables.v_to_r[usize::from(v)];
-            for (pixel, &y) in pair.chunks_exact_mut(3).zip(luma) {
-                let l = tables.luma[usize::from(y)];
-                pixel[0] = clamp(l + r);
-                pixel[1] = clamp(l + g);
-                pixel[2] = clamp(l + b);
-            }
+        let terms = chroma.r.iter().zip(&chroma.g).zip(&chroma.b);
+        for ((pixel, ((cr, cg), cb)), &y) in out.chunks_exact_mut(3).zip(terms).zip(y_row) {
+            let l = mul_high((i32::from(y) << 3) - c.y_offset, c.y);
+            pixel.copy_from_slice(&[clamp(l + cr), clamp(l + cg), clamp(l + cb)]);
         }
     }
     Ok(rgb)
