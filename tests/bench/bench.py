@@ -117,6 +117,7 @@ class Context:
             self.settings += ["--intra-threads", str(args.intra_threads)]
         self._stages = None
         self.stage_rounds = []
+        self.frames_json = {}  # the last "reference" and "ours" frames, for the parity line
         # Long-lived helpers (e.g. stage processes) shared by every round, closed when the bench ends.
         self.exit_stack = contextlib.ExitStack()
         self._resources = {}
@@ -173,6 +174,8 @@ class Context:
             with open(out) as f:
                 response = json.load(f)
         ran.info["objects"] = sum(len(f["objects"]) for f in response["frames"])
+        if clip == self.clip:
+            self.frames_json["ours"] = response["frames"]
         return response["processing_time"], len(response["frames"]), ran
 
     def stages(self):
@@ -199,8 +202,12 @@ class Sample:
 
 
 def once_reference(ctx):
-    ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
-                        "--pitch", ctx.pitch])
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "frames.json")
+        ran = run_measured([ctx.python, os.path.join(HERE, "reference.py"), ctx.clip, "--player", ctx.player,
+                            "--pitch", ctx.pitch, "--out", out])
+        with open(out) as f:
+            ctx.frames_json["reference"] = json.load(f)
     got = json.loads(ran.stdout.strip().splitlines()[-1])
     return Sample(got["processing_time"], got["frames"], ran.peak_rss_mb, {"objects": got["objects"]})
 
@@ -287,6 +294,15 @@ def peak_rss(ctx, lengths):
 # report
 
 
+def parity(frames_json):
+    """How many frames of our last response equal the reference's last output (ids, classes, boxes, keypoints;
+    JSON values compared exactly: both sides print the same float32 values)."""
+    ref, ours = frames_json["reference"], frames_json["ours"]
+    same = sum(1 for a, b in zip(ref, ours) if a == b)
+    verdict = "identical" if same == len(ref) == len(ours) else "**differs**"
+    return f"{same}/{len(ref)} frames identical ({verdict}; ours has {len(ours)} frames)"
+
+
 def table(results, rss, ctx, loads):
     ref = results.get("reference loop (Python)")
     ours = results.get("ours end to end")
@@ -308,6 +324,8 @@ def table(results, rss, ctx, loads):
         lines.append(f"- ours / reference: **{ours.fps / ref.fps:.2f}x** frames/s (goal >= 2.0)")
     if ort and ours:
         lines.append(f"- pipeline efficiency (ORT alone / ours): **{ort.median / ours.median:.2f}** (goal >= 0.9)")
+    if "reference" in ctx.frames_json and "ours" in ctx.frames_json:
+        lines.append(f"- same output as the reference: {parity(ctx.frames_json)}")
     for frames, mb in rss.items():
         lines.append(f"- peak RSS of scorevision process, {frames} frames: {mb:.0f} MB")
     if ref and "peak_rss_mb" in ref.extra:
