@@ -116,6 +116,7 @@ class Context:
         if args.intra_threads is not None:
             self.settings += ["--intra-threads", str(args.intra_threads)]
         self._stages = None
+        self._ort_reference_way = None
         self.stage_rounds = []
         self.frames_json = {}  # the last "reference" and "ours" frames, for the parity line
         # Long-lived helpers (e.g. stage processes) shared by every round, closed when the bench ends.
@@ -124,6 +125,7 @@ class Context:
 
     def new_round(self):
         self._stages = None
+        self._ort_reference_way = None
 
     def resource(self, key, make):
         """`make(exit_stack)` once per key; later calls return the same object."""
@@ -187,6 +189,17 @@ class Context:
             self.stage_rounds.append(self._stages)
         return self._stages
 
+    def ort_reference_way(self):
+        """`sv-bench stages` with the reference's ORT session: one session per model run one after the other,
+        ONNX Runtime's default threads (one per core, spinning). Its "ort" figure is what the reference loop
+        would take if it did nothing but inference."""
+        if self._ort_reference_way is None:
+            ran = run_measured([self.sv_bench, "stages", self.clip, "--player", self.player, "--pitch", self.pitch,
+                                "--runs", "1", "--lanes", "1", "--intra-threads", "0", "--spinning", "true",
+                                "--batch-size", "1"])
+            self._ort_reference_way = json.loads(ran.stdout)
+        return self._ort_reference_way
+
 
 # ------------------------------------------------------------------------------------------------------------
 # rows: each measures one run; the driver interleaves rows round by round, so a change in machine load hits
@@ -246,6 +259,9 @@ ROWS = [
     Row("ours end to end", once_ours, "", lambda got, rounds: with_objects(
         got, rounds, "scorevision process: decode -> infer -> track")),
     Row("ONNX Runtime alone", once_stage("ort"), "both models on the prepared batches, same sessions and lanes"),
+    Row("ONNX Runtime alone (reference's session)", lambda ctx: Sample(
+        ctx.ort_reference_way()["ort"][0], ctx.ort_reference_way()["frames"]),
+        "one session per model, one call after the other, ORT's default threads (one per core, spinning)"),
     Row("decode alone", once_stage("decode"), "GStreamer to RGB frames"),
     Row("preprocessing alone", once_stage("preprocess"), "letterbox both models into the batch tensors"),
     Row("postprocessing alone", once_stage("postprocess"), "NMS and mapping back, one thread"),
@@ -324,6 +340,12 @@ def table(results, rss, ctx, loads):
         lines.append(f"- ours / reference: **{ours.fps / ref.fps:.2f}x** frames/s (goal >= 2.0)")
     if ort and ours:
         lines.append(f"- pipeline efficiency (ORT alone / ours): **{ort.median / ours.median:.2f}** (goal >= 0.9)")
+    ort_ref = results.get("ONNX Runtime alone (reference's session)")
+    if ort and ort_ref and ref:
+        lines.append(f"- inference alone, our lanes vs the reference's session: **{ort_ref.median / ort.median:.2f}x**; "
+                     f"inference alone the reference's way takes {ort_ref.median / ref.median:.0%} of the reference loop's time, so "
+                     f"ours / reference can reach {ref.median / ort.median:.2f}x at most while inference costs "
+                     f"what it costs")
     if "reference" in ctx.frames_json and "ours" in ctx.frames_json:
         lines.append(f"- same output as the reference: {parity(ctx.frames_json)}")
     for frames, mb in rss.items():
