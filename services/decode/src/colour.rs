@@ -13,7 +13,9 @@
 //! values by a level, which was enough to move detections of real models
 //! (PARITY.md A0). Verified bit-exact against `ffmpeg -pix_fmt bgr24
 //! -sws_flags bicubic` (the same swscale) and against the fixture frames
-//! OpenCV decoded: tests/tests/decode.rs.
+//! OpenCV decoded: tests/tests/decode.rs. An odd height (H.264 can crop to
+//! one) sends swscale through its general scaler instead; we keep this
+//! arithmetic there, so such clips are close but not bit-exact.
 
 /// swscale's BT.601 table (`ff_yuv2rgb_coeffs[SWS_CS_ITU601]`), 16.16 fixed
 /// point and already scaled by 255/224 for limited-range chroma: Cr->R,
