@@ -5,9 +5,16 @@
 //! seconds and feeds the difference into tonic's balancing channel: new pods
 //! get traffic without a restart, removed pods stop getting it. A failed
 //! lookup keeps the last answer (a DNS blip must not empty the pool).
+//!
+//! The lookup itself is behind [`Resolve`] ([`SystemResolver`] by default),
+//! so tests can change the answer while running and service-discovery
+//! integrations can feed addresses from elsewhere.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::sync::mpsc::Sender;
@@ -19,6 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 pub struct UpstreamConfig {
     /// `http://host:port` (or `host:port`), one per name to resolve.
     pub addrs: Vec<String>,
+    /// How often every name is looked up again (5 s by default).
     pub resolve_every: Duration,
     pub connect_timeout: Duration,
     /// HTTP/2 pings: a peer that vanished without a FIN (a killed node) is
@@ -43,6 +51,27 @@ pub enum UpstreamError {
     Empty,
     #[error("upstream address {addr:?} is not host:port: {why}")]
     BadAddress { addr: String, why: String },
+}
+
+/// What [`Resolve::resolve`] returns: boxed so that `dyn Resolve` works.
+pub type ResolveFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAddr>>> + Send + 'a>>;
+
+/// Turns a configured `host`/`port` into the replicas' socket addresses.
+/// Called once per name every [`UpstreamConfig::resolve_every`]; an `Err`
+/// keeps the previous answer for that name.
+pub trait Resolve: Send + Sync + 'static {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a>;
+}
+
+/// The operating system's resolver (`tokio::net::lookup_host`): what
+/// [`Upstream::new`] uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host, port)).await?.collect()) })
+    }
 }
 
 /// A name to resolve, as given.
@@ -94,6 +123,17 @@ impl Upstream {
     /// Must be called inside a tokio runtime. Connects lazily: a replica that
     /// is down makes calls fail fast and is dialled again on the next call.
     pub fn new(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
+        Self::with_resolver(config, SystemResolver)
+    }
+
+    /// Like [`Upstream::new`], with the lookup done by `resolver` instead of
+    /// the system's DNS: for tests that change the answer while running,
+    /// and for service-discovery integrations. Must be called inside a
+    /// tokio runtime.
+    pub fn with_resolver(
+        config: &UpstreamConfig,
+        resolver: impl Resolve,
+    ) -> Result<Self, UpstreamError> {
         let targets = config
             .addrs
             .iter()
@@ -111,7 +151,12 @@ impl Upstream {
             .collect::<Vec<_>>()
             .join(",");
         let (channel, changes) = Channel::balance_channel(64);
-        let resolver = tokio::spawn(resolve_forever(targets, config.clone(), changes));
+        let resolver = tokio::spawn(resolve_forever(
+            targets,
+            config.clone(),
+            Box::new(resolver),
+            changes,
+        ));
         Ok(Self {
             channel,
             label,
@@ -162,15 +207,16 @@ fn endpoint(addr: SocketAddr, config: &UpstreamConfig) -> Option<Endpoint> {
 async fn resolve_forever(
     targets: Vec<Target>,
     config: UpstreamConfig,
+    resolver: Box<dyn Resolve>,
     changes: Sender<Change<SocketAddr, Endpoint>>,
 ) {
     let mut last: HashMap<usize, BTreeSet<SocketAddr>> = HashMap::new();
     let mut live: BTreeSet<SocketAddr> = BTreeSet::new();
     loop {
         for (i, target) in targets.iter().enumerate() {
-            match tokio::net::lookup_host((target.host.as_str(), target.port)).await {
+            match resolver.resolve(&target.host, target.port).await {
                 Ok(addrs) => {
-                    last.insert(i, addrs.collect());
+                    last.insert(i, addrs.into_iter().collect());
                 }
                 Err(e) => tracing::warn!(
                     host = %target.host, error = %e,
