@@ -8,7 +8,6 @@
 //!
 //! Needs the fiber virtualenv: `tests/fiber/setup.sh` (or `$SV_FIBER_PYTHON`).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -461,7 +460,7 @@ async fn a_queue_slot_lets_the_second_challenge_wait() -> Result<()> {
         assert_answer(reply);
     }
     // The metrics saw both answers and the queue wait.
-    let metrics = http_get(gateway.addr, "/metrics").await?;
+    let metrics = sv_tests::http::get(gateway.addr, "/metrics").await?;
     assert!(
         metrics.contains(r#"sv_gateway_challenges_total{outcome="ok"} 2"#),
         "{metrics}"
@@ -470,54 +469,13 @@ async fn a_queue_slot_lets_the_second_challenge_wait() -> Result<()> {
         metrics.contains(r#"sv_gateway_stage_duration_seconds_count{stage="queue"} 2"#),
         "{metrics}"
     );
-    let availability: Value =
-        serde_json::from_str(http_get(gateway.addr, "/availability").await?.trim())?;
+    let availability: Value = serde_json::from_str(
+        sv_tests::http::get(gateway.addr, "/availability")
+            .await?
+            .trim(),
+    )?;
     assert_eq!(availability, serde_json::json!({"available": true}));
     gateway.stop().await
-}
-
-/// A minimal HTTP/1.1 GET returning the body.
-async fn http_get(addr: SocketAddr, path: &str) -> Result<String> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await?;
-    let (head, body) = response.split_once("\r\n\r\n").context("no header end")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        bail!("GET {path}: {head}");
-    }
-    let headers: HashMap<String, String> = head
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|t| t.contains("chunked"))
-    {
-        return Ok(dechunk(body));
-    }
-    Ok(body.to_owned())
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = &rest[n + 2..];
-    }
-    out
 }
 
 /// The embedded pipeline (decode -> infer -> track on the fixture models),
