@@ -71,9 +71,9 @@ impl Letterbox {
         }
     }
 
-    /// Draws `frame` (RGB8) letterboxed into `out`, `out_w * out_h * 3`
-    /// bytes, HWC. Resizes only when the size changes, as ultralytics does.
-    pub fn draw(&self, frame: &Frame, out: &mut [u8]) {
+    /// Both drawing paths take RGB frames of the size this letterbox was
+    /// made for; anything else is a caller's bug.
+    fn check_frame(&self, frame: &Frame) {
         assert_eq!(
             frame.format,
             PixelFormat::Rgb8,
@@ -84,6 +84,12 @@ impl Letterbox {
             (self.src_w, self.src_h),
             "frame size changed"
         );
+    }
+
+    /// Draws `frame` (RGB8) letterboxed into `out`, `out_w * out_h * 3`
+    /// bytes, HWC. Resizes only when the size changes, as ultralytics does.
+    pub fn draw(&self, frame: &Frame, out: &mut [u8]) {
+        self.check_frame(frame);
         let (out_w, uw, uh) = (
             self.out_w as usize,
             self.unpad_w as usize,
@@ -123,16 +129,7 @@ impl Letterbox {
     /// planes, each `out_h` rows of `out_w`). The values equal [`Self::draw`]
     /// followed by [`to_chw`], without the intermediate HWC image.
     pub fn draw_chw(&self, frame: &Frame, out: &mut [f32]) {
-        assert_eq!(
-            frame.format,
-            PixelFormat::Rgb8,
-            "letterbox takes RGB frames"
-        );
-        assert_eq!(
-            (frame.width, frame.height),
-            (self.src_w, self.src_h),
-            "frame size changed"
-        );
+        self.check_frame(frame);
         assert_eq!(out.len(), self.tensor_len(), "letterbox tensor size");
         let (w, h) = (self.out_w as usize, self.out_h as usize);
         let (uw, uh) = (self.unpad_w as usize, self.unpad_h as usize);
