@@ -17,9 +17,14 @@ It never downloads anything: the weights must be local files (ultralytics
 would otherwise fetch unknown names from its hub), ultralytics runs offline and
 may not pip-install missing packages by itself.
 
---half exports float16 (ultralytics allows it only on a CUDA device,
---device 0). The miner feeds float32 tensors, so keep the default float32
-export for it; TensorRT builds fp16 engines from a float32 model by itself.
+--half additionally writes FP16 copies, models/players_fp16.onnx and
+models/pitch_fp16.onnx, converted from the FP32 exports by deploy/to_fp16.py
+(imported, see its docstring): FP16 backbone, neck and head branches, FP32
+box/keypoint decoding, float32 input and outputs, so the miner feeds them as
+it feeds the FP32 models. It needs nothing beyond onnx and numpy, which the
+export already has, and no GPU. (ultralytics' own half=True export, a GPU
+and a static shape only, gives float16 input/outputs; the miner accepts
+those too, deploy/README.md "FP16".)
 """
 import argparse
 import ast
@@ -48,17 +53,15 @@ def fail(msg: str) -> "NoReturn":  # noqa: F821
     sys.exit(2)
 
 
-def check_environment(half: bool, device: str) -> None:
+def check_environment() -> None:
     missing = []
-    for mod in ("ultralytics", "onnx", "onnxslim"):
+    for mod in ("ultralytics", "onnx", "onnxslim", "numpy"):
         try:
             __import__(mod)
         except ImportError:
             missing.append(mod)
     if missing:
         fail(f"missing Python packages {missing}; pip install -r deploy/export-requirements.txt")
-    if half and device.lower() == "cpu":
-        fail("--half needs a CUDA device (e.g. --device 0); ultralytics exports float16 only on a GPU")
 
 
 def read_metadata(path: str) -> dict:
@@ -139,7 +142,7 @@ def export(role: str, weights: str, imgsz: int, args) -> str:
         os.chdir(work)
         with stdout_to_stderr():
             model = YOLO(pt, task=task)
-        kwargs = dict(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, half=args.half, device=args.device)
+        kwargs = dict(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, device=args.device)
         if args.opset is not None:
             kwargs["opset"] = args.opset
         with stdout_to_stderr():
@@ -152,6 +155,28 @@ def export(role: str, weights: str, imgsz: int, args) -> str:
     return out
 
 
+def half_copy(role: str, fp32_path: str) -> dict:
+    """<name>_fp16.onnx beside the FP32 export, by deploy/to_fp16.py (FP32 input/outputs)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import to_fp16
+
+    root, ext = os.path.splitext(fp32_path)
+    out = f"{root}_fp16{ext}"
+    try:
+        conv = to_fp16.convert_file(fp32_path, out)
+    except to_fp16.ConversionError as e:
+        fail(f"{fp32_path}: FP16 conversion refused: {e}")
+    meta = read_metadata(out)
+    problems = verify(role, meta)
+    if meta["input_dtype"] != "float32":
+        problems.append(f"input is {meta['input_dtype']}, expected float32")
+    summary = (
+        f"head {conv['head']}: {conv['fp16_nodes']} nodes FP16, {conv['fp32_nodes']} FP32 (decoding tail), "
+        f"{conv['casts_inserted']} Casts, {conv['values_clamped']} weights clamped to the float16 range"
+    )
+    return {"path": out, **meta, "fp16": summary, "problems": problems}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description="Export ultralytics .pt weights to the miner's ONNX models.")
     ap.add_argument("--player", metavar="PT", help="player detector weights (YOLOv8 detect, 4 classes)")
@@ -160,13 +185,13 @@ def main() -> int:
     ap.add_argument("--pitch-imgsz", type=int, default=ROLES["pitch"][2])
     ap.add_argument("--out-dir", default="models", help="where players.onnx / pitch.onnx go (default: models)")
     ap.add_argument("--opset", type=int, default=None, help="ONNX opset (default: ultralytics' choice)")
-    ap.add_argument("--half", action="store_true", help="float16 export (GPU only, see the module docstring)")
+    ap.add_argument("--half", action="store_true", help="also write <name>_fp16.onnx (deploy/to_fp16.py, float32 I/O)")
     ap.add_argument("--device", default="cpu", help="export device: cpu (default) or a CUDA index such as 0")
     ap.add_argument("--json", action="store_true", help="print the metadata as one JSON object")
     args = ap.parse_args()
     if not (args.player or args.pitch):
         ap.error("give --player and/or --pitch")
-    check_environment(args.half, args.device)
+    check_environment()
 
     report, bad = {}, False
     for role, weights, imgsz in (("player", args.player, args.player_imgsz), ("pitch", args.pitch, args.pitch_imgsz)):
@@ -177,6 +202,10 @@ def main() -> int:
         problems = verify(role, meta)
         bad |= bool(problems)
         report[role] = {"path": out, **meta, "problems": problems}
+        if args.half:
+            info = half_copy(role, out)
+            bad |= bool(info["problems"])
+            report[f"{role}_fp16"] = info
 
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -188,8 +217,8 @@ def main() -> int:
                     print(f"  {key:<12} {info[key]}")
             for p in info["problems"]:
                 print(f"  PROBLEM      {p}")
-            if info.get("input_dtype") == "float16":
-                print("  NOTE         float16 input: the miner feeds float32; use this file only with an fp16-aware engine")
+            if "fp16" in info:
+                print(f"  {'fp16':<12} {info['fp16']}")
     return 1 if bad else 0
 
 
