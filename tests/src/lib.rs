@@ -61,12 +61,10 @@ pub fn open_model(
     path: &std::path::Path,
     imgsz: u32,
 ) -> anyhow::Result<sv_infer::model::YoloModel> {
-    let options = sv_infer::SessionOptions {
-        library: sv_infer::runtime::find_library(None)?,
-        providers: vec![sv_infer::Provider::Cpu],
-        intra_threads: 0,
-        engine_cache: None,
-    };
+    let options = sv_infer::SessionOptions::new(
+        sv_infer::runtime::find_library(None)?,
+        vec![sv_infer::Provider::Cpu],
+    );
     let engine = sv_infer::OrtEngine::open(path, &options)?;
     let (info, fixed) = (engine.info.clone(), engine.fixed_size);
     Ok(sv_infer::model::YoloModel::new(

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use sv_infer::Provider;
 use sv_telemetry::LogFormat;
+
+use crate::tuning::Tuning;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,26 +65,21 @@ pub struct ModelArgs {
     /// Inference size of the pitch model (the reference uses 640).
     #[arg(long, env = "SV_PITCH_IMGSZ", default_value_t = 640)]
     pub pitch_imgsz: u32,
-    /// Most frames per inference call.
-    #[arg(long, env = "SV_BATCH_SIZE", default_value_t = 1)]
-    pub batch_size: usize,
-    /// Execution providers in order of preference (tensorrt, cuda, cpu).
-    #[arg(
-        long,
-        env = "SV_PROVIDERS",
-        value_delimiter = ',',
-        default_value = "tensorrt,cuda,cpu"
-    )]
-    pub providers: Vec<Provider>,
-    /// ONNX Runtime intra-op threads per model (0: one per core).
-    #[arg(long, env = "SV_INTRA_THREADS", default_value_t = 0)]
-    pub intra_threads: usize,
+    /// FP16 version of the player model (deploy/to_fp16.py); run instead on GPUs.
+    #[arg(long = "player-fp16", env = "SV_PLAYER_MODEL_FP16")]
+    pub player_model_fp16: Option<PathBuf>,
+    /// FP16 version of the pitch model; run instead on GPUs.
+    #[arg(long = "pitch-fp16", env = "SV_PITCH_MODEL_FP16")]
+    pub pitch_model_fp16: Option<PathBuf>,
+    #[command(flatten)]
+    pub tuning: Tuning,
+    /// TOML file whose `[infer]` table holds any of the settings above
+    /// (flags and SV_ variables win); `scorevision bench` prints one.
+    #[arg(long, env = "SV_INFER_CONFIG")]
+    pub infer_config: Option<PathBuf>,
     /// libonnxruntime.so to load (default: ORT_DYLIB_PATH, then the project's .venv).
     #[arg(long, env = "SV_ORT_LIBRARY")]
     pub ort_library: Option<PathBuf>,
-    /// Where TensorRT caches built engines.
-    #[arg(long, env = "SV_ENGINE_CACHE")]
-    pub engine_cache: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

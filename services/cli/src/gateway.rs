@@ -20,7 +20,7 @@ use crate::signals;
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
 
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_deref())?;
+    let config = load_config(args.config.as_deref(), false)?;
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let track = Arc::new(
         sv_track::grpc::Remote::connect(&UpstreamConfig::new(&args.track_addrs))

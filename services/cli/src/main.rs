@@ -10,6 +10,7 @@ mod process;
 mod serve;
 mod signals;
 mod stages;
+mod tuning;
 
 use std::process::ExitCode;
 

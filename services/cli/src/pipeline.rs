@@ -7,7 +7,10 @@ use sv_decode::{DecodeConfig, Local};
 use sv_infer::InferConfig;
 use sv_track::ByteTrackConfig;
 
+use std::path::Path;
+
 use crate::args::{ModelArgs, PipelineArgs};
+use crate::tuning::Tuning;
 
 /// A configuration problem (exit code 64), as opposed to a failed run.
 #[derive(Debug, thiserror::Error)]
@@ -25,8 +28,14 @@ pub struct Embedded {
 }
 
 impl Embedded {
-    pub fn build(args: &PipelineArgs, decode: DecodeConfig) -> anyhow::Result<Self> {
-        let infer = args.models.infer_config()?;
+    /// `file`: the serve config, whose `[infer]` table applies unless
+    /// `--infer-config` names another.
+    pub fn build(
+        args: &PipelineArgs,
+        decode: DecodeConfig,
+        file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let infer = args.models.infer_config(file)?;
         let hardware = if args.hardware_decode == "off" {
             HardwarePreference::Off
         } else {
@@ -47,12 +56,25 @@ impl Embedded {
 }
 
 impl ModelArgs {
-    /// The infer stage's settings; missing model files are a config error.
-    pub fn infer_config(&self) -> Result<InferConfig, ConfigError> {
-        for (what, path) in [
+    /// The infer stage's settings: flags and `SV_` variables, then the
+    /// `[infer]` table of `--infer-config` (or of `file`, the serve config),
+    /// then the device profile. Missing model files are a config error.
+    pub fn infer_config(&self, file: Option<&Path>) -> Result<InferConfig, ConfigError> {
+        let mut models = vec![
             ("player model", &self.player_model),
             ("pitch model", &self.pitch_model),
-        ] {
+        ];
+        models.extend(
+            self.player_model_fp16
+                .iter()
+                .map(|p| ("FP16 player model", p)),
+        );
+        models.extend(
+            self.pitch_model_fp16
+                .iter()
+                .map(|p| ("FP16 pitch model", p)),
+        );
+        for (what, path) in models {
             if !path.is_file() {
                 return Err(ConfigError(format!(
                     "{what} {} does not exist",
@@ -61,13 +83,16 @@ impl ModelArgs {
             }
         }
         let mut infer = InferConfig::new(&self.player_model, &self.pitch_model);
+        infer.player_model_fp16 = self.player_model_fp16.clone();
+        infer.pitch_model_fp16 = self.pitch_model_fp16.clone();
         infer.player_imgsz = self.player_imgsz;
         infer.pitch_imgsz = self.pitch_imgsz;
-        infer.batch_size = self.batch_size;
-        infer.providers = self.providers.clone();
-        infer.intra_threads = self.intra_threads;
         infer.ort_library = self.ort_library.clone();
-        infer.engine_cache = self.engine_cache.clone();
+        let from_file = match self.infer_config.as_deref().or(file) {
+            Some(path) => Tuning::from_file(path)?,
+            None => Tuning::default(),
+        };
+        self.tuning.clone().or(from_file).apply(&mut infer)?;
         Ok(infer)
     }
 }

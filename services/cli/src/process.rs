@@ -18,7 +18,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
     let mut decode = DecodeConfig::default();
     decode.fetch.allow_private = args.allow_private_urls;
     let loading = Instant::now();
-    let pipeline = Embedded::build(&args.pipeline, decode)?;
+    let pipeline = Embedded::build(&args.pipeline, decode, None)?;
     let load_time = loading.elapsed();
 
     let progress = progress_bar();

@@ -19,13 +19,17 @@ use crate::pipeline::{ConfigError, Embedded};
 pub(crate) const WARM_UP_SIZE: (u32, u32) = (1280, 720);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_deref())?;
+    let config = load_config(args.config.as_deref(), true)?;
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr())
         .await
         .with_context(|| format!("binding {}", config.listen_addr()))?;
 
-    let pipeline = Embedded::build(&args.pipeline, DecodeConfig::default())?;
+    let pipeline = Embedded::build(
+        &args.pipeline,
+        DecodeConfig::default(),
+        args.config.as_deref(),
+    )?;
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
     let state = AppState::from_config(&config, tracks).await?;
     let readiness = state.readiness();
@@ -50,11 +54,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Defaults, then the TOML file when given (unknown keys are an error).
-pub(crate) fn load_config(path: Option<&std::path::Path>) -> anyhow::Result<GatewayConfig> {
+/// `serve` also reads the infer settings from the file's `[infer]` table;
+/// for the gateway alone (`infer_table` false) that table is an error.
+pub(crate) fn load_config(
+    path: Option<&std::path::Path>,
+    infer_table: bool,
+) -> anyhow::Result<GatewayConfig> {
     let Some(path) = path else {
         return Ok(GatewayConfig::default());
     };
+    let bad = |e: &dyn std::fmt::Display| ConfigError(format!("{}: {e}", path.display()));
     let text = std::fs::read_to_string(path)
         .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
-    toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())).into())
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| bad(&e))?;
+    if infer_table {
+        table.remove("infer");
+    }
+    table
+        .try_into()
+        .map_err(|e: toml::de::Error| bad(&e).into())
 }

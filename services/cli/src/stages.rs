@@ -75,7 +75,7 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
 }
 
 pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
-    let config = args.models.infer_config()?;
+    let config = args.models.infer_config(None)?;
     let mut remote = RemoteConfig::new(&args.decode_addrs);
     remote.transport = args.frame_transport;
     remote.shm_dir = args.shm_dir.clone();

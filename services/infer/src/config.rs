@@ -1,11 +1,68 @@
-//! Infer stage settings.
+//! Infer stage settings, and the device profile that fills in whatever is
+//! left automatic for the provider that loads (see [`InferConfig::resolve`]).
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use crate::engine::Threading;
 use crate::error::InferError;
-use crate::runtime::{self, Provider};
+use crate::onnx_file::OnnxHeader;
+use crate::providers::{CudaOptions, Provider, TensorRtOptions};
+use crate::runtime;
 use crate::worker::WorkerConfig;
+
+/// Which model files run: the FP32 exports, or their FP16 versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// FP16 on a GPU when FP16 files are given, FP32 otherwise.
+    #[default]
+    Auto,
+    Fp32,
+    Fp16,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Fp32 => "fp32",
+            Self::Fp16 => "fp16",
+        }
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "fp32" | "float32" => Ok(Self::Fp32),
+            "fp16" | "float16" | "half" => Ok(Self::Fp16),
+            other => Err(format!("unknown precision {other:?} (auto, fp32, fp16)")),
+        }
+    }
+}
+
+/// A setting that the device profile decides unless it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Switch {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl std::str::FromStr for Switch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Self::Auto),
+            "on" | "true" | "1" => Ok(Self::On),
+            "off" | "false" | "0" => Ok(Self::Off),
+            other => Err(format!("expected auto, on or off, not {other:?}")),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct InferConfig {
@@ -13,37 +70,48 @@ pub struct InferConfig {
     pub player_model: PathBuf,
     /// Ultralytics-exported YOLOv8 pose model (1 class, 32 pitch keypoints).
     pub pitch_model: PathBuf,
+    /// FP16 versions of the two models (`deploy/to_fp16.py`), run instead
+    /// when the precision resolves to FP16.
+    pub player_model_fp16: Option<PathBuf>,
+    pub pitch_model_fp16: Option<PathBuf>,
+    pub precision: Precision,
     /// The reference miner calls the player model with `imgsz=1280`.
     pub player_imgsz: u32,
     /// The reference calls the pitch model without imgsz: 640 for ONNX.
     pub pitch_imgsz: u32,
-    /// Most frames per inference call. 1 by default: on the CPU, batching
-    /// bought nothing on the 2-core benchmark machine once the lanes keep
-    /// every core busy, and each frame more per batch costs memory
-    /// (ONNX Runtime's activations, the input tensors). GPUs want more.
+    /// Most frames per inference call; 0: the device profile's.
     pub batch_size: usize,
+    /// Pad partial batches to `batch_size`, so each model runs at one input
+    /// shape (cuDNN and TensorRT choose their kernels once). Auto: on GPUs.
+    pub pad_batches: Switch,
     pub providers: Vec<Provider>,
+    /// GPUs to run on (CUDA and TensorRT): each gets `lanes` lanes, and
+    /// batches from every live challenge go to whichever lane is free.
+    /// Empty: GPU 0.
+    pub devices: Vec<u32>,
     /// ONNX Runtime intra-op threads per session. 0: automatic, the cores
     /// shared out between the lanes on the CPU, ONNX Runtime's default on a
     /// GPU.
     pub intra_threads: usize,
     /// ONNX Runtime spinning and inter-op threads.
     pub threading: Threading,
-    /// ONNX Runtime lanes: each opens both models and runs whichever input
-    /// is next, so `lanes` inputs run at once. 0: automatic, one per core
-    /// (at most [`MAX_AUTO_LANES`]) on the CPU, one on a GPU.
+    /// ONNX Runtime lanes per device: each opens both models and runs
+    /// whichever input is next, so that many inputs run at once. 0:
+    /// automatic, one per core (at most [`MAX_AUTO_LANES`]) on the CPU,
+    /// [`GPU_LANES`] per GPU.
     pub lanes: usize,
     /// Preprocessing threads and queue depths around the lanes.
     pub worker: WorkerConfig,
     /// Frame size (width, height) every lane runs one full batch of before
     /// the stage is ready, so the first challenge does not pay for ONNX
-    /// Runtime's first-run allocations (or TensorRT engine builds). Any
-    /// 16:9 size gives the network inputs of every 16:9 clip. `None` skips.
+    /// Runtime's first-run allocations, cuDNN's algorithm search or
+    /// TensorRT's engine build. Any 16:9 size gives the network inputs of
+    /// every 16:9 clip. `None` skips.
     pub warm_up: Option<(u32, u32)>,
     /// `libonnxruntime.so` to load; found automatically when `None`.
     pub ort_library: Option<PathBuf>,
-    /// Where TensorRT keeps built engines between runs.
-    pub engine_cache: Option<PathBuf>,
+    pub cuda: CudaOptions,
+    pub tensorrt: TensorRtOptions,
 }
 
 impl InferConfig {
@@ -51,33 +119,141 @@ impl InferConfig {
         Self {
             player_model: player_model.into(),
             pitch_model: pitch_model.into(),
+            player_model_fp16: None,
+            pitch_model_fp16: None,
+            precision: Precision::Auto,
             player_imgsz: 1280,
             pitch_imgsz: 640,
-            batch_size: 1,
+            batch_size: 0,
+            pad_batches: Switch::Auto,
             providers: Provider::auto(),
+            devices: Vec::new(),
             intra_threads: 0,
             threading: Threading::default(),
             lanes: 0,
             worker: WorkerConfig::default(),
             warm_up: Some((1280, 720)),
             ort_library: None,
-            engine_cache: None,
+            cuda: CudaOptions::default(),
+            tensorrt: TensorRtOptions::default(),
         }
     }
 }
 
 /// Automatic lanes stop here: each lane holds its own copy of both models.
 pub const MAX_AUTO_LANES: usize = 4;
-/// Automatic preprocessing threads stop here.
+/// Automatic preprocessing threads stop here on the CPU.
 pub const MAX_AUTO_PREP_THREADS: usize = 4;
+/// Automatic preprocessing threads stop here on a GPU: the letterbox has
+/// to keep up with the device.
+pub const MAX_AUTO_GPU_PREP_THREADS: usize = 8;
+/// Frames per batch on a GPU unless told: measured on an H200 with
+/// YOLOv8x at 1280 and YOLOv8x-pose at 640 (`scorevision bench`).
+pub const GPU_BATCH: usize = 8;
+/// Lanes per GPU unless told: two sessions keep the device busy while the
+/// other's input is copied in and its output read back.
+pub const GPU_LANES: usize = 2;
 
-/// The thread layout once the automatic (0) values are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The settings once the device profile has filled in the automatic ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
     pub provider: Provider,
+    /// GPUs the lanes run on (`[0]` on the CPU, where it means nothing).
+    pub devices: Vec<u32>,
+    /// Lanes per device.
     pub lanes: usize,
     pub intra_threads: usize,
     pub prep_threads: usize,
+    pub batch_size: usize,
+    pub pad_batches: bool,
+    /// Fp32 or Fp16, never Auto.
+    pub precision: Precision,
+    pub player_model: PathBuf,
+    pub pitch_model: PathBuf,
+}
+
+impl Resolved {
+    /// A model exported with a fixed batch dimension (ultralytics'
+    /// `half=True` exports are static, batch 1) runs only at that batch:
+    /// the batch size follows it, and short batches are padded. `given`:
+    /// the batch size was set explicitly, so a different one is an error.
+    pub fn fit_fixed_batch(
+        &mut self,
+        headers: &[OnnxHeader],
+        given: bool,
+    ) -> Result<(), InferError> {
+        let mut fixed: Option<(usize, &str)> = None;
+        for header in headers {
+            let Some(Some(b)) = header.input.dims.first().copied() else {
+                continue;
+            };
+            let b = b as usize;
+            let model = header.name.as_str();
+            match fixed {
+                Some((other, other_model)) if other != b => {
+                    return Err(InferError::Config(format!(
+                        "{other_model} takes batches of exactly {other} and {model} of exactly {b}: export one of them with a dynamic batch"
+                    )));
+                }
+                _ => fixed = Some((b, model)),
+            }
+        }
+        let Some((b, model)) = fixed else {
+            return Ok(());
+        };
+        if b != self.batch_size {
+            if given {
+                return Err(InferError::Config(format!(
+                    "{model} takes batches of exactly {b} (its batch was fixed at export): use --batch-size {b}, or export with dynamic=True"
+                )));
+            }
+            tracing::info!(
+                model,
+                batch = b,
+                "The model's batch is fixed; running at that batch."
+            );
+            self.batch_size = b;
+        }
+        self.pad_batches = true;
+        Ok(())
+    }
+
+    /// Every lane's device, in lane order: each device's lanes together.
+    pub fn lane_devices(&self) -> Vec<u32> {
+        self.devices
+            .iter()
+            .flat_map(|&d| std::iter::repeat_n(d, self.lanes))
+            .collect()
+    }
+}
+
+impl fmt::Display for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.provider)?;
+        if self.provider.is_gpu() {
+            let devices: Vec<String> = self.devices.iter().map(u32::to_string).collect();
+            write!(f, " on GPU {}", devices.join(","))?;
+        }
+        write!(
+            f,
+            ", batch {}{}, {} lane{} per device, {} preprocessing thread{}, {} models",
+            self.batch_size,
+            if self.pad_batches { " (padded)" } else { "" },
+            self.lanes,
+            if self.lanes == 1 { "" } else { "s" },
+            self.prep_threads,
+            if self.prep_threads == 1 { "" } else { "s" },
+            self.precision.name().to_uppercase(),
+        )?;
+        if self.intra_threads > 0 {
+            write!(
+                f,
+                ", {} ONNX Runtime threads per session",
+                self.intra_threads
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl InferConfig {
@@ -87,42 +263,101 @@ impl InferConfig {
         let library = runtime::find_library(self.ort_library.as_deref())?;
         let provider = runtime::primary_provider(&library, &self.providers)?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(self.resolve_for(provider, cores))
+        let mut resolved = self.resolve_for(provider, cores)?;
+        let headers = [
+            OnnxHeader::read(&resolved.player_model)?,
+            OnnxHeader::read(&resolved.pitch_model)?,
+        ];
+        resolved.fit_fixed_batch(&headers, self.batch_size != 0)?;
+        Ok(resolved)
     }
 
-    /// The thread layout for `provider` on a machine with `cores` cores.
+    /// The device profile for `provider` on a machine with `cores` cores.
     ///
     /// On the CPU, small convolutions split across threads spend much of
     /// their time synchronising; independent inputs on single-threaded
     /// sessions keep every core busy instead (measured on the 2-core
     /// benchmark machine: 2 lanes x 1 thread run the fixture models about
-    /// 25% faster than 1 lane x 2 threads). The cores left over letterbox.
-    /// On a GPU one lane feeds the device and the CPU cores letterbox.
-    pub fn resolve_for(&self, provider: Provider, cores: usize) -> Resolved {
+    /// 25% faster than 1 lane x 2 threads), one frame per batch. The cores
+    /// left over letterbox. On a GPU, full padded batches on a few lanes per
+    /// device, FP16 when the files are given, and the cores letterbox.
+    pub fn resolve_for(&self, provider: Provider, cores: usize) -> Result<Resolved, InferError> {
         let cores = cores.max(1);
-        let lanes = match (self.lanes, provider) {
-            (0, Provider::Cpu) => cores.min(MAX_AUTO_LANES),
-            (0, _) => 1,
+        let gpu = provider.is_gpu();
+        let lanes = match (self.lanes, gpu) {
+            (0, false) => cores.min(MAX_AUTO_LANES),
+            (0, true) => GPU_LANES,
             (n, _) => n,
         };
-        let intra_threads = match (self.intra_threads, provider) {
-            (0, Provider::Cpu) => (cores / lanes).max(1),
+        let intra_threads = match (self.intra_threads, gpu) {
+            (0, false) => (cores / lanes).max(1),
             (n, _) => n,
         };
-        let prep_threads = match (self.worker.prep_threads, provider) {
-            (0, Provider::Cpu) => cores
+        let prep_threads = match (self.worker.prep_threads, gpu) {
+            (0, false) => cores
                 .saturating_sub(lanes * intra_threads)
                 .clamp(1, MAX_AUTO_PREP_THREADS),
-            (0, _) => cores.clamp(1, MAX_AUTO_PREP_THREADS),
+            (0, true) => cores.clamp(1, MAX_AUTO_GPU_PREP_THREADS),
             (n, _) => n,
         };
-        Resolved {
+        let batch_size = match (self.batch_size, gpu) {
+            (0, false) => 1,
+            (0, true) => GPU_BATCH,
+            (n, _) => n,
+        };
+        let pad_batches = match self.pad_batches {
+            Switch::Auto => gpu,
+            Switch::On => true,
+            Switch::Off => false,
+        };
+        let have_fp16 = self.player_model_fp16.is_some() && self.pitch_model_fp16.is_some();
+        let precision = match self.precision {
+            Precision::Auto if gpu && have_fp16 => Precision::Fp16,
+            Precision::Auto | Precision::Fp32 => Precision::Fp32,
+            Precision::Fp16 if have_fp16 => Precision::Fp16,
+            Precision::Fp16 => {
+                return Err(InferError::Config(
+                    "precision fp16 needs both FP16 models (--player-fp16 and --pitch-fp16)".into(),
+                ));
+            }
+        };
+        let pick = |fp32: &Path, fp16: &Option<PathBuf>| match (precision, fp16) {
+            (Precision::Fp16, Some(p)) => p.clone(),
+            _ => fp32.to_owned(),
+        };
+        let devices = if self.devices.is_empty() || !gpu {
+            vec![self.devices.first().copied().unwrap_or(0)]
+        } else {
+            self.devices.clone()
+        };
+        Ok(Resolved {
             provider,
+            devices,
             lanes,
             intra_threads,
             prep_threads,
-        }
+            batch_size,
+            pad_batches,
+            precision,
+            player_model: pick(&self.player_model, &self.player_model_fp16),
+            pitch_model: pick(&self.pitch_model, &self.pitch_model_fp16),
+        })
     }
+}
+
+/// Parses `--devices 0,1` (GPU ordinals, no repeats).
+pub fn parse_devices(s: &str) -> Result<Vec<u32>, String> {
+    let mut devices = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let d: u32 = part
+            .parse()
+            .map_err(|_| format!("{part:?} is not a GPU number"))?;
+        if devices.contains(&d) {
+            return Err(format!("GPU {d} is listed twice"));
+        }
+        devices.push(d);
+    }
+    Ok(devices)
 }
 
 #[cfg(test)]
@@ -130,7 +365,7 @@ mod tests {
     use super::*;
 
     fn layout(c: &InferConfig, provider: Provider, cores: usize) -> (usize, usize, usize) {
-        let r = c.resolve_for(provider, cores);
+        let r = c.resolve_for(provider, cores).unwrap();
         assert_eq!(r.provider, provider);
         (r.lanes, r.intra_threads, r.prep_threads)
     }
@@ -142,9 +377,9 @@ mod tests {
         assert_eq!(layout(&auto, Provider::Cpu, 2), (2, 1, 1));
         assert_eq!(layout(&auto, Provider::Cpu, 16), (4, 4, 1));
         assert_eq!(layout(&auto, Provider::Cpu, 0), (1, 1, 1));
-        // GPU: one lane, ONNX Runtime's own threads, the cores letterbox.
-        assert_eq!(layout(&auto, Provider::Cuda, 16), (1, 0, 4));
-        assert_eq!(layout(&auto, Provider::TensorRt, 2), (1, 0, 2));
+        // GPU: a few lanes per device, ONNX Runtime's own threads, the cores letterbox.
+        assert_eq!(layout(&auto, Provider::Cuda, 16), (GPU_LANES, 0, 8));
+        assert_eq!(layout(&auto, Provider::TensorRt, 2), (GPU_LANES, 0, 2));
     }
 
     #[test]
@@ -158,10 +393,133 @@ mod tests {
         let mut all = InferConfig {
             lanes: 3,
             intra_threads: 5,
+            batch_size: 4,
+            pad_batches: Switch::Off,
             ..auto
         };
         all.worker.prep_threads = 6;
         assert_eq!(layout(&all, Provider::TensorRt, 8), (3, 5, 6));
         assert_eq!(layout(&all, Provider::Cpu, 2), (3, 5, 6));
+        let r = all.resolve_for(Provider::Cuda, 8).unwrap();
+        assert_eq!((r.batch_size, r.pad_batches), (4, false));
+    }
+
+    #[test]
+    fn the_profile_follows_the_provider() {
+        let mut c = InferConfig::new("p.onnx", "q.onnx");
+        c.player_model_fp16 = Some("p16.onnx".into());
+        c.pitch_model_fp16 = Some("q16.onnx".into());
+        let cpu = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert_eq!(
+            (cpu.batch_size, cpu.pad_batches, cpu.precision),
+            (1, false, Precision::Fp32)
+        );
+        assert_eq!(cpu.player_model, Path::new("p.onnx"));
+        let gpu = c.resolve_for(Provider::Cuda, 16).unwrap();
+        assert_eq!(
+            (gpu.batch_size, gpu.pad_batches, gpu.precision),
+            (GPU_BATCH, true, Precision::Fp16)
+        );
+        assert_eq!(
+            (gpu.player_model.as_path(), gpu.pitch_model.as_path()),
+            (Path::new("p16.onnx"), Path::new("q16.onnx"))
+        );
+        // Asked for FP32 on a GPU: the FP32 files.
+        c.precision = Precision::Fp32;
+        let fp32 = c.resolve_for(Provider::Cuda, 16).unwrap();
+        assert_eq!(fp32.player_model, Path::new("p.onnx"));
+        // FP16 asked on the CPU with the files: honoured.
+        c.precision = Precision::Fp16;
+        let forced = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert_eq!(forced.pitch_model, Path::new("q16.onnx"));
+        // Only one FP16 file: auto stays FP32, fp16 is a clear error.
+        c.pitch_model_fp16 = None;
+        let err = c.resolve_for(Provider::Cuda, 16).unwrap_err();
+        assert!(err.to_string().contains("--pitch-fp16"), "{err}");
+        c.precision = Precision::Auto;
+        assert_eq!(
+            c.resolve_for(Provider::Cuda, 16).unwrap().precision,
+            Precision::Fp32
+        );
+    }
+
+    #[test]
+    fn lanes_go_to_every_device() {
+        let mut c = InferConfig::new("p.onnx", "q.onnx");
+        c.devices = vec![0, 1];
+        c.lanes = 2;
+        let r = c.resolve_for(Provider::Cuda, 16).unwrap();
+        assert_eq!(r.lane_devices(), vec![0, 0, 1, 1]);
+        assert_eq!(
+            r.to_string(),
+            "CUDA on GPU 0,1, batch 8 (padded), 2 lanes per device, 8 preprocessing threads, FP32 models"
+        );
+        // On the CPU the devices mean nothing: one set of lanes.
+        let cpu = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert_eq!(cpu.lane_devices(), vec![0, 0]);
+        assert!(cpu.to_string().starts_with("CPU, batch 1, 2 lanes"));
+    }
+
+    fn header(name: &str, batch: Option<u64>) -> OnnxHeader {
+        use crate::onnx_file::InputSpec;
+        OnnxHeader {
+            name: name.into(),
+            input: InputSpec {
+                name: "images".into(),
+                element: Some(crate::tensor::ElementType::F16),
+                dims: vec![batch, Some(3), Some(640), Some(640)],
+            },
+            info: crate::metadata::ModelInfo::parse(name, |key| {
+                Some(
+                    match key {
+                        "task" => "pose",
+                        "names" => "{0: 'pitch'}",
+                        "imgsz" => "[640, 640]",
+                        "stride" => "32",
+                        "kpt_shape" => "[32, 3]",
+                        _ => return None,
+                    }
+                    .into(),
+                )
+            })
+            .unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_fixed_batch_model_sets_the_batch() {
+        let c = InferConfig::new("p.onnx", "q.onnx");
+        let mut r = c.resolve_for(Provider::Cuda, 16).unwrap();
+        // ultralytics' half=True export: batch 1, fixed.
+        r.fit_fixed_batch(&[header("p", Some(1)), header("q", None)], false)
+            .unwrap();
+        assert_eq!((r.batch_size, r.pad_batches), (1, true));
+        // Asked for another batch explicitly: a clear error.
+        let mut r = c.resolve_for(Provider::Cuda, 16).unwrap();
+        let err = r
+            .fit_fixed_batch(&[header("p", Some(1))], true)
+            .unwrap_err();
+        assert!(err.to_string().contains("--batch-size 1"), "{err}");
+        // Two fixed batches that differ cannot both be met.
+        let mut r = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert!(
+            r.fit_fixed_batch(&[header("p", Some(1)), header("q", Some(4))], false)
+                .is_err()
+        );
+        // Dynamic models leave everything as it was.
+        let mut r = c.resolve_for(Provider::Cpu, 2).unwrap();
+        let before = r.clone();
+        r.fit_fixed_batch(&[header("p", None), header("q", None)], false)
+            .unwrap();
+        assert_eq!(r, before);
+    }
+
+    #[test]
+    fn devices_parse() {
+        assert_eq!(parse_devices("0,1"), Ok(vec![0, 1]));
+        assert_eq!(parse_devices(" 3 "), Ok(vec![3]));
+        assert_eq!(parse_devices(""), Ok(vec![]));
+        assert!(parse_devices("0,0").is_err());
+        assert!(parse_devices("gpu0").is_err());
     }
 }

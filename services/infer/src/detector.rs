@@ -9,13 +9,36 @@ use crate::config::{InferConfig, Resolved};
 use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
 use crate::metadata::Task;
-use crate::model::YoloModel;
+use crate::model::{Preprocess, YoloModel};
+use crate::onnx_file::OnnxHeader;
+use crate::providers::{self, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
 use crate::worker::assemble;
 
 pub struct Detector {
     pub players: YoloModel,
     pub pitch: YoloModel,
+}
+
+/// Which provider each model runs on, as the first lane found it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProviderReport {
+    /// `(model, provider and reasons, node placement when recorded)`.
+    pub models: Vec<(String, String, Option<String>)>,
+}
+
+impl std::fmt::Display for ProviderReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .models
+            .iter()
+            .map(|(model, provider, placement)| match placement {
+                Some(p) => format!("{model} {provider} [{p}]"),
+                None => format!("{model} {provider}"),
+            })
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
 }
 
 impl Detector {
@@ -34,24 +57,76 @@ impl Detector {
         Ok(Self { players, pitch })
     }
 
-    /// One detector per ONNX Runtime lane, as `config` says (providers,
-    /// inference sizes), laid out as `resolved` says (lanes, threads).
+    /// One detector per ONNX Runtime lane, as `config` says (providers and
+    /// their options, inference sizes), laid out as `resolved` says (lanes
+    /// per device, threads, the model files of the chosen precision). The
+    /// first lane records where ONNX Runtime placed each node.
     pub fn open_lanes(config: &InferConfig, resolved: &Resolved) -> Result<Vec<Self>, InferError> {
-        let options = SessionOptions {
-            library: runtime::find_library(config.ort_library.as_deref())?,
-            providers: config.providers.clone(),
-            intra_threads: resolved.intra_threads,
-            engine_cache: config.engine_cache.clone(),
+        let library = runtime::find_library(config.ort_library.as_deref())?;
+        let tensorrt = resolved.provider == Provider::TensorRt;
+        if let (true, Some(dir)) = (tensorrt, &config.tensorrt.cache_dir) {
+            providers::prepare_cache_dir(dir).map_err(InferError::Config)?;
+        }
+        let profiles = if tensorrt {
+            Some((
+                shape_profile(
+                    &resolved.player_model,
+                    config.player_imgsz,
+                    resolved,
+                    config,
+                )?,
+                shape_profile(&resolved.pitch_model, config.pitch_imgsz, resolved, config)?,
+            ))
+        } else {
+            None
         };
-        (0..resolved.lanes)
-            .map(|_| Self::open(config, &options))
+        resolved
+            .lane_devices()
+            .into_iter()
+            .enumerate()
+            .map(|(lane, device)| {
+                let options = SessionOptions {
+                    library: library.clone(),
+                    providers: ProviderSettings {
+                        wanted: config.providers.clone(),
+                        device,
+                        cuda: config.cuda,
+                        tensorrt: config.tensorrt.clone(),
+                    },
+                    intra_threads: resolved.intra_threads,
+                    record_placement: lane == 0 && config.warm_up.is_some(),
+                };
+                Self::open_files(
+                    config,
+                    (&resolved.player_model, &resolved.pitch_model),
+                    &options,
+                    profiles.as_ref(),
+                )
+            })
             .collect()
     }
 
     /// Opens both models of `config` with these session options.
     pub fn open(config: &InferConfig, options: &SessionOptions) -> Result<Self, InferError> {
-        let open = |path: &Path, imgsz: u32| -> Result<YoloModel, InferError> {
-            let engine = OrtEngine::open_with(path, options, config.threading)?;
+        Self::open_files(
+            config,
+            (&config.player_model, &config.pitch_model),
+            options,
+            None,
+        )
+    }
+
+    fn open_files(
+        config: &InferConfig,
+        (players, pitch): (&Path, &Path),
+        options: &SessionOptions,
+        profiles: Option<&(ShapeProfile, ShapeProfile)>,
+    ) -> Result<Self, InferError> {
+        let open = |path: &Path,
+                    imgsz: u32,
+                    profile: Option<&ShapeProfile>|
+         -> Result<YoloModel, InferError> {
+            let engine = OrtEngine::open_with(path, options, config.threading, profile)?;
             let (info, fixed) = (engine.info.clone(), engine.fixed_size);
             let name = path
                 .file_stem()
@@ -60,18 +135,19 @@ impl Detector {
             Ok(YoloModel::new(name, Box::new(engine), info, imgsz, fixed))
         };
         Self::new(
-            open(&config.player_model, config.player_imgsz)?,
-            open(&config.pitch_model, config.pitch_imgsz)?,
+            open(players, config.player_imgsz, profiles.map(|p| &p.0))?,
+            open(pitch, config.pitch_imgsz, profiles.map(|p| &p.1))?,
         )
     }
 
     /// Runs every detector once on a full batch of grey `width` x `height`
-    /// frames, the lanes in parallel.
+    /// frames, the lanes in parallel, and reports where the first lane's
+    /// models ran.
     pub fn warm_up(
         detectors: &mut [Self],
         batch: usize,
         (width, height): (u32, u32),
-    ) -> Result<(), InferError> {
+    ) -> Result<ProviderReport, InferError> {
         let data: bytes::Bytes = vec![114u8; width as usize * height as usize * 3].into();
         let frames: Vec<Frame> = (0..batch.max(1) as u64)
             .map(|i| Frame::rgb(i, width, height, data.clone()))
@@ -83,7 +159,25 @@ impl Detector {
                 .collect();
             runs.into_iter()
                 .try_for_each(|run| run.join().unwrap_or(Err(InferError::WorkerGone)))
-        })
+        })?;
+        Ok(detectors
+            .first_mut()
+            .map(Self::provider_report)
+            .unwrap_or_default())
+    }
+
+    /// Each model's provider, and its node placement when recorded.
+    pub fn provider_report(&mut self) -> ProviderReport {
+        let models = [&mut self.players, &mut self.pitch]
+            .into_iter()
+            .map(|model| {
+                let name = model.post.name().to_owned();
+                let provider = model.engine().describe();
+                let placement = model.engine_mut().take_placement().map(|p| p.to_string());
+                (name, provider, placement)
+            })
+            .collect();
+        ProviderReport { models }
     }
 
     /// Detections and pitch keypoints for each frame, in order, every step
@@ -94,4 +188,23 @@ impl Detector {
         let indices: Vec<u64> = frames.iter().map(|f| f.index).collect();
         Ok(assemble(&indices, players, poses))
     }
+}
+
+/// TensorRT's one input shape for a model: the letterbox of the warm-up
+/// frame size (16:9 clips all letterbox alike), full batches.
+fn shape_profile(
+    path: &Path,
+    imgsz: u32,
+    resolved: &Resolved,
+    config: &InferConfig,
+) -> Result<ShapeProfile, InferError> {
+    let header = OnnxHeader::read(path)?;
+    let (w, h) = config.warm_up.unwrap_or((1280, 720));
+    let lb = Preprocess::new(&header.info, imgsz, header.input.fixed_size()).letterbox(w, h);
+    Ok(ShapeProfile {
+        input: header.input.name,
+        batch: resolved.batch_size,
+        height: lb.out_h as usize,
+        width: lb.out_w as usize,
+    })
 }

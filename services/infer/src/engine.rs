@@ -1,17 +1,23 @@
 //! The [`Engine`] trait: a batch in, the raw output tensor out. The ONNX
 //! Runtime implementation lives here; tests and benchmarks can inject others.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use half::f16;
 use ort::session::Session;
-use ort::value::{DynValue, TensorRef, ValueType};
+use ort::session::builder::SessionBuilder;
+use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 
 use crate::error::InferError;
 use crate::metadata::ModelInfo;
-use crate::runtime::{self, Provider};
+use crate::providers::{self, Provider, ProviderChoice, ProviderSettings, ShapeProfile};
+use crate::runtime;
+use crate::tensor::{ElementType, Input};
 
-/// A raw output tensor. ONNX Runtime's own output value is kept as it is
-/// (no copy) and can move to another thread for postprocessing.
+/// A raw output tensor. ONNX Runtime's own f32 output value is kept as it
+/// is (no copy) and can move to another thread for postprocessing; an f16
+/// output (FP16-I/O models) is widened once, here.
 #[derive(Debug)]
 pub struct Output {
     shape: Vec<usize>,
@@ -52,21 +58,96 @@ impl Output {
     }
 }
 
-/// Runs a model on an NCHW f32 batch.
+/// How many of a model's nodes each execution provider runs, read from
+/// ONNX Runtime's profile of one run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Placement(pub BTreeMap<String, usize>);
+
+impl std::fmt::Display for Placement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(provider, nodes)| {
+                let short = provider.trim_end_matches("ExecutionProvider");
+                format!("{nodes} nodes on {short}")
+            })
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+impl Placement {
+    /// Counts the distinct nodes per provider in an ONNX Runtime profile
+    /// (a JSON array of events; node events carry `args.provider`).
+    pub fn from_profile(json: &str) -> Result<Self, String> {
+        let events: Vec<serde_json::Value> =
+            serde_json::from_str(json).map_err(|e| format!("profile: {e}"))?;
+        let mut nodes: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+        for event in &events {
+            let (Some(name), Some(provider)) = (
+                event.get("name").and_then(|n| n.as_str()),
+                event
+                    .get("args")
+                    .and_then(|a| a.get("provider"))
+                    .and_then(|p| p.as_str()),
+            ) else {
+                continue;
+            };
+            let node = name
+                .trim_end_matches("_kernel_time")
+                .trim_end_matches("_fence_before")
+                .trim_end_matches("_fence_after");
+            nodes
+                .entry(provider.to_owned())
+                .or_default()
+                .insert(node.to_owned());
+        }
+        Ok(Self(nodes.into_iter().map(|(p, n)| (p, n.len())).collect()))
+    }
+}
+
+/// Runs a model on an NCHW batch.
 pub trait Engine: Send {
-    fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError>;
+    fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError>;
     /// The execution provider doing the work.
     fn provider(&self) -> Provider;
+    /// The provider, and why the ones wanted before it were not used.
+    fn describe(&self) -> String {
+        self.provider().name().to_owned()
+    }
+    /// The element type the model's input takes.
+    fn input_type(&self) -> ElementType {
+        ElementType::F32
+    }
+    /// Where the nodes of the runs so far went, once (engines that record
+    /// it; the ONNX Runtime engine does when asked to at open).
+    fn take_placement(&mut self) -> Option<Placement> {
+        None
+    }
 }
 
 /// How to open an ONNX model.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub library: PathBuf,
-    pub providers: Vec<Provider>,
+    pub providers: ProviderSettings,
     /// ONNX Runtime intra-op threads; 0 lets it pick (one per core).
     pub intra_threads: usize,
-    pub engine_cache: Option<PathBuf>,
+    /// Record which provider runs each node until [`Engine::take_placement`].
+    pub record_placement: bool,
+}
+
+impl SessionOptions {
+    /// The given providers with their default options, on GPU 0.
+    pub fn new(library: PathBuf, providers: Vec<Provider>) -> Self {
+        Self {
+            library,
+            providers: ProviderSettings::new(providers),
+            intra_threads: 0,
+            record_placement: false,
+        }
+    }
 }
 
 /// ONNX Runtime threading beyond the intra-op thread count.
@@ -87,7 +168,10 @@ pub struct OrtEngine {
     session: Session,
     input: String,
     output: String,
-    provider: Provider,
+    input_type: ElementType,
+    output_type: ElementType,
+    choice: ProviderChoice,
+    profiling: bool,
     /// The input's (height, width) when the model has a fixed spatial size.
     pub fixed_size: Option<(u32, u32)>,
     pub info: ModelInfo,
@@ -96,13 +180,15 @@ pub struct OrtEngine {
 impl OrtEngine {
     /// Opens `path` with the default [`Threading`].
     pub fn open(path: &Path, options: &SessionOptions) -> Result<Self, InferError> {
-        Self::open_with(path, options, Threading::default())
+        Self::open_with(path, options, Threading::default(), None)
     }
 
+    /// Opens `path`; `profile` is the one input shape TensorRT builds for.
     pub fn open_with(
         path: &Path,
         options: &SessionOptions,
         threading: Threading,
+        profile: Option<&ShapeProfile>,
     ) -> Result<Self, InferError> {
         let name = path
             .file_stem()
@@ -115,110 +201,270 @@ impl OrtEngine {
         if !path.is_file() {
             return Err(load("file not found".into()));
         }
-        let env = runtime::environment(&options.library)?;
-        let mut builder = Session::builder(env).map_err(|e| load(e.to_string()))?;
-        if options.intra_threads > 0 {
-            builder = builder
-                .with_intra_threads(options.intra_threads)
-                .map_err(|e| load(e.to_string()))?;
-        }
-        builder = builder
-            .with_intra_op_spinning(threading.spinning)
-            .map_err(|e| load(e.to_string()))?;
-        if threading.inter_threads > 0 {
-            builder = builder
-                .with_parallel_execution(true)
-                .map_err(|e| load(e.to_string()))?
-                .with_inter_threads(threading.inter_threads)
-                .map_err(|e| load(e.to_string()))?
-                .with_inter_op_spinning(threading.spinning)
-                .map_err(|e| load(e.to_string()))?;
-        }
-        let provider = runtime::register_providers(
-            &mut builder,
-            &options.providers,
-            options.engine_cache.as_deref(),
-        )?;
-        let session = builder
-            .commit_from_file(path)
-            .map_err(|e| load(e.to_string()))?;
+        let base = base_builder(options, threading, &name).map_err(load)?;
+        // A provider can register and still fail when the session is built
+        // (TensorRT without its libraries, a GPU out of memory): the next
+        // one in the list gets the model, and the reason is kept.
+        let mut excluded = Vec::new();
+        let mut failures: Vec<(Provider, String)> = Vec::new();
+        let (session, mut choice) = loop {
+            let mut builder = base.clone();
+            let choice = providers::register(&mut builder, &options.providers, profile, &excluded);
+            match builder.commit_from_file(path) {
+                Ok(session) => break (session, choice),
+                Err(e) if choice.provider != Provider::Cpu => {
+                    let why = format!("the session failed to build: {e}");
+                    tracing::warn!(model = %name, provider = choice.provider.name(), error = %why, "Falling back to the next execution provider.");
+                    failures.extend(choice.skipped);
+                    failures.push((choice.provider, why));
+                    excluded.push(choice.provider);
+                }
+                Err(e) => return Err(load(e.to_string())),
+            }
+        };
+        failures.append(&mut choice.skipped);
+        choice.skipped = failures;
 
         let metadata = session.metadata().map_err(|e| load(e.to_string()))?;
         let info = ModelInfo::parse(&name, |key| metadata.custom(key))?;
         drop(metadata);
-        let shape_err = |detail: String| InferError::Shape {
+        let shape_err = |what: &'static str, detail: String| InferError::Shape {
             model: name.clone(),
-            what: "input",
+            what,
             detail,
         };
         let [input] = session.inputs() else {
-            return Err(shape_err(format!(
-                "{} inputs, expected 1",
-                session.inputs().len()
-            )));
+            return Err(shape_err(
+                "input",
+                format!("{} inputs, expected 1", session.inputs().len()),
+            ));
         };
-        let fixed_size = match input.dtype() {
-            ValueType::Tensor { shape, .. } if shape.len() == 4 => {
+        let (input_type, fixed_size) = match input.dtype() {
+            ValueType::Tensor { ty, shape, .. } if shape.len() == 4 => {
                 let (h, w) = (shape[2], shape[3]);
-                (h > 0 && w > 0).then_some((h as u32, w as u32))
+                (
+                    element_type(*ty).ok_or_else(|| {
+                        shape_err("input", format!("{ty:?}, expected float32 or float16"))
+                    })?,
+                    (h > 0 && w > 0).then_some((h as u32, w as u32)),
+                )
             }
-            other => return Err(shape_err(format!("{other:?}, expected a 4-D tensor"))),
+            other => {
+                return Err(shape_err(
+                    "input",
+                    format!("{other:?}, expected a 4-D tensor"),
+                ));
+            }
         };
         let input = input.name().to_owned();
-        let output = match session.outputs() {
-            [first, ..] => first.name().to_owned(),
-            [] => {
-                return Err(InferError::Shape {
-                    model: name.clone(),
-                    what: "output",
-                    detail: "the model has no outputs".into(),
-                });
+        let (output, output_type) = match session.outputs() {
+            [first, ..] => {
+                let ty = match first.dtype() {
+                    ValueType::Tensor { ty, .. } => element_type(*ty),
+                    _ => None,
+                }
+                .ok_or_else(|| {
+                    shape_err(
+                        "output",
+                        format!("{:?}, expected float32 or float16", first.dtype()),
+                    )
+                })?;
+                (first.name().to_owned(), ty)
             }
+            [] => return Err(shape_err("output", "the model has no outputs".into())),
         };
-        tracing::info!(model = %name, task = ?info.task, provider = provider.name(), ?fixed_size, "Model loaded.");
+        tracing::info!(
+            model = %name,
+            task = ?info.task,
+            provider = %choice,
+            device = options.providers.device,
+            input = input_type.name(),
+            ?fixed_size,
+            "Model loaded."
+        );
         Ok(Self {
             name,
             session,
             input,
             output,
-            provider,
+            input_type,
+            output_type,
+            choice,
+            profiling: options.record_placement,
             fixed_size,
             info,
         })
     }
+
+    /// The provider the session runs on and why earlier ones were not used.
+    pub fn choice(&self) -> &ProviderChoice {
+        &self.choice
+    }
+}
+
+/// Threads, optimisation and profiling; the providers come per attempt.
+fn base_builder(
+    options: &SessionOptions,
+    threading: Threading,
+    name: &str,
+) -> Result<SessionBuilder, String> {
+    let env = runtime::environment(&options.library).map_err(|e| e.to_string())?;
+    fn err(e: impl std::fmt::Display) -> String {
+        e.to_string()
+    }
+    let mut builder = Session::builder(env).map_err(err)?;
+    if options.intra_threads > 0 {
+        builder = builder
+            .with_intra_threads(options.intra_threads)
+            .map_err(err)?;
+    }
+    builder = builder
+        .with_intra_op_spinning(threading.spinning)
+        .map_err(err)?;
+    if threading.inter_threads > 0 {
+        builder = builder
+            .with_parallel_execution(true)
+            .map_err(err)?
+            .with_inter_threads(threading.inter_threads)
+            .map_err(err)?
+            .with_inter_op_spinning(threading.spinning)
+            .map_err(err)?;
+    }
+    if options.record_placement {
+        let prefix = std::env::temp_dir().join(format!(
+            "sv-placement-{}-{}-{}",
+            std::process::id(),
+            name,
+            options.providers.device
+        ));
+        builder = builder.with_profiling(prefix).map_err(err)?;
+    }
+    Ok(builder)
+}
+
+fn element_type(ty: TensorElementType) -> Option<ElementType> {
+    match ty {
+        TensorElementType::Float32 => Some(ElementType::F32),
+        TensorElementType::Float16 => Some(ElementType::F16),
+        _ => None,
+    }
 }
 
 impl Engine for OrtEngine {
-    fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError> {
+    fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
         let run_err = |message: String| InferError::Run {
             model: self.name.clone(),
             message,
         };
-        let tensor =
-            TensorRef::from_array_view((shape, input)).map_err(|e| run_err(e.to_string()))?;
-        let mut outputs = self
-            .session
-            .run(ort::inputs![self.input.as_str() => tensor])
-            .map_err(|e| run_err(e.to_string()))?;
+        if input.element_type() != self.input_type {
+            return Err(run_err(format!(
+                "got a {} input, the model takes {}",
+                input.element_type().name(),
+                self.input_type.name()
+            )));
+        }
+        let mut outputs = match input {
+            Input::F32(data) => {
+                let tensor = TensorRef::from_array_view((shape, data))
+                    .map_err(|e| run_err(e.to_string()))?;
+                self.session
+                    .run(ort::inputs![self.input.as_str() => tensor])
+            }
+            Input::F16(data) => {
+                let tensor = TensorRef::from_array_view((shape, data))
+                    .map_err(|e| run_err(e.to_string()))?;
+                self.session
+                    .run(ort::inputs![self.input.as_str() => tensor])
+            }
+        }
+        .map_err(|e| run_err(e.to_string()))?;
         // Take the value out of the session's outputs: it owns its buffer, so
         // postprocessing can read it on another thread without a copy.
         let value = outputs
             .remove(self.output.as_str())
             .ok_or_else(|| run_err(format!("no output named {}", self.output)))?;
-        let shape = value
-            .try_extract_tensor::<f32>()
-            .map_err(|e| run_err(e.to_string()))?
-            .0
-            .iter()
-            .map(|&d| d as usize)
-            .collect();
-        Ok(Output {
-            shape,
-            data: OutputData::Ort(value),
-        })
+        drop(outputs);
+        match self.output_type {
+            ElementType::F32 => {
+                let shape = value
+                    .try_extract_tensor::<f32>()
+                    .map_err(|e| run_err(e.to_string()))?
+                    .0
+                    .iter()
+                    .map(|&d| d as usize)
+                    .collect();
+                Ok(Output {
+                    shape,
+                    data: OutputData::Ort(value),
+                })
+            }
+            ElementType::F16 => {
+                let (shape, data) = value
+                    .try_extract_tensor::<f16>()
+                    .map_err(|e| run_err(e.to_string()))?;
+                Ok(Output {
+                    shape: shape.iter().map(|&d| d as usize).collect(),
+                    data: OutputData::Owned(data.iter().map(|v| v.to_f32()).collect()),
+                })
+            }
+        }
     }
 
     fn provider(&self) -> Provider {
-        self.provider
+        self.choice.provider
+    }
+
+    fn describe(&self) -> String {
+        self.choice.to_string()
+    }
+
+    fn input_type(&self) -> ElementType {
+        self.input_type
+    }
+
+    fn take_placement(&mut self) -> Option<Placement> {
+        if !std::mem::take(&mut self.profiling) {
+            return None;
+        }
+        let file = match self.session.end_profiling() {
+            Ok(file) => file,
+            Err(e) => {
+                tracing::debug!(model = %self.name, error = %e, "No profile to read the placement from.");
+                return None;
+            }
+        };
+        let read = std::fs::read_to_string(&file)
+            .map_err(|e| e.to_string())
+            .and_then(|json| Placement::from_profile(&json));
+        let _ = std::fs::remove_file(&file);
+        match read {
+            Ok(placement) => Some(placement),
+            Err(e) => {
+                tracing::warn!(model = %self.name, error = %e, "Could not read the node placement.");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_counts_distinct_nodes_per_provider() {
+        let profile = r#"[
+          {"cat":"Session","name":"model_run","args":{}},
+          {"cat":"Node","name":"/model.0/conv/Conv_fence_before","args":{"op_name":"Conv","provider":"CUDAExecutionProvider"}},
+          {"cat":"Node","name":"/model.0/conv/Conv_kernel_time","args":{"op_name":"Conv","provider":"CUDAExecutionProvider"}},
+          {"cat":"Node","name":"/model.0/conv/Conv_fence_after","args":{"op_name":"Conv","provider":"CUDAExecutionProvider"}},
+          {"cat":"Node","name":"/model.1/Sigmoid_kernel_time","args":{"op_name":"Sigmoid","provider":"CUDAExecutionProvider"}},
+          {"cat":"Node","name":"/model.22/Range_kernel_time","args":{"op_name":"Range","provider":"CPUExecutionProvider"}}
+        ]"#;
+        let placement = Placement::from_profile(profile).unwrap();
+        assert_eq!(placement.0.get("CUDAExecutionProvider"), Some(&2));
+        assert_eq!(placement.0.get("CPUExecutionProvider"), Some(&1));
+        assert_eq!(placement.to_string(), "1 nodes on CPU, 2 nodes on CUDA");
+        assert!(Placement::from_profile("not json").is_err());
     }
 }

@@ -30,6 +30,8 @@ pub enum InferError {
     BadFrame { index: u64, why: String },
     #[error("the inference worker has stopped")]
     WorkerGone,
+    #[error("infer configuration: {0}")]
+    Config(String),
 }
 
 impl InferError {

@@ -12,6 +12,7 @@ use crate::metadata::{ModelInfo, Task};
 use crate::post::{self, PoseInstance, Prediction, Thresholds};
 use crate::pre::Letterbox;
 use crate::pre::batch::{self, same_size_runs};
+use crate::tensor::InputTensor;
 
 /// What a model found in one frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,12 +75,17 @@ impl Postprocess {
         &self.info
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Splits a `[batch, 4 + nc + extra, anchors]` output into per-frame
-    /// results, for frames all letterboxed by `lb`.
+    /// results for its first `frames` images, all letterboxed by `lb`; the
+    /// images after them were padding.
     pub fn decode(
         &self,
         output: &Output,
-        batch: usize,
+        frames: usize,
         lb: &Letterbox,
     ) -> Result<Vec<ModelOutput>, InferError> {
         let classes = self.info.names.len();
@@ -91,15 +97,15 @@ impl Postprocess {
                 output.shape()
             )));
         };
-        if b != batch || r != rows {
+        if b < frames || r != rows {
             return Err(self.shape_error(format!(
-                "output shape {:?}, expected [{batch}, {rows}, anchors]",
+                "output shape {:?}, expected [{frames} or more, {rows}, anchors]",
                 output.shape()
             )));
         }
         let data = output.data()?;
         let per_image = rows * anchors;
-        if data.len() != batch * per_image {
+        if data.len() != b * per_image {
             return Err(self.shape_error(format!(
                 "{} values for shape {:?}",
                 data.len(),
@@ -108,6 +114,7 @@ impl Postprocess {
         }
         Ok(data
             .chunks_exact(per_image)
+            .take(frames)
             .map(|data| {
                 let prediction = Prediction {
                     data,
@@ -139,8 +146,8 @@ pub struct YoloModel {
     engine: Box<dyn Engine>,
     pre: Preprocess,
     pub post: Postprocess,
-    /// Reused between batches: the input tensor.
-    tensor: Vec<f32>,
+    /// Reused between batches: the input tensor, of the engine's type.
+    tensor: InputTensor,
 }
 
 impl YoloModel {
@@ -153,11 +160,12 @@ impl YoloModel {
         imgsz: u32,
         fixed_size: Option<(u32, u32)>,
     ) -> Self {
+        let tensor = InputTensor::new(engine.input_type());
         Self {
             engine,
             pre: Preprocess::new(&info, imgsz, fixed_size),
             post: Postprocess::new(name, info),
-            tensor: Vec::new(),
+            tensor,
         }
     }
 
@@ -167,6 +175,10 @@ impl YoloModel {
 
     pub fn engine(&self) -> &dyn Engine {
         self.engine.as_ref()
+    }
+
+    pub fn engine_mut(&mut self) -> &mut dyn Engine {
+        self.engine.as_mut()
     }
 
     pub fn preprocess(&self) -> Preprocess {
@@ -195,9 +207,9 @@ impl YoloModel {
 
     fn predict_same_size(&mut self, frames: &[Frame]) -> Result<Vec<ModelOutput>, InferError> {
         let lb = self.letterbox(frames[0].width, frames[0].height);
-        batch::draw_all(batch::slots(lb, frames, &mut self.tensor)?, 1);
+        batch::draw_all(batch::slots(lb, frames, &mut self.tensor, frames.len())?, 1);
         let shape = [frames.len(), 3, lb.out_h as usize, lb.out_w as usize];
-        let output = self.engine.run(&self.tensor, shape)?;
+        let output = self.engine.run(self.tensor.view(), shape)?;
         self.post.decode(&output, frames.len(), &lb)
     }
 }

@@ -9,47 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
-use ort::ep::{self, ExecutionProvider};
-use ort::session::builder::SessionBuilder;
 
 use crate::error::InferError;
-
-/// Execution providers in the order a session tries them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    TensorRt,
-    Cuda,
-    Cpu,
-}
-
-impl Provider {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::TensorRt => "TensorRT",
-            Self::Cuda => "CUDA",
-            Self::Cpu => "CPU",
-        }
-    }
-
-    /// The default preference: the fastest provider the library has wins.
-    pub fn auto() -> Vec<Provider> {
-        vec![Self::TensorRt, Self::Cuda, Self::Cpu]
-    }
-}
-
-impl std::str::FromStr for Provider {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_lowercase().as_str() {
-            "tensorrt" | "trt" => Ok(Self::TensorRt),
-            "cuda" => Ok(Self::Cuda),
-            "cpu" => Ok(Self::Cpu),
-            other => Err(format!(
-                "unknown execution provider {other:?} (tensorrt, cuda, cpu)"
-            )),
-        }
-    }
-}
+pub use crate::providers::Provider;
 
 /// Finds `libonnxruntime.so`: an explicit path, then `ORT_DYLIB_PATH`, then
 /// the project virtualenv (`.venv`) beside the working directory or the
@@ -120,59 +82,9 @@ pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
 /// to the CPU if registering it fails.
 pub fn primary_provider(library: &Path, wanted: &[Provider]) -> Result<Provider, InferError> {
     environment(library)?;
-    let available = |p: Provider| match p {
-        Provider::TensorRt => ep::TensorRT::is_available().unwrap_or(false),
-        Provider::Cuda => ep::CUDA::is_available().unwrap_or(false),
-        Provider::Cpu => true,
-    };
     Ok(wanted
         .iter()
         .copied()
-        .find(|&p| available(p))
+        .find(|&p| p.is_available())
         .unwrap_or(Provider::Cpu))
-}
-
-/// Registers the wanted providers the library was built with, in order, and
-/// returns the one that will run most of the graph (CPU when none else).
-pub fn register_providers(
-    builder: &mut SessionBuilder,
-    wanted: &[Provider],
-    engine_cache: Option<&Path>,
-) -> Result<Provider, InferError> {
-    let mut primary = None;
-    for &provider in wanted {
-        let registered = match provider {
-            Provider::TensorRt => try_register(builder, || {
-                let mut trt = ep::TensorRT::default();
-                if let Some(dir) = engine_cache {
-                    trt = trt
-                        .with_engine_cache(true)
-                        .with_engine_cache_path(dir.display());
-                }
-                trt
-            }),
-            Provider::Cuda => try_register(builder, ep::CUDA::default),
-            Provider::Cpu => true,
-        };
-        if registered {
-            primary.get_or_insert(provider);
-        }
-    }
-    Ok(primary.unwrap_or(Provider::Cpu))
-}
-
-fn try_register<E: ExecutionProvider>(
-    builder: &mut SessionBuilder,
-    make: impl FnOnce() -> E,
-) -> bool {
-    if !E::is_available().unwrap_or(false) {
-        return false;
-    }
-    match make().register(builder) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(provider = E::NAME, error = %e, "Execution provider failed to register.");
-            false
-        }
-    }
 }

@@ -7,8 +7,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
-use crate::config::InferConfig;
-use crate::detector::Detector;
+use crate::config::{InferConfig, Resolved};
+use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
 use crate::runtime::Provider;
 use crate::worker::{InferStats, Pending, Worker, WorkerConfig};
@@ -20,6 +20,10 @@ pub struct Stage<U> {
     in_flight: usize,
     lanes: usize,
     provider: Provider,
+    /// The device profile the stage runs with (`None` when built around
+    /// injected detectors).
+    resolved: Option<Resolved>,
+    report: ProviderReport,
 }
 
 /// What the forwarding task receives, in frame order.
@@ -35,29 +39,28 @@ impl<U: FrameSource> Stage<U> {
     /// threads.
     pub fn new(upstream: U, config: &InferConfig) -> Result<Self, InferError> {
         let resolved = config.resolve()?;
-        tracing::debug!(
-            ?resolved,
-            batch_size = config.batch_size,
-            "Opening the models."
-        );
+        tracing::info!(profile = %resolved, "Device profile.");
         let mut lanes = Detector::open_lanes(config, &resolved)?;
-        if let Some(size) = config.warm_up {
-            Detector::warm_up(&mut lanes, config.batch_size, size)?;
-        }
+        let report = match config.warm_up {
+            Some(size) => Detector::warm_up(&mut lanes, resolved.batch_size, size)?,
+            None => lanes
+                .first_mut()
+                .map(Detector::provider_report)
+                .unwrap_or_default(),
+        };
+        tracing::info!(providers = %report, "Models ready.");
         let provider = lanes
             .first()
             .map_or(resolved.provider, |d| d.players.engine().provider());
         let worker = WorkerConfig {
             prep_threads: resolved.prep_threads,
+            pad_to: resolved.pad_batches.then_some(resolved.batch_size),
             ..config.worker
         };
-        Ok(Self::with_lanes(
-            upstream,
-            lanes,
-            config.batch_size,
-            worker,
-            provider,
-        ))
+        let mut stage = Self::with_lanes(upstream, lanes, resolved.batch_size, worker, provider);
+        stage.resolved = Some(resolved);
+        stage.report = report;
+        Ok(stage)
     }
 
     /// Builds the stage around a ready detector (tests inject engines here).
@@ -92,6 +95,8 @@ impl<U: FrameSource> Stage<U> {
             in_flight: worker.in_flight.max(1),
             lanes: count,
             provider,
+            resolved: None,
+            report: ProviderReport::default(),
         }
     }
 
@@ -112,6 +117,17 @@ impl<U: FrameSource> Stage<U> {
 
     pub fn provider(&self) -> Provider {
         self.provider
+    }
+
+    /// The device profile in effect (batch size, lanes, precision, ...).
+    pub fn profile(&self) -> Option<&Resolved> {
+        self.resolved.as_ref()
+    }
+
+    /// Which provider each model runs on, with its node placement when
+    /// the warm-up recorded it.
+    pub fn provider_report(&self) -> &ProviderReport {
+        &self.report
     }
 
     pub fn stats(&self) -> &InferStats {

@@ -83,7 +83,11 @@ fn settings(c: &InferConfig) -> anyhow::Result<serde_json::Value> {
     let r = c.resolve()?;
     Ok(serde_json::json!({
         "provider": r.provider.name(),
-        "batch_size": c.batch_size,
+        "profile": r.to_string(),
+        "batch_size": r.batch_size,
+        "pad_batches": r.pad_batches,
+        "precision": r.precision.name(),
+        "devices": r.devices,
         "lanes": r.lanes,
         "intra_threads": r.intra_threads,
         "prep_threads": r.prep_threads,

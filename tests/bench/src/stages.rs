@@ -13,7 +13,8 @@ use sv_infer::engine::{Engine, Output};
 use sv_infer::model::{ModelOutput, Postprocess, Preprocess};
 use sv_infer::pre::Letterbox;
 use sv_infer::pre::batch::{draw_all, slots};
-use sv_infer::{Detector, InferConfig};
+use sv_infer::tensor::InputTensor;
+use sv_infer::{Detector, ElementType, InferConfig, Resolved};
 use sv_track::{ByteTrack, ByteTrackConfig};
 
 use crate::{Common, settings};
@@ -22,8 +23,10 @@ use crate::{Common, settings};
 struct Item {
     pitch: bool,
     batch: usize,
-    tensor: Vec<f32>,
+    tensor: InputTensor,
     shape: [usize; 4],
+    /// Frames in the batch (the rest of `shape[0]` is padding).
+    frames: usize,
 }
 
 /// One lane's (players, pitch) engines.
@@ -32,22 +35,25 @@ type Lane = (Box<dyn Engine>, Box<dyn Engine>);
 struct Models {
     players: (Preprocess, Postprocess),
     pitch: (Preprocess, Postprocess),
+    /// Each model's input element type.
+    types: (ElementType, ElementType),
     lanes: Vec<Lane>,
 }
 
-fn open(config: &InferConfig) -> anyhow::Result<Models> {
+fn open(config: &InferConfig, resolved: &Resolved) -> anyhow::Result<Models> {
     let mut lanes = Vec::new();
     let mut parts = None;
-    for d in Detector::open_lanes(config, &config.resolve()?)? {
+    for d in Detector::open_lanes(config, resolved)? {
         let (pp, pe, ppost) = d.players.into_parts();
         let (qp, qe, qpost) = d.pitch.into_parts();
-        parts.get_or_insert(((pp, ppost), (qp, qpost)));
+        parts.get_or_insert(((pp, ppost), (qp, qpost), (pe.input_type(), qe.input_type())));
         lanes.push((pe, qe));
     }
-    let (players, pitch) = parts.context("no lanes")?;
+    let (players, pitch, types) = parts.context("no lanes")?;
     Ok(Models {
         players,
         pitch,
+        types,
         lanes,
     })
 }
@@ -76,20 +82,34 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
     }
     anyhow::ensure!(!frames.is_empty(), "no frames in {}", common.clip.display());
     let (w, h) = (frames[0].width, frames[0].height);
-    let mut models = open(&config)?;
+    let resolved = config.resolve()?;
+    let mut models = open(&config, &resolved)?;
     let lb_players = models.players.0.letterbox(w, h);
     let lb_pitch = models.pitch.0.letterbox(w, h);
-    let batches: Vec<&[Frame]> = frames.chunks(config.batch_size.max(1)).collect();
+    let batches: Vec<&[Frame]> = frames.chunks(resolved.batch_size.max(1)).collect();
+    // The batch dimension every run has: padded to the batch size, as the
+    // pipeline does on GPUs, or each batch's own size.
+    let padded = |n: usize| {
+        if resolved.pad_batches {
+            resolved.batch_size.max(n)
+        } else {
+            n
+        }
+    };
 
     // Letterboxing into reused tensors, as the preparing thread does.
-    let prep_threads = config.resolve()?.prep_threads;
+    let prep_threads = resolved.prep_threads;
     let mut preprocess = Vec::with_capacity(runs);
-    let (mut tp, mut tq) = (Vec::new(), Vec::new());
+    let (mut tp, mut tq) = (
+        InputTensor::new(models.types.0),
+        InputTensor::new(models.types.1),
+    );
     for _ in 0..=runs {
         let started = Instant::now();
         for batch in &batches {
-            let mut all = slots(lb_players, batch, &mut tp)?;
-            all.extend(slots(lb_pitch, batch, &mut tq)?);
+            let n = padded(batch.len());
+            let mut all = slots(lb_players, batch, &mut tp, n)?;
+            all.extend(slots(lb_pitch, batch, &mut tq, n)?);
             draw_all(all, prep_threads);
         }
         preprocess.push(secs(started));
@@ -100,15 +120,20 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
     // inputs in the pipeline's order (pitch then players, batch by batch).
     let mut items = Vec::with_capacity(batches.len() * 2);
     for (i, batch) in batches.iter().enumerate() {
-        for (pitch, lb) in [(true, lb_pitch), (false, lb_players)] {
-            let mut tensor = Vec::new();
-            draw_all(slots(lb, batch, &mut tensor)?, prep_threads);
-            let shape = [batch.len(), 3, lb.out_h as usize, lb.out_w as usize];
+        for (pitch, lb, ty) in [
+            (true, lb_pitch, models.types.1),
+            (false, lb_players, models.types.0),
+        ] {
+            let mut tensor = InputTensor::new(ty);
+            let n = padded(batch.len());
+            draw_all(slots(lb, batch, &mut tensor, n)?, prep_threads);
+            let shape = [n, 3, lb.out_h as usize, lb.out_w as usize];
             items.push(Item {
                 pitch,
                 batch: i,
                 tensor,
                 shape,
+                frames: batch.len(),
             });
         }
     }
@@ -163,12 +188,26 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
             "pitch": [lb_pitch.out_h, lb_pitch.out_w],
         },
         "settings": settings(&config)?,
+        "providers": provider_report(&config, &resolved)?,
         "decode": decode,
         "preprocess": preprocess,
         "ort": ort,
         "postprocess": postprocess,
         "track": track,
     }))
+}
+
+/// Which provider each model runs on (a separate lane, opened and warmed
+/// once, so the timed sessions are not profiled).
+fn provider_report(config: &InferConfig, resolved: &Resolved) -> anyhow::Result<String> {
+    let one = Resolved {
+        devices: vec![resolved.devices[0]],
+        lanes: 1,
+        ..resolved.clone()
+    };
+    let mut lane = Detector::open_lanes(config, &one)?;
+    let size = config.warm_up.unwrap_or((1280, 720));
+    Ok(Detector::warm_up(&mut lane, 1, size)?.to_string())
 }
 
 fn decode_outputs(
@@ -199,10 +238,10 @@ fn run_lanes(lanes: &mut [Lane], items: &[Item]) -> anyhow::Result<Vec<(Output, 
                     } else {
                         &mut *players
                     };
-                    match engine.run(&item.tensor, item.shape) {
+                    match engine.run(item.tensor.view(), item.shape) {
                         Ok(out) => {
                             if let Ok(mut r) = results.lock() {
-                                r[i] = Some((out, item.shape[0]));
+                                r[i] = Some((out, item.frames));
                             }
                         }
                         Err(e) => {

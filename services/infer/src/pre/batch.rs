@@ -7,23 +7,37 @@ use sv_core::{Frame, PixelFormat};
 
 use super::letterbox::Letterbox;
 use crate::error::InferError;
+use crate::tensor::{ImageOut, InputTensor};
 
 /// One image to draw: a frame, where it lands, and its part of a tensor.
 pub struct Slot<'a> {
     pub frame: &'a Frame,
     pub letterbox: Letterbox,
-    pub out: &'a mut [f32],
+    pub out: ImageOut<'a>,
 }
 
-/// Sizes `tensor` for `frames` (all of one size) letterboxed by `letterbox`
-/// and pairs each frame with its image in it. The tensor keeps its
-/// allocation between batches; every element is overwritten when the slots
-/// are drawn, so nothing is cleared here.
+impl Slot<'_> {
+    fn draw(self) {
+        match self.out {
+            ImageOut::F32(out) => self.letterbox.draw_chw(self.frame, out),
+            ImageOut::F16(out) => self.letterbox.draw_chw(self.frame, out),
+        }
+    }
+}
+
+/// Sizes `tensor` for a batch of `batch` images letterboxed by `letterbox`
+/// and pairs each of `frames` (all of one size, at most `batch`) with its
+/// image in it. Images past the frames are padding: a GPU runs every batch
+/// at one shape, and their outputs are never read. The tensor keeps its
+/// allocation between batches; every frame's image is overwritten when the
+/// slots are drawn, so nothing is cleared here.
 pub fn slots<'a>(
     letterbox: Letterbox,
     frames: &'a [Frame],
-    tensor: &'a mut Vec<f32>,
+    tensor: &'a mut InputTensor,
+    batch: usize,
 ) -> Result<Vec<Slot<'a>>, InferError> {
+    let batch = batch.max(frames.len());
     for frame in frames {
         check_frame(frame)?;
         if (frame.width, frame.height) != (letterbox.src_w, letterbox.src_h) {
@@ -34,10 +48,10 @@ pub fn slots<'a>(
         }
     }
     let len = letterbox.tensor_len();
-    tensor.resize(len * frames.len(), 0.0);
+    tensor.resize(len * batch);
     Ok(frames
         .iter()
-        .zip(tensor.chunks_exact_mut(len))
+        .zip(tensor.images(len))
         .map(|(frame, out)| Slot {
             frame,
             letterbox,
@@ -52,9 +66,7 @@ pub fn slots<'a>(
 pub fn draw_all(mut slots: Vec<Slot<'_>>, threads: usize) {
     let threads = threads.clamp(1, slots.len().max(1));
     if threads == 1 {
-        for slot in slots {
-            slot.letterbox.draw_chw(slot.frame, slot.out);
-        }
+        slots.into_iter().for_each(Slot::draw);
         return;
     }
     slots.sort_by_key(|s| std::cmp::Reverse(s.out.len()));
@@ -68,15 +80,9 @@ pub fn draw_all(mut slots: Vec<Slot<'_>>, threads: usize) {
     let own = shares.next().unwrap_or_default();
     std::thread::scope(|scope| {
         for share in shares {
-            scope.spawn(move || {
-                for slot in share {
-                    slot.letterbox.draw_chw(slot.frame, slot.out);
-                }
-            });
+            scope.spawn(move || share.into_iter().for_each(Slot::draw));
         }
-        for slot in own {
-            slot.letterbox.draw_chw(slot.frame, slot.out);
-        }
+        own.into_iter().for_each(Slot::draw);
     });
 }
 
@@ -123,6 +129,7 @@ pub fn check_frame(frame: &Frame) -> Result<(), InferError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tensor::ElementType;
 
     fn frame(index: u64, width: u32, height: u32) -> Frame {
         let data: Vec<u8> = (0..width * height * 3)
@@ -137,28 +144,53 @@ mod tests {
         let big = Letterbox::new(320, 180, (320, 320), 32, true);
         let small = Letterbox::new(320, 180, (160, 160), 32, true);
         let draw = |threads: usize| {
-            let (mut a, mut b) = (Vec::new(), Vec::new());
-            let mut all = slots(big, &frames, &mut a).unwrap();
-            all.extend(slots(small, &frames, &mut b).unwrap());
+            let mut a = InputTensor::new(ElementType::F32);
+            let mut b = InputTensor::new(ElementType::F16);
+            let mut all = slots(big, &frames, &mut a, 5).unwrap();
+            all.extend(slots(small, &frames, &mut b, 5).unwrap());
             draw_all(all, threads);
-            (a, b)
+            (a.view().to_f32(), b.view().to_f32())
         };
         let one = draw(1);
         for threads in [2, 3, 16] {
             assert_eq!(draw(threads), one, "{threads} threads");
         }
         // And each image is the frame's own letterbox.
-        let mut want = vec![0.0; small.tensor_len()];
+        let mut want = vec![half::f16::ZERO; small.tensor_len()];
         small.draw_chw(&frames[3], &mut want);
+        let want: Vec<f32> = want.iter().map(|v| v.to_f32()).collect();
         let len = small.tensor_len();
         assert_eq!(&one.1[3 * len..4 * len], &want[..]);
+    }
+
+    #[test]
+    fn a_short_batch_is_padded_to_the_batch_size() {
+        let frames: Vec<Frame> = (0..3).map(|i| frame(i, 64, 36)).collect();
+        let lb = Letterbox::new(64, 36, (64, 64), 32, true);
+        let mut tensor = InputTensor::new(ElementType::F32);
+        let all = slots(lb, &frames, &mut tensor, 8).unwrap();
+        assert_eq!(all.len(), 3, "one slot per frame");
+        draw_all(all, 2);
+        assert_eq!(tensor.len(), 8 * lb.tensor_len(), "eight images");
+        let values = tensor.view().to_f32();
+        let mut third = vec![0f32; lb.tensor_len()];
+        lb.draw_chw(&frames[2], &mut third);
+        assert_eq!(
+            &values[2 * lb.tensor_len()..3 * lb.tensor_len()],
+            &third[..]
+        );
+        // A batch size below the frame count never drops a frame.
+        let mut small = InputTensor::new(ElementType::F32);
+        assert_eq!(slots(lb, &frames, &mut small, 1).unwrap().len(), 3);
+        assert_eq!(small.len(), 3 * lb.tensor_len());
     }
 
     #[test]
     fn a_frame_of_another_size_is_refused() {
         let frames = [frame(0, 320, 180), frame(1, 320, 240)];
         let lb = Letterbox::new(320, 180, (320, 320), 32, true);
-        let err = slots(lb, &frames, &mut Vec::new()).err().unwrap();
+        let mut tensor = InputTensor::new(ElementType::F32);
+        let err = slots(lb, &frames, &mut tensor, 2).err().unwrap();
         assert!(
             matches!(err, InferError::BadFrame { index: 1, .. }),
             "{err}"

@@ -8,6 +8,7 @@
 use sv_core::{Frame, PixelFormat};
 
 use super::resize::{resize_linear, resize_rows};
+use crate::tensor::Unit;
 
 pub const PAD_VALUE: u8 = 114;
 
@@ -125,16 +126,18 @@ impl Letterbox {
     }
 
     /// Draws `frame` (RGB8) letterboxed straight into `out`, one image of
-    /// the network's NCHW f32 input (`tensor_len()` values: the R, G and B
+    /// the network's NCHW input (`tensor_len()` values: the R, G and B
     /// planes, each `out_h` rows of `out_w`). The values equal [`Self::draw`]
-    /// followed by [`to_chw`], without the intermediate HWC image.
-    pub fn draw_chw(&self, frame: &Frame, out: &mut [f32]) {
+    /// followed by [`to_chw`], without the intermediate HWC image. `T` is
+    /// the model's input type: f32, or f16 for FP16-input models.
+    pub fn draw_chw<T: Unit>(&self, frame: &Frame, out: &mut [T]) {
+        let unit = T::table();
         self.check_frame(frame);
         assert_eq!(out.len(), self.tensor_len(), "letterbox tensor size");
         let (w, h) = (self.out_w as usize, self.out_h as usize);
         let (uw, uh) = (self.unpad_w as usize, self.unpad_h as usize);
         let (top, left) = (self.top as usize, self.left as usize);
-        let pad = UNIT[usize::from(PAD_VALUE)];
+        let pad = unit[usize::from(PAD_VALUE)];
         let (r, rest) = out.split_at_mut(w * h);
         let (g, b) = rest.split_at_mut(w * h);
         for plane in [&mut *r, &mut *g, &mut *b] {
@@ -152,9 +155,9 @@ impl Letterbox {
             let image = left..left + uw;
             let (r, g, b) = (&mut r[image.clone()], &mut g[image.clone()], &mut b[image]);
             for (i, px) in row.chunks_exact(3).enumerate() {
-                r[i] = UNIT[usize::from(px[0])];
-                g[i] = UNIT[usize::from(px[1])];
-                b[i] = UNIT[usize::from(px[2])];
+                r[i] = unit[usize::from(px[0])];
+                g[i] = unit[usize::from(px[1])];
+                b[i] = unit[usize::from(px[2])];
             }
         };
         let (sw, sh, stride) = (
@@ -304,6 +307,21 @@ mod tests {
                 "{w}x{h} -> {target:?} auto {auto}"
             );
         }
+    }
+
+    #[test]
+    fn an_f16_tensor_holds_the_f32_values_rounded() {
+        let frame = textured(1000, 563, 5);
+        let lb = Letterbox::new(1000, 563, (640, 640), 32, true);
+        let mut wide = vec![0f32; lb.tensor_len()];
+        lb.draw_chw(&frame, &mut wide);
+        let mut half = vec![half::f16::NAN; lb.tensor_len()];
+        lb.draw_chw(&frame, &mut half);
+        assert!(
+            wide.iter()
+                .zip(&half)
+                .all(|(&w, &h)| half::f16::from_f32(w) == h)
+        );
     }
 
     #[test]

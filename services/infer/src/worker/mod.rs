@@ -39,6 +39,9 @@ pub struct WorkerConfig {
     pub queue: usize,
     /// Batches prepared or running that postprocessing has not finished.
     pub in_flight: usize,
+    /// Pad every run of frames to this many images (GPUs: one input shape
+    /// per model); `None` runs each batch at its own size.
+    pub pad_to: Option<usize>,
 }
 
 impl Default for WorkerConfig {
@@ -47,16 +50,34 @@ impl Default for WorkerConfig {
             prep_threads: 0,
             queue: 2,
             in_flight: 4,
+            pad_to: None,
         }
     }
 }
 
 /// A handle to the pipeline; cheap to clone. Its threads end when the last
-/// handle is dropped.
+/// handle is dropped, and that drop waits for them: the lanes release their
+/// ONNX Runtime sessions (and GPU memory) before the process moves on, so
+/// nothing of CUDA is still running while the process exits.
 #[derive(Clone)]
 pub struct Worker {
+    // Field order matters: the queue closes before the threads are joined.
     jobs: mpsc::Sender<Job>,
     pub stats: Arc<InferStats>,
+    _threads: Arc<Threads>,
+}
+
+/// Joins the pipeline's threads when the last [`Worker`] goes.
+struct Threads(Vec<std::thread::JoinHandle<()>>);
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        for thread in self.0.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("An inference thread panicked.");
+            }
+        }
+    }
 }
 
 impl Worker {
@@ -65,18 +86,20 @@ impl Worker {
     pub fn spawn(detectors: Vec<Detector>, config: WorkerConfig) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(config.queue.max(1));
         let stats = Arc::new(InferStats::default());
-        if let Err(e) = steps::spawn(
-            detectors,
-            config.prep_threads,
-            config.in_flight,
-            rx,
-            stats.clone(),
-        ) {
-            // The queue's receiver is gone with the thread that failed to
-            // start, so every request answers WorkerGone.
-            tracing::error!(error = %e, "Starting the inference threads failed.");
+        let threads = match steps::spawn(detectors, config, rx, stats.clone()) {
+            Ok(threads) => threads,
+            Err(e) => {
+                // The queue's receiver is gone with the thread that failed
+                // to start, so every request answers WorkerGone.
+                tracing::error!(error = %e, "Starting the inference threads failed.");
+                Vec::new()
+            }
+        };
+        Self {
+            jobs,
+            stats,
+            _threads: Arc::new(Threads(threads)),
         }
-        Self { jobs, stats }
     }
 
     /// Queues `frames` (one batch), waiting while the queue is full, and

@@ -18,11 +18,13 @@
 
 use std::sync::mpsc::{Receiver, Sender, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use sv_core::{Frame, FrameDetections};
 use tokio::sync::{mpsc, oneshot};
 
+use super::WorkerConfig;
 use super::stats::InferStats;
 use crate::detector::Detector;
 use crate::engine::{Engine, Output};
@@ -30,6 +32,7 @@ use crate::error::InferError;
 use crate::model::{ModelOutput, Postprocess, Preprocess};
 use crate::pre::Letterbox;
 use crate::pre::batch::{self, same_size_runs};
+use crate::tensor::{ElementType, InputTensor};
 
 pub(super) type Reply = oneshot::Sender<Result<Vec<FrameDetections>, InferError>>;
 
@@ -47,7 +50,7 @@ enum Model {
 /// One model's input for one run of equally sized frames.
 struct Work {
     model: Model,
-    tensor: Vec<f32>,
+    tensor: InputTensor,
     shape: [usize; 4],
     done: SyncSender<Result<Output, InferError>>,
 }
@@ -66,17 +69,17 @@ struct Meta {
     reply: Reply,
 }
 
-type Tensors = (Sender<(Model, Vec<f32>)>, Receiver<(Model, Vec<f32>)>);
+type Tensors = (Sender<(Model, InputTensor)>, Receiver<(Model, InputTensor)>);
 
 /// Starts every thread; they stop when `jobs` closes. A thread that cannot
 /// be started leaves the others without work, so callers see `WorkerGone`.
 pub(super) fn spawn(
     detectors: Vec<Detector>,
-    prep_threads: usize,
-    meta_queue: usize,
+    config: WorkerConfig,
     jobs: mpsc::Receiver<Job>,
     stats: Arc<InferStats>,
-) -> Result<(), std::io::Error> {
+) -> Result<Vec<JoinHandle<()>>, std::io::Error> {
+    let meta_queue = config.in_flight;
     let (meta_tx, meta_rx) = sync_channel::<Meta>(meta_queue.max(1));
     let (work_tx, work_rx) = sync_channel::<Work>(0);
     let (back_tx, back_rx): Tensors = std::sync::mpsc::channel();
@@ -86,48 +89,65 @@ pub(super) fn spawn(
     let mut pre = None;
     let mut engines = Vec::with_capacity(detectors.len());
     for detector in detectors {
+        let types = (
+            detector.players.engine().input_type(),
+            detector.pitch.engine().input_type(),
+        );
         let (players_pre, players, players_post) = detector.players.into_parts();
         let (pitch_pre, pitch, pitch_post) = detector.pitch.into_parts();
-        pre.get_or_insert((players_pre, pitch_pre));
+        pre.get_or_insert((players_pre, pitch_pre, types));
         post.get_or_insert((players_post, pitch_post));
         engines.push((players, pitch));
     }
     let (Some(pre), Some(post)) = (pre, post) else {
-        return Ok(()); // no lanes: `jobs` drops here and callers see WorkerGone
+        return Ok(Vec::new()); // no lanes: `jobs` drops here and callers see WorkerGone
     };
+    let mut threads = Vec::new();
     for (i, (players, pitch)) in engines.into_iter().enumerate() {
         let (work, back, stats) = (work_rx.clone(), back_tx.clone(), stats.clone());
-        std::thread::Builder::new()
-            .name(format!("sv-infer-lane-{i}"))
-            .spawn(move || lane(players, pitch, &work, &back, &stats))?;
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("sv-infer-lane-{i}"))
+                .spawn(move || lane(players, pitch, &work, &back, &stats))?,
+        );
     }
     drop(back_tx);
     let post_stats = stats.clone();
-    std::thread::Builder::new()
-        .name("sv-infer-post".into())
-        .spawn(move || postprocess(&post.0, &post.1, &meta_rx, &post_stats))?;
-    std::thread::Builder::new()
-        .name("sv-infer-prep".into())
-        .spawn(move || {
-            let mut prep = Prepare {
-                players: pre.0,
-                pitch: pre.1,
-                threads: prep_threads.max(1),
-                back: back_rx,
-                free: Vec::new(),
-            };
-            prep.serve(jobs, &meta_tx, &work_tx, &stats)
-        })?;
-    Ok(())
+    threads.push(
+        std::thread::Builder::new()
+            .name("sv-infer-post".into())
+            .spawn(move || postprocess(&post.0, &post.1, &meta_rx, &post_stats))?,
+    );
+    threads.push(
+        std::thread::Builder::new()
+            .name("sv-infer-prep".into())
+            .spawn(move || {
+                let mut prep = Prepare {
+                    players: pre.0,
+                    pitch: pre.1,
+                    types: pre.2,
+                    threads: config.prep_threads.max(1),
+                    pad_to: config.pad_to,
+                    back: back_rx,
+                    free: Vec::new(),
+                };
+                prep.serve(jobs, &meta_tx, &work_tx, &stats)
+            })?,
+    );
+    Ok(threads)
 }
 
 struct Prepare {
     players: Preprocess,
     pitch: Preprocess,
+    /// Each model's input element type.
+    types: (ElementType, ElementType),
     threads: usize,
+    /// Every run goes to the engines at this batch size (GPUs: one shape).
+    pad_to: Option<usize>,
     /// Input tensors coming back from the lanes, and those ready for reuse.
-    back: Receiver<(Model, Vec<f32>)>,
-    free: Vec<(Model, Vec<f32>)>,
+    back: Receiver<(Model, InputTensor)>,
+    free: Vec<(Model, InputTensor)>,
 }
 
 impl Prepare {
@@ -172,13 +192,16 @@ impl Prepare {
     }
 
     /// A tensor of `model` to fill: one the lanes gave back, or a new one.
-    fn tensor(&mut self, model: Model) -> Vec<f32> {
+    fn tensor(&mut self, model: Model) -> InputTensor {
         while let Ok(t) = self.back.try_recv() {
             self.free.push(t);
         }
         match self.free.iter().position(|(m, _)| *m == model) {
             Some(i) => self.free.swap_remove(i).1,
-            None => Vec::new(),
+            None => InputTensor::new(match model {
+                Model::Players => self.types.0,
+                Model::Pitch => self.types.1,
+            }),
         }
     }
 
@@ -191,12 +214,13 @@ impl Prepare {
             let (players_lb, pitch_lb) = (self.players.letterbox(w, h), self.pitch.letterbox(w, h));
             let mut players = self.tensor(Model::Players);
             let mut pitch = self.tensor(Model::Pitch);
-            let mut slots = batch::slots(players_lb, frames, &mut players)?;
-            slots.extend(batch::slots(pitch_lb, frames, &mut pitch)?);
+            let batch = self.pad_to.unwrap_or(0).max(frames.len());
+            let mut slots = batch::slots(players_lb, frames, &mut players, batch)?;
+            slots.extend(batch::slots(pitch_lb, frames, &mut pitch, batch)?);
             batch::draw_all(slots, self.threads);
             let (players_done, players_rx) = sync_channel(1);
             let (pitch_done, pitch_rx) = sync_channel(1);
-            let shape = |lb: &Letterbox| [frames.len(), 3, lb.out_h as usize, lb.out_w as usize];
+            let shape = |lb: &Letterbox| [batch, 3, lb.out_h as usize, lb.out_w as usize];
             // The pitch model first, as the reference miner calls them.
             works.push(Work {
                 model: Model::Pitch,
@@ -224,7 +248,7 @@ fn lane(
     mut players: Box<dyn Engine>,
     mut pitch: Box<dyn Engine>,
     work: &Mutex<Receiver<Work>>,
-    back: &Sender<(Model, Vec<f32>)>,
+    back: &Sender<(Model, InputTensor)>,
     stats: &InferStats,
 ) {
     loop {
@@ -239,7 +263,7 @@ fn lane(
             Model::Pitch => &mut pitch,
         };
         let started = Instant::now();
-        let output = engine.run(&item.tensor, item.shape);
+        let output = engine.run(item.tensor.view(), item.shape);
         stats.add_inference(started.elapsed());
         let _ = back.send((item.model, item.tensor));
         let _ = item.done.send(output); // post may have given up on the batch

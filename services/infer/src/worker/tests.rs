@@ -4,8 +4,8 @@
 //! across batches in flight.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,6 +19,7 @@ use crate::metadata::{ModelInfo, Task};
 use crate::model::YoloModel;
 use crate::runtime::Provider;
 use crate::stage::Stage;
+use crate::tensor::{ElementType, Input};
 
 /// Frames are 256x256, the models' input size too: letterboxing is the
 /// identity, so boxes come back in frame pixels unchanged.
@@ -46,11 +47,39 @@ struct Fake {
     pose: bool,
     fail_on: Option<u8>,
     runs: Arc<AtomicUsize>,
+    input: ElementType,
+    /// Batch sizes seen, and which lane ran each run.
+    seen: Arc<Mutex<Vec<(usize, usize)>>>,
+    lane: usize,
+    /// Set when the engine is dropped (its session released).
+    dropped: Arc<AtomicUsize>,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        self.dropped.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 impl Engine for Fake {
-    fn run(&mut self, input: &[f32], shape: [usize; 4]) -> Result<Output, InferError> {
+    fn input_type(&self) -> ElementType {
+        self.input
+    }
+
+    fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
+        assert_eq!(
+            input.element_type(),
+            self.input,
+            "the tensor is of the engine's type"
+        );
+        let input = input.to_f32();
         let [batch, _, h, w] = shape;
+        assert_eq!(
+            input.len(),
+            batch * 3 * h * w,
+            "the tensor matches its shape"
+        );
+        self.seen.lock().unwrap().push((batch, self.lane));
         // Runs in the low 16 bits, frames above: one counter for both.
         self.runs.fetch_add(1 + (batch << 16), Ordering::Relaxed);
         let mut data = Vec::new();
@@ -95,12 +124,32 @@ fn info(pose: bool) -> ModelInfo {
     }
 }
 
+/// What the fake engines of a set of lanes share.
+#[derive(Clone, Default)]
+struct Probe {
+    runs: Arc<AtomicUsize>,
+    seen: Arc<Mutex<Vec<(usize, usize)>>>,
+    dropped: Arc<AtomicUsize>,
+}
+
 fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
+    let probe = Probe {
+        runs: runs.clone(),
+        ..Probe::default()
+    };
+    fake_detector(fail_on, &probe, 0, ElementType::F32)
+}
+
+fn fake_detector(fail_on: Option<u8>, probe: &Probe, lane: usize, input: ElementType) -> Detector {
     let model = |pose: bool| {
         let engine = Fake {
             pose,
             fail_on,
-            runs: runs.clone(),
+            runs: probe.runs.clone(),
+            input,
+            seen: probe.seen.clone(),
+            lane,
+            dropped: probe.dropped.clone(),
         };
         YoloModel::new("fake", Box::new(engine), info(pose), SIZE, None)
     };
@@ -249,4 +298,91 @@ async fn the_stage_streams_every_frame_in_order_then_the_upstream_error() {
             assert!(items.last().unwrap().is_err(), "the error comes last");
         }
     }
+}
+
+#[tokio::test]
+async fn short_batches_are_padded_and_only_real_frames_answer() {
+    let probe = Probe::default();
+    let detectors = vec![fake_detector(None, &probe, 0, ElementType::F32)];
+    let config = WorkerConfig {
+        pad_to: Some(4),
+        ..WorkerConfig::default()
+    };
+    let worker = Worker::spawn(detectors, config);
+    let three = worker.run((0..3).map(frame).collect()).await.unwrap();
+    check(&three, 0);
+    assert_eq!(three.len(), 3, "no answer for the padding");
+    let four = worker.run((3..7).map(frame).collect()).await.unwrap();
+    check(&four, 3);
+    let one = worker.run(vec![frame(7)]).await.unwrap();
+    check(&one, 7);
+    let batches: Vec<usize> = probe.seen.lock().unwrap().iter().map(|s| s.0).collect();
+    assert_eq!(
+        batches,
+        vec![4; 6],
+        "every run at the one shape: {batches:?}"
+    );
+}
+
+#[tokio::test]
+async fn fp16_models_get_fp16_tensors() {
+    let probe = Probe::default();
+    let detectors = vec![
+        fake_detector(None, &probe, 0, ElementType::F16),
+        fake_detector(None, &probe, 1, ElementType::F16),
+    ];
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    // The fake reads each image's grey level back from the f16 values.
+    for first in [0, 5, 10] {
+        let answer = worker
+            .run((first..first + 5).map(frame).collect())
+            .await
+            .unwrap();
+        check(&answer, first);
+    }
+}
+
+#[tokio::test]
+async fn batches_spread_over_the_lanes_of_every_device() {
+    // Four lanes as `--devices 0,1` with two lanes each lays them out:
+    // lanes 0 and 1 on GPU 0, lanes 2 and 3 on GPU 1.
+    let devices = [0, 0, 1, 1];
+    let probe = Probe::default();
+    let detectors = (0..devices.len())
+        .map(|lane| fake_detector(None, &probe, lane, ElementType::F32))
+        .collect();
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let mut pending = Vec::new();
+    for batch in 0..24u64 {
+        pending.push(worker.submit(vec![frame(batch)]).await.unwrap());
+    }
+    for (batch, answer) in pending.into_iter().enumerate() {
+        check(&answer.await.unwrap(), batch as u64);
+    }
+    let seen = probe.seen.lock().unwrap().clone();
+    let mut per_device = [0usize; 2];
+    for (_, lane) in &seen {
+        per_device[devices[*lane]] += 1;
+    }
+    assert!(
+        per_device.iter().all(|&runs| runs > 0),
+        "both devices ran work: {per_device:?}"
+    );
+    assert_eq!(seen.len(), 48, "each batch once per model");
+}
+
+#[tokio::test]
+async fn dropping_the_last_handle_releases_every_engine() {
+    let probe = Probe::default();
+    let detectors = (0..3)
+        .map(|lane| fake_detector(None, &probe, lane, ElementType::F32))
+        .collect();
+    let worker = Worker::spawn(detectors, WorkerConfig::default());
+    let copy = worker.clone();
+    check(&worker.run(vec![frame(0)]).await.unwrap(), 0);
+    drop(worker);
+    assert_eq!(probe.dropped.load(Ordering::SeqCst), 0, "a handle is left");
+    drop(copy);
+    // The drop waited for the lanes: all six engines are gone already.
+    assert_eq!(probe.dropped.load(Ordering::SeqCst), 6);
 }

@@ -1,0 +1,439 @@
+//! Execution providers: which ones a session asks for, with which options,
+//! and which one really took the model.
+//!
+//! The options are plain key/value lists (ONNX Runtime's own option names),
+//! made by pure functions so the mapping is unit-tested on machines without
+//! the provider's libraries (TensorRT cannot be brought to the test GPU).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use ort::ep::{self, ArbitrarilyConfigurableExecutionProvider, ExecutionProvider};
+use ort::session::builder::SessionBuilder;
+
+/// Execution providers in the order a session tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Provider {
+    TensorRt,
+    Cuda,
+    Cpu,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TensorRt => "TensorRT",
+            Self::Cuda => "CUDA",
+            Self::Cpu => "CPU",
+        }
+    }
+
+    /// ONNX Runtime's name for the provider (as in profiles and logs).
+    pub fn ort_name(self) -> &'static str {
+        match self {
+            Self::TensorRt => ep::TensorRT::NAME,
+            Self::Cuda => ep::CUDA::NAME,
+            Self::Cpu => "CPUExecutionProvider",
+        }
+    }
+
+    /// The default preference: the fastest provider the library has wins.
+    pub fn auto() -> Vec<Provider> {
+        vec![Self::TensorRt, Self::Cuda, Self::Cpu]
+    }
+
+    /// A GPU provider (batches padded to one shape, FP16 preferred).
+    pub fn is_gpu(self) -> bool {
+        !matches!(self, Self::Cpu)
+    }
+
+    /// Whether the loaded ONNX Runtime library was built with it.
+    pub fn is_available(self) -> bool {
+        match self {
+            Self::TensorRt => ep::TensorRT::is_available().unwrap_or(false),
+            Self::Cuda => ep::CUDA::is_available().unwrap_or(false),
+            Self::Cpu => true,
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tensorrt" | "trt" => Ok(Self::TensorRt),
+            "cuda" => Ok(Self::Cuda),
+            "cpu" => Ok(Self::Cpu),
+            other => Err(format!(
+                "unknown execution provider {other:?} (tensorrt, cuda, cpu)"
+            )),
+        }
+    }
+}
+
+/// cuDNN's convolution algorithm choice (`cudnn_conv_algo_search`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvSearch {
+    /// Benchmarks every algorithm once per input shape: the fastest kernels,
+    /// paid for at the first run of each shape (hence one shape per model).
+    Exhaustive,
+    /// cuDNN's heuristics, no benchmarking.
+    Heuristic,
+    /// Implicit precomputed GEMM, always.
+    Default,
+}
+
+impl ConvSearch {
+    fn ort_value(self) -> &'static str {
+        match self {
+            Self::Exhaustive => "EXHAUSTIVE",
+            Self::Heuristic => "HEURISTIC",
+            Self::Default => "DEFAULT",
+        }
+    }
+}
+
+impl std::str::FromStr for ConvSearch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "exhaustive" => Ok(Self::Exhaustive),
+            "heuristic" => Ok(Self::Heuristic),
+            "default" => Ok(Self::Default),
+            other => Err(format!(
+                "unknown convolution search {other:?} (exhaustive, heuristic, default)"
+            )),
+        }
+    }
+}
+
+/// CUDA execution provider settings. Defaults come from measurements on an
+/// H200 (see services/infer/README.md and `scorevision bench`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CudaOptions {
+    pub conv_search: ConvSearch,
+    /// Let cuDNN use as much workspace as the fastest algorithm wants.
+    pub conv_max_workspace: bool,
+    /// NHWC convolutions (tensor cores' native layout); ONNX Runtime inserts
+    /// the transposes at the graph's edges.
+    pub prefer_nhwc: bool,
+    /// TF32 tensor-core maths for FP32 convolutions and GEMMs: 10-bit
+    /// mantissas inside the products, so FP32 models no longer give
+    /// bit-for-bit the CPU's outputs (FP16 models are unaffected).
+    pub tf32: bool,
+    /// Copies on the compute stream (ONNX Runtime's recommended setting);
+    /// false gives copies their own streams.
+    pub copy_in_default_stream: bool,
+}
+
+impl CudaOptions {
+    /// The defaults, as a constant so command-line defaults can show them.
+    pub const DEFAULT: Self = Self {
+        conv_search: ConvSearch::Exhaustive,
+        conv_max_workspace: true,
+        prefer_nhwc: false,
+        tf32: false,
+        copy_in_default_stream: true,
+    };
+}
+
+impl Default for CudaOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// The CUDA provider's options for GPU `device`.
+pub fn cuda_options(device: u32, o: &CudaOptions) -> Vec<(&'static str, String)> {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+    let mut options = vec![
+        ("device_id", device.to_string()),
+        ("cudnn_conv_algo_search", o.conv_search.ort_value().into()),
+        ("cudnn_conv_use_max_workspace", flag(o.conv_max_workspace)),
+        ("prefer_nhwc", flag(o.prefer_nhwc)),
+        ("use_tf32", flag(o.tf32)),
+    ];
+    // Only when asked: newer ONNX Runtime releases may drop the key, and an
+    // unknown key fails the whole provider's registration.
+    if !o.copy_in_default_stream {
+        options.push(("do_copy_in_default_stream", flag(false)));
+    }
+    options
+}
+
+/// TensorRT execution provider settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TensorRtOptions {
+    /// Let TensorRT pick FP16 kernels for an FP32 model.
+    pub fp16: bool,
+    /// Where built engines and the timing cache are kept between runs (an
+    /// engine build takes minutes; a cached one loads in seconds).
+    pub cache_dir: Option<PathBuf>,
+    /// 0-5 (TensorRT's default 3): higher searches longer for faster engines.
+    pub builder_optimization_level: Option<u8>,
+    /// Most bytes of GPU memory a layer may use as scratch.
+    pub workspace_bytes: Option<u64>,
+}
+
+/// The one input shape a model runs at: TensorRT builds its engine for the
+/// batch dimension from 1 to `batch` at the letterboxed size, tuned for
+/// full batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeProfile {
+    pub input: String,
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+impl ShapeProfile {
+    fn shape(&self, batch: usize) -> String {
+        format!("{}:{batch}x3x{}x{}", self.input, self.height, self.width)
+    }
+}
+
+/// The TensorRT provider's options for GPU `device`.
+pub fn tensorrt_options(
+    device: u32,
+    o: &TensorRtOptions,
+    profile: Option<&ShapeProfile>,
+) -> Vec<(&'static str, String)> {
+    let flag = |b: bool| if b { "1" } else { "0" }.to_string();
+    let mut options = vec![
+        ("device_id", device.to_string()),
+        ("trt_fp16_enable", flag(o.fp16)),
+    ];
+    if let Some(dir) = &o.cache_dir {
+        let dir = dir.display().to_string();
+        options.extend([
+            ("trt_engine_cache_enable", flag(true)),
+            ("trt_engine_cache_path", dir.clone()),
+            ("trt_timing_cache_enable", flag(true)),
+            ("trt_timing_cache_path", dir),
+        ]);
+    }
+    if let Some(level) = o.builder_optimization_level {
+        options.push(("trt_builder_optimization_level", level.min(5).to_string()));
+    }
+    if let Some(bytes) = o.workspace_bytes {
+        options.push(("trt_max_workspace_size", bytes.to_string()));
+    }
+    if let Some(p) = profile {
+        options.extend([
+            ("trt_profile_min_shapes", p.shape(1)),
+            ("trt_profile_opt_shapes", p.shape(p.batch)),
+            ("trt_profile_max_shapes", p.shape(p.batch)),
+        ]);
+    }
+    options
+}
+
+/// Everything a session needs to register its providers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub wanted: Vec<Provider>,
+    /// The GPU the CUDA and TensorRT providers run on.
+    pub device: u32,
+    pub cuda: CudaOptions,
+    pub tensorrt: TensorRtOptions,
+}
+
+impl ProviderSettings {
+    pub fn new(wanted: Vec<Provider>) -> Self {
+        Self {
+            wanted,
+            device: 0,
+            cuda: CudaOptions::default(),
+            tensorrt: TensorRtOptions::default(),
+        }
+    }
+}
+
+/// Which provider a model runs on, and why the ones before it did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderChoice {
+    pub provider: Provider,
+    /// Wanted providers that were passed over, with the reason.
+    pub skipped: Vec<(Provider, String)>,
+}
+
+impl fmt::Display for ProviderChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.provider)?;
+        for (p, why) in &self.skipped {
+            write!(f, " ({p} not used: {why})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Registers the wanted providers except `exclude`, in order, and returns
+/// the first that registered (CPU when none else) with the reasons the
+/// others did not.
+pub fn register(
+    builder: &mut SessionBuilder,
+    settings: &ProviderSettings,
+    profile: Option<&ShapeProfile>,
+    exclude: &[Provider],
+) -> ProviderChoice {
+    let mut chosen = None;
+    let mut skipped = Vec::new();
+    for &provider in &settings.wanted {
+        if exclude.contains(&provider) {
+            continue;
+        }
+        let result = match provider {
+            Provider::TensorRt => try_register(
+                builder,
+                ep::TensorRT::default(),
+                &tensorrt_options(settings.device, &settings.tensorrt, profile),
+            ),
+            Provider::Cuda => try_register(
+                builder,
+                ep::CUDA::default(),
+                &cuda_options(settings.device, &settings.cuda),
+            ),
+            Provider::Cpu => Ok(()),
+        };
+        match result {
+            Ok(()) => {
+                chosen.get_or_insert(provider);
+            }
+            Err(why) if chosen.is_none() => skipped.push((provider, why)),
+            Err(why) => {
+                tracing::debug!(provider = provider.name(), %why, "Fallback provider not registered.");
+            }
+        }
+    }
+    ProviderChoice {
+        provider: chosen.unwrap_or(Provider::Cpu),
+        skipped,
+    }
+}
+
+fn try_register<E: ExecutionProvider + ArbitrarilyConfigurableExecutionProvider>(
+    builder: &mut SessionBuilder,
+    mut ep: E,
+    options: &[(&'static str, String)],
+) -> Result<(), String> {
+    if !E::is_available().unwrap_or(false) {
+        return Err("this ONNX Runtime library was built without it".into());
+    }
+    for (key, value) in options {
+        ep = ep.with_arbitrary_config(key, value);
+    }
+    ep.register(builder).map_err(|e| {
+        let why = e.to_string();
+        tracing::warn!(provider = E::NAME, error = %why, "Execution provider failed to register.");
+        why
+    })
+}
+
+/// The TensorRT cache directory, created when missing.
+pub fn prepare_cache_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get<'a>(options: &'a [(&'static str, String)], key: &str) -> Option<&'a str> {
+        options
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn cuda_options_map_to_onnx_runtime_keys() {
+        let o = CudaOptions {
+            conv_search: ConvSearch::Heuristic,
+            conv_max_workspace: false,
+            prefer_nhwc: true,
+            tf32: true,
+            copy_in_default_stream: false,
+        };
+        let options = cuda_options(3, &o);
+        assert_eq!(get(&options, "device_id"), Some("3"));
+        assert_eq!(get(&options, "cudnn_conv_algo_search"), Some("HEURISTIC"));
+        assert_eq!(get(&options, "cudnn_conv_use_max_workspace"), Some("0"));
+        assert_eq!(get(&options, "prefer_nhwc"), Some("1"));
+        assert_eq!(get(&options, "use_tf32"), Some("1"));
+        assert_eq!(get(&options, "do_copy_in_default_stream"), Some("0"));
+        let defaults = cuda_options(0, &CudaOptions::default());
+        assert_eq!(get(&defaults, "cudnn_conv_algo_search"), Some("EXHAUSTIVE"));
+        assert_eq!(get(&defaults, "do_copy_in_default_stream"), None);
+    }
+
+    #[test]
+    fn tensorrt_options_map_to_onnx_runtime_keys() {
+        let o = TensorRtOptions {
+            fp16: true,
+            cache_dir: Some("/var/cache/sv-trt".into()),
+            builder_optimization_level: Some(9),
+            workspace_bytes: Some(4 << 30),
+        };
+        let profile = ShapeProfile {
+            input: "images".into(),
+            batch: 8,
+            height: 736,
+            width: 1280,
+        };
+        let options = tensorrt_options(1, &o, Some(&profile));
+        assert_eq!(get(&options, "device_id"), Some("1"));
+        assert_eq!(get(&options, "trt_fp16_enable"), Some("1"));
+        assert_eq!(get(&options, "trt_engine_cache_enable"), Some("1"));
+        assert_eq!(
+            get(&options, "trt_engine_cache_path"),
+            Some("/var/cache/sv-trt")
+        );
+        assert_eq!(get(&options, "trt_timing_cache_enable"), Some("1"));
+        assert_eq!(
+            get(&options, "trt_timing_cache_path"),
+            Some("/var/cache/sv-trt")
+        );
+        // TensorRT's levels stop at 5.
+        assert_eq!(get(&options, "trt_builder_optimization_level"), Some("5"));
+        assert_eq!(get(&options, "trt_max_workspace_size"), Some("4294967296"));
+        assert_eq!(
+            get(&options, "trt_profile_min_shapes"),
+            Some("images:1x3x736x1280")
+        );
+        assert_eq!(
+            get(&options, "trt_profile_opt_shapes"),
+            Some("images:8x3x736x1280")
+        );
+        assert_eq!(
+            get(&options, "trt_profile_max_shapes"),
+            Some("images:8x3x736x1280")
+        );
+        // Nothing asked, nothing set beyond the device and precision.
+        let bare = tensorrt_options(0, &TensorRtOptions::default(), None);
+        assert_eq!(bare.len(), 2, "{bare:?}");
+        assert_eq!(get(&bare, "trt_fp16_enable"), Some("0"));
+    }
+
+    #[test]
+    fn providers_parse_and_print() {
+        assert_eq!("TRT".parse::<Provider>(), Ok(Provider::TensorRt));
+        assert_eq!("cuda".parse::<Provider>(), Ok(Provider::Cuda));
+        assert!("rocm".parse::<Provider>().is_err());
+        assert_eq!("heuristic".parse::<ConvSearch>(), Ok(ConvSearch::Heuristic));
+        let choice = ProviderChoice {
+            provider: Provider::Cuda,
+            skipped: vec![(Provider::TensorRt, "libnvinfer.so.10 not found".into())],
+        };
+        assert_eq!(
+            choice.to_string(),
+            "CUDA (TensorRT not used: libnvinfer.so.10 not found)"
+        );
+        assert!(Provider::Cuda.is_gpu() && !Provider::Cpu.is_gpu());
+    }
+}
