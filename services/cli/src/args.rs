@@ -38,6 +38,9 @@ pub enum Command {
     Gateway(GatewayArgs),
     /// Ask running track replicas for one clip's JSON (checks a deployment).
     Ask(AskArgs),
+    /// Find the fastest inference settings on this machine (providers,
+    /// precisions, batch sizes, lanes) and print them for `serve`.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// The embedded pipeline: the models, and how decode picks its decoder.

@@ -4,6 +4,7 @@
 //! crates; this file only parses arguments and exits with the right code.
 
 mod args;
+mod bench;
 mod gateway;
 mod pipeline;
 mod process;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
             args::Command::Track(a) => stages::track(a).await,
             args::Command::Gateway(a) => gateway::run(a).await,
             args::Command::Ask(a) => process::ask(a).await,
+            args::Command::Bench(a) => bench::run(a).await,
         }
     });
     match result {

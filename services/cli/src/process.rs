@@ -107,7 +107,8 @@ fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duratio
     format!(
         "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
          \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\
-         \x20 infer    {infer_s:>8.3} s  provider {provider}, {batches} batches\n\
+         \x20 infer    {infer_s:>8.3} s  {profile}, {batches} batches\n\
+         \x20          models: {providers}\n\
          \x20 track    {track_s:>8.3} s\n\
          \x20 total    {total:>8.3} s  {objects} tracked objects, pitch found in {with_pitch}/{frames} frames",
         fps = frames as f64 / total.max(1e-9),
@@ -120,7 +121,11 @@ fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duratio
             format!(", downloaded in {:.3} s", decode.download.as_secs_f64())
         },
         infer_s = infer.busy().as_secs_f64(),
-        provider = pipeline.infer.provider().name(),
+        profile = pipeline.infer.profile().map_or_else(
+            || pipeline.infer.provider().name().to_owned(),
+            |p| p.to_string()
+        ),
+        providers = pipeline.infer.provider_report(),
         batches = infer.batches(),
         track_s = track.busy().as_secs_f64(),
     )

@@ -169,6 +169,145 @@ impl Tuning {
     }
 }
 
+impl Tuning {
+    /// The settings that are set, as command-line flags.
+    pub fn to_flags(&self) -> Vec<String> {
+        self.entries()
+            .into_iter()
+            .map(|(key, value)| format!("--{} {}", key.replace('_', "-"), value.flag()))
+            .collect()
+    }
+
+    /// The settings that are set, as an `[infer]` TOML table.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::from("[infer]\n");
+        for (key, value) in self.entries() {
+            out.push_str(&format!("{key} = {}\n", value.toml()));
+        }
+        out
+    }
+
+    fn entries(&self) -> Vec<(&'static str, Value)> {
+        let mut e = Vec::new();
+        let mut push = |key, value: Option<Value>| {
+            if let Some(v) = value {
+                e.push((key, v));
+            }
+        };
+        push(
+            "providers",
+            self.providers
+                .as_ref()
+                .map(|p| Value::List(p.iter().map(|p| p.name().to_ascii_lowercase()).collect())),
+        );
+        push(
+            "devices",
+            self.devices
+                .as_ref()
+                .map(|d| Value::Numbers(d.iter().map(|d| u64::from(*d)).collect())),
+        );
+        push(
+            "precision",
+            self.precision.map(|p| Value::Text(p.name().into())),
+        );
+        push(
+            "batch_size",
+            self.batch_size.map(|n| Value::Number(n as u64)),
+        );
+        push(
+            "pad_batches",
+            self.pad_batches.map(|s| {
+                Value::Text(
+                    match s {
+                        Switch::Auto => "auto",
+                        Switch::On => "on",
+                        Switch::Off => "off",
+                    }
+                    .into(),
+                )
+            }),
+        );
+        push("lanes", self.lanes.map(|n| Value::Number(n as u64)));
+        push(
+            "prep_threads",
+            self.prep_threads.map(|n| Value::Number(n as u64)),
+        );
+        push(
+            "intra_threads",
+            self.intra_threads.map(|n| Value::Number(n as u64)),
+        );
+        push(
+            "cudnn_conv_search",
+            self.cudnn_conv_search.map(|c| {
+                Value::Text(
+                    match c {
+                        ConvSearch::Exhaustive => "exhaustive",
+                        ConvSearch::Heuristic => "heuristic",
+                        ConvSearch::Default => "default",
+                    }
+                    .into(),
+                )
+            }),
+        );
+        push("cuda_nhwc", self.cuda_nhwc.map(Value::Bool));
+        push("cuda_tf32", self.cuda_tf32.map(Value::Bool));
+        push("cuda_copy_streams", self.cuda_copy_streams.map(Value::Bool));
+        push("trt_fp16", self.trt_fp16.map(Value::Bool));
+        push(
+            "trt_opt_level",
+            self.trt_opt_level.map(|n| Value::Number(u64::from(n))),
+        );
+        push("trt_workspace_mb", self.trt_workspace_mb.map(Value::Number));
+        push(
+            "engine_cache",
+            self.engine_cache
+                .as_ref()
+                .map(|p| Value::Text(p.display().to_string())),
+        );
+        e
+    }
+}
+
+/// A setting's value, printable as a flag or as TOML.
+enum Value {
+    Bool(bool),
+    Number(u64),
+    Numbers(Vec<u64>),
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Value {
+    fn flag(&self) -> String {
+        match self {
+            Self::Bool(b) => b.to_string(),
+            Self::Number(n) => n.to_string(),
+            Self::Numbers(v) => v.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
+            Self::Text(t) => t.clone(),
+            Self::List(v) => v.join(","),
+        }
+    }
+
+    fn toml(&self) -> String {
+        match self {
+            Self::Bool(b) => b.to_string(),
+            Self::Number(n) => n.to_string(),
+            Self::Numbers(v) => format!(
+                "[{}]",
+                v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Self::Text(t) => toml::Value::String(t.clone()).to_string(),
+            Self::List(v) => format!(
+                "[{}]",
+                v.iter()
+                    .map(|s| toml::Value::String(s.clone()).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
 fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -250,6 +389,29 @@ mod tests {
         let err = Tuning::from_toml("[infer]\nprecision = \"fp8\"\n").unwrap_err();
         assert!(err.contains("fp8"), "{err}");
         assert_eq!(Tuning::from_toml("").unwrap(), Tuning::default());
+    }
+
+    #[test]
+    fn settings_print_as_flags_and_toml_that_read_back() {
+        let t = Tuning {
+            providers: Some(vec![Provider::Cuda, Provider::Cpu]),
+            devices: Some(vec![0, 1]),
+            precision: Some(Precision::Fp16),
+            batch_size: Some(8),
+            pad_batches: Some(Switch::On),
+            lanes: Some(2),
+            cudnn_conv_search: Some(ConvSearch::Heuristic),
+            cuda_nhwc: Some(true),
+            engine_cache: Some("/var/cache/trt".into()),
+            ..Tuning::default()
+        };
+        assert_eq!(
+            t.to_flags().join(" "),
+            "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
+             --lanes 2 --cudnn-conv-search heuristic --cuda-nhwc true --engine-cache /var/cache/trt"
+        );
+        assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
+        assert_eq!(Tuning::default().to_toml(), "[infer]\n");
     }
 
     #[test]

@@ -35,11 +35,15 @@ fn process_writes_one_validator_frame_per_decoded_frame() {
     );
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "scorevision failed: {stderr}");
-    // The per-stage summary names the decoder and the execution provider.
+    // The per-stage summary names the decoder, the device profile and the
+    // provider each model ran on.
     assert!(
         stderr.contains("50 frames")
             && stderr.contains("decoder avdec_h264")
-            && stderr.contains("provider CPU"),
+            && stderr.contains("CPU, batch 1")
+            && stderr.contains("FP32 models")
+            && stderr.contains("players CPU")
+            && stderr.contains("pitch CPU"),
         "{stderr}"
     );
 
@@ -112,4 +116,51 @@ fn a_bad_clip_fails_with_a_clear_message() {
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("does not exist"), "{stderr}");
+}
+
+#[test]
+fn fp16_models_run_when_asked_and_settings_come_from_a_toml_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("infer.toml");
+    std::fs::write(&settings, "[infer]\nprecision = \"fp16\"\nbatch_size = 3\n").unwrap();
+    let out = dir.path().join("out.json");
+    let clip = fixture("clip/sample_720p.mp4");
+    let run = scorevision(
+        clip.to_str().unwrap(),
+        &[
+            "--player-fp16",
+            fixture("models/players_fp16io.onnx").to_str().unwrap(),
+            "--pitch-fp16",
+            fixture("models/pitch_fp16io.onnx").to_str().unwrap(),
+            "--infer-config",
+            settings.to_str().unwrap(),
+            "--pad-batches",
+            "on",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "scorevision failed: {stderr}");
+    assert!(
+        stderr.contains("batch 3 (padded)")
+            && stderr.contains("FP16 models")
+            && stderr.contains("players_fp16io CPU"),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["frames"].as_array().unwrap().len(), 50);
+}
+
+#[test]
+fn a_misspelt_setting_in_the_toml_table_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("infer.toml");
+    std::fs::write(&settings, "[infer]\nbatchsize = 3\n").unwrap();
+    let run = scorevision(
+        fixture("clip/sample_720p.mp4").to_str().unwrap(),
+        &["--infer-config", settings.to_str().unwrap()],
+    );
+    assert_eq!(run.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("batchsize"));
 }

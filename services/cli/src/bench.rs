@@ -1,0 +1,410 @@
+//! `scorevision bench CLIP`: finds the fastest settings on this machine.
+//! For each combination of provider, precision, batch size and lanes it
+//! builds the embedded pipeline (models loaded and warmed, as `serve` does),
+//! answers the clip end to end a few times, and reports the median: seconds,
+//! frames per second, and how busy ONNX Runtime kept the lanes. The best
+//! row comes out as flags and as an `[infer]` TOML table for `serve`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
+use sv_decode::config::HardwarePreference;
+use sv_decode::{DecodeConfig, Local};
+use sv_infer::{Precision, Provider};
+use sv_track::ByteTrackConfig;
+
+use crate::args::ModelArgs;
+use crate::pipeline::ConfigError;
+use crate::tuning::Tuning;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The clip to answer (a local path, or a URL with --allow-private-urls for loopback).
+    pub clip: String,
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// Use hardware video decoders when present (auto) or never (off).
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
+    pub hardware_decode: String,
+    /// Providers to compare, each on its own with the CPU as fallback
+    /// [default: the best one this ONNX Runtime has].
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_providers: Option<Vec<Provider>>,
+    /// Precisions to compare [default: fp32, and fp16 when both FP16 models are given].
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_precisions: Option<Vec<Precision>>,
+    /// Batch sizes to compare [default: 1,4,8,16 on a GPU, 1,2 on the CPU].
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_batch: Option<Vec<usize>>,
+    /// Lanes per device to compare (0: automatic) [default: 1,2 on a GPU, 0 on the CPU].
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_lanes: Option<Vec<usize>>,
+    /// Timed answers per setting (after the warm-up the models get when loaded).
+    #[arg(long, default_value_t = 2)]
+    pub runs: usize,
+    /// Also write every row as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Let http(s) clips come from loopback or private addresses (testing).
+    #[arg(long)]
+    pub allow_private_urls: bool,
+}
+
+/// One setting's figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub provider: String,
+    pub precision: String,
+    pub batch_size: usize,
+    /// Lanes per device as asked (0: automatic).
+    pub lanes: usize,
+    /// The device profile the stage resolved.
+    pub profile: String,
+    /// Models loaded and warmed (TensorRT: engines built or loaded).
+    pub load_s: f64,
+    /// Median time to answer the clip.
+    pub seconds: f64,
+    pub fps: f64,
+    /// ONNX Runtime's share of the lanes' time while answering.
+    pub ort_busy: f64,
+    pub frames: usize,
+    pub objects: usize,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub tuning: Tuning,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let base = args.models.infer_config(None)?;
+    let best_available = base.resolve()?.provider;
+    let providers = args
+        .sweep_providers
+        .clone()
+        .unwrap_or_else(|| vec![best_available]);
+    let have_fp16 =
+        args.models.player_model_fp16.is_some() && args.models.pitch_model_fp16.is_some();
+    let precisions = args.sweep_precisions.clone().unwrap_or_else(|| {
+        if have_fp16 {
+            vec![Precision::Fp32, Precision::Fp16]
+        } else {
+            vec![Precision::Fp32]
+        }
+    });
+    if precisions.contains(&Precision::Fp16) && !have_fp16 {
+        return Err(ConfigError("fp16 needs --player-fp16 and --pitch-fp16".into()).into());
+    }
+    let gpu = best_available.is_gpu();
+    let batches = args
+        .sweep_batch
+        .clone()
+        .unwrap_or_else(|| if gpu { vec![1, 4, 8, 16] } else { vec![1, 2] });
+    let lanes = args
+        .sweep_lanes
+        .clone()
+        .unwrap_or_else(|| if gpu { vec![1, 2] } else { vec![0] });
+    if args.runs == 0 || batches.contains(&0) {
+        return Err(ConfigError("--runs and every --sweep-batch must be at least 1".into()).into());
+    }
+
+    let mut settings = Vec::new();
+    for &provider in &providers {
+        for &precision in &precisions {
+            for &batch in &batches {
+                for &lane in &lanes {
+                    settings.push(Tuning {
+                        providers: Some(fallback_list(provider)),
+                        precision: Some(precision),
+                        batch_size: Some(batch),
+                        lanes: Some(lane),
+                        ..Tuning::default()
+                    });
+                }
+            }
+        }
+    }
+    let progress = progress_bar((settings.len() * (args.runs + 1)) as u64);
+    let decode = DecodeConfig {
+        hardware: if args.hardware_decode == "off" {
+            HardwarePreference::Off
+        } else {
+            HardwarePreference::Auto
+        },
+        fetch: {
+            let mut fetch = DecodeConfig::default().fetch;
+            fetch.allow_private = args.allow_private_urls;
+            fetch
+        },
+        ..DecodeConfig::default()
+    };
+    let mut rows = Vec::with_capacity(settings.len());
+    for sweep in settings {
+        // The operator's own flags apply to every row; the swept ones win.
+        let tuning = sweep.or(args.models.tuning.clone());
+        progress.set_message(label(&tuning));
+        let row = measure(&args, &tuning, decode.clone(), &progress).await;
+        if let Some(e) = &row.error {
+            progress.println(format!("{}: failed: {e}", label(&tuning)));
+        }
+        rows.push(row);
+    }
+    progress.finish_and_clear();
+
+    println!("{}", table(&rows));
+    if let Some(best) = best(&rows) {
+        println!("{}", recommendation(best));
+    } else {
+        println!("No setting answered the clip.");
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_vec_pretty(&rows)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A GPU provider keeps the CPU behind it for the operators it lacks.
+fn fallback_list(provider: Provider) -> Vec<Provider> {
+    match provider {
+        Provider::Cpu => vec![Provider::Cpu],
+        p => vec![p, Provider::Cpu],
+    }
+}
+
+fn label(t: &Tuning) -> String {
+    format!(
+        "{} {} batch {} lanes {}",
+        t.providers
+            .as_ref()
+            .and_then(|p| p.first())
+            .map_or("auto", |p| p.name()),
+        t.precision.map_or("auto", Precision::name),
+        t.batch_size.unwrap_or(0),
+        t.lanes.map_or("auto".to_string(), |l| if l == 0 {
+            "auto".into()
+        } else {
+            l.to_string()
+        }),
+    )
+}
+
+/// Builds the pipeline with `tuning`, answers the clip `runs` times.
+async fn measure(
+    args: &BenchArgs,
+    tuning: &Tuning,
+    decode: DecodeConfig,
+    progress: &ProgressBar,
+) -> Row {
+    let mut row = Row {
+        provider: tuning
+            .providers
+            .as_ref()
+            .and_then(|p| p.first())
+            .map_or("auto", |p| p.name())
+            .to_string(),
+        precision: tuning.precision.map_or("auto", Precision::name).to_string(),
+        batch_size: tuning.batch_size.unwrap_or(0),
+        lanes: tuning.lanes.unwrap_or(0),
+        profile: String::new(),
+        load_s: 0.0,
+        seconds: 0.0,
+        fps: 0.0,
+        ort_busy: 0.0,
+        frames: 0,
+        objects: 0,
+        error: None,
+        tuning: tuning.clone(),
+    };
+    if let Err(e) = answer_runs(args, tuning, decode, progress, &mut row).await {
+        row.error = Some(format!("{e:#}"));
+    }
+    row
+}
+
+async fn answer_runs(
+    args: &BenchArgs,
+    tuning: &Tuning,
+    decode: DecodeConfig,
+    progress: &ProgressBar,
+    row: &mut Row,
+) -> anyhow::Result<()> {
+    let models = ModelArgs {
+        tuning: tuning.clone(),
+        ..args.models.clone()
+    };
+    let config = models.infer_config(None)?;
+    let loading = Instant::now();
+    let decode = Local::new(decode)?;
+    let infer = Arc::new(sv_infer::Stage::new(decode, &config)?);
+    let track = sv_track::Stage::new(infer.clone(), ByteTrackConfig::default());
+    row.load_s = loading.elapsed().as_secs_f64();
+    progress.inc(1);
+    let profile = infer
+        .profile()
+        .cloned()
+        .context("the stage has no profile")?;
+    row.profile = profile.to_string();
+    let lanes = profile.lanes * profile.devices.len();
+
+    let mut times = Vec::with_capacity(args.runs);
+    let mut busy = Vec::with_capacity(args.runs);
+    for run in 0..args.runs {
+        let ort_before = infer.stats().inference();
+        let started = Instant::now();
+        let stream = track.track(VideoRequest::new(format!("bench-{run}"), &args.clip));
+        let response = ChallengeResponse::assemble("bench", stream, started, |_| {})
+            .await
+            .with_context(|| format!("answering {}", args.clip))?;
+        let wall = started.elapsed();
+        let ort = infer.stats().inference().saturating_sub(ort_before);
+        times.push(wall);
+        busy.push(ort.as_secs_f64() / (wall.as_secs_f64() * lanes.max(1) as f64));
+        row.frames = response.frames.len();
+        row.objects = response.frames.iter().map(|f| f.objects.len()).sum();
+        progress.inc(1);
+    }
+    let median = median(&mut times);
+    row.seconds = median.as_secs_f64();
+    row.fps = row.frames as f64 / row.seconds.max(1e-9);
+    busy.sort_by(f64::total_cmp);
+    row.ort_busy = busy[busy.len() / 2];
+    Ok(())
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn progress_bar(total: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}  {elapsed}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// The fastest row that answered every frame.
+pub fn best(rows: &[Row]) -> Option<&Row> {
+    let frames = rows.iter().map(|r| r.frames).max()?;
+    rows.iter()
+        .filter(|r| r.error.is_none() && r.frames == frames && frames > 0)
+        .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<9} {:<9} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
+        "provider",
+        "precision",
+        "batch",
+        "lanes",
+        "load s",
+        "seconds",
+        "fps",
+        "ORT busy",
+        "frames",
+        "objects"
+    );
+    for r in rows {
+        let lanes = if r.lanes == 0 {
+            "auto".to_string()
+        } else {
+            r.lanes.to_string()
+        };
+        match &r.error {
+            None => out.push_str(&format!(
+                "{:<9} {:<9} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8}\n",
+                r.provider,
+                r.precision,
+                r.batch_size,
+                lanes,
+                r.load_s,
+                r.seconds,
+                r.fps,
+                r.ort_busy * 100.0,
+                r.frames,
+                r.objects
+            )),
+            Some(e) => out.push_str(&format!(
+                "{:<9} {:<9} {:>5} {:>5}  failed: {e}\n",
+                r.provider, r.precision, r.batch_size, lanes
+            )),
+        }
+    }
+    out
+}
+
+/// The best row as flags and as the `[infer]` table `serve` reads.
+pub fn recommendation(best: &Row) -> String {
+    format!(
+        "Best: {} ({:.3} s, {:.1} fps)\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
+        best.profile,
+        best.seconds,
+        best.fps,
+        best.tuning.to_flags().join(" "),
+        best.tuning
+            .to_toml()
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
+        Row {
+            provider: provider.into(),
+            precision: "fp16".into(),
+            batch_size: batch,
+            lanes: 2,
+            profile: format!("{provider} batch {batch}"),
+            load_s: 1.0,
+            seconds,
+            fps: frames as f64 / seconds,
+            ort_busy: 0.9,
+            frames,
+            objects: 10,
+            error: error.map(str::to_owned),
+            tuning: Tuning {
+                batch_size: Some(batch),
+                precision: Some(Precision::Fp16),
+                ..Tuning::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_best_row_is_the_fastest_complete_one() {
+        let rows = vec![
+            row("CUDA", 1, 9.0, 750, None),
+            row("CUDA", 8, 2.0, 750, None),
+            // Faster but lost frames, or failed: never the best.
+            row("CUDA", 16, 1.0, 700, None),
+            row("CUDA", 32, 0.5, 0, Some("out of memory")),
+        ];
+        let best = best(&rows).unwrap();
+        assert_eq!(best.batch_size, 8);
+        let text = recommendation(best);
+        assert!(text.contains("--precision fp16 --batch-size 8"), "{text}");
+        assert!(text.contains("batch_size = 8"), "{text}");
+        let table = table(&rows);
+        assert_eq!(table.lines().count(), 5);
+        assert!(table.contains("failed: out of memory"), "{table}");
+        assert!(super::best(&[]).is_none());
+    }
+}
