@@ -1,5 +1,6 @@
 //! [`Local`]: the decode stage in process, as a [`FrameSource`].
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,23 @@ pub struct Local {
     config: Arc<DecodeConfig>,
     fetcher: Arc<Fetcher>,
     last: Arc<Mutex<DecodeStats>>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts a video in [`Local::in_flight`] for as long as it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Local {
@@ -41,6 +59,7 @@ impl Local {
             config: Arc::new(config),
             fetcher: Arc::new(fetcher),
             last: Arc::default(),
+            in_flight: Arc::default(),
         })
     }
 
@@ -48,17 +67,25 @@ impl Local {
     pub fn last_stats(&self) -> DecodeStats {
         self.last.lock().map(|s| s.clone()).unwrap_or_default()
     }
+
+    /// Videos being fetched or decoded right now (a consumer that left
+    /// stops its video in the background; this says when it has).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
 }
 
 impl FrameSource for Local {
     fn frames(&self, request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
+        let in_flight = InFlight::new(&self.in_flight);
         // One span per video, joined to the caller's trace (another process
         // or the same one).
         let span = tracing::info_span!("decode", challenge_id = %request.challenge_id);
         sv_telemetry::set_parent(&span, &request.trace);
         let work = async move {
+            let _in_flight = in_flight;
             if let Err(e) = this.run(request, tx.clone()).await {
                 // The receiver may be gone already; then nobody needs to know.
                 let _ = tx.send(Err(StageError::from(e))).await;

@@ -12,6 +12,7 @@
 //! conversion is ours, bit-exact with swscale (../shared/PARITY.md A0).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,6 +37,24 @@ pub struct DecodeSummary {
     pub decoder: Option<String>,
     /// True when the consumer stopped asking for frames before the end.
     pub cancelled: bool,
+}
+
+/// Pipelines built and not yet disposed, in this process.
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many decode pipelines exist right now (built and not yet freed by
+/// GStreamer). Zero whenever no video is decoding; a leak shows here.
+pub fn live_pipelines() -> usize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+/// Counts `pipeline` in [`live_pipelines`] until GObject disposes it.
+fn count_live(pipeline: &gst::Pipeline) {
+    LIVE.fetch_add(1, Ordering::SeqCst);
+    // The notification stays registered when the returned guard is dropped.
+    let _ = pipeline.add_weak_ref_notify(|| {
+        LIVE.fetch_sub(1, Ordering::SeqCst);
+    });
 }
 
 /// Sets the pipeline to Null however the decode ends, so no pipeline (and no
@@ -99,6 +118,7 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
         message: e.to_string(),
     };
     let pipeline = gst::Pipeline::new();
+    count_live(&pipeline);
     let src = make("filesrc")?;
     src.set_property("location", path.to_string_lossy().as_ref());
     let decodebin = make("decodebin")?;
@@ -126,7 +146,11 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
     let video_sink = convert
         .static_pad("sink")
         .expect("videoconvert has a sink pad");
-    let bin = pipeline.clone();
+    // Weak: decodebin keeps this closure, and the pipeline keeps decodebin;
+    // a strong reference here would be a cycle that setting the pipeline to
+    // Null does not break (every clip leaked its pipeline, its threads and
+    // its bus's descriptors).
+    let bin = pipeline.downgrade();
     decodebin.connect_pad_added(move |_, pad| {
         let is_video = pad
             .current_caps()
@@ -139,6 +163,7 @@ fn build(path: &Path) -> Result<Built, DecodeError> {
             }
             return;
         }
+        let Some(bin) = bin.upgrade() else { return };
         if let Ok(fakesink) = gst::ElementFactory::make("fakesink")
             .property("sync", false)
             .build()
