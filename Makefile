@@ -41,11 +41,22 @@ run: release
 BENCH_RUNS  ?= 3
 BENCH_SCALE ?= fixture
 BENCH_ARGS  ?=
-.PHONY: bench
+.PHONY: bench bench-gpu
 bench: deps
 	$(CARGO) build --release -p scorevision -p sv-bench
 	@tests/bench/setup.sh
 	python3 tests/bench/bench.py --runs $(BENCH_RUNS) --scale $(BENCH_SCALE) $(BENCH_ARGS)
+
+## GPU mode: `scorevision bench` sweeps providers, precisions, batch sizes and
+## lanes on this machine's GPU, end to end, and prints the best setting as flags
+## and as TOML for serve. PLAYER_FP16/PITCH_FP16 add the FP16 pair (deploy/to_fp16.py).
+PLAYER_FP16 ?=
+PITCH_FP16  ?=
+bench-gpu: release
+	@mkdir -p out/bench
+	target/release/scorevision bench $(CLIP) --player $(PLAYER) --pitch $(PITCH) \
+	  $(if $(PLAYER_FP16),--player-fp16 $(PLAYER_FP16) --pitch-fp16 $(PITCH_FP16)) \
+	  --json out/bench/gpu.json $(BENCH_ARGS)
 
 ## Every test tier: unit, integration (real stages on fixtures), end to end,
 ## and the offline check of the Kubernetes manifests and Dockerfiles.

@@ -275,7 +275,7 @@ class Overlay:
         for key in env:
             if key.startswith("SV_") and CLI_ENV and key not in CLI_ENV:
                 self.err(o, f"{cname}: env {key}: the scorevision binary reads no such variable "
-                            f"(services/cli/src/args.rs)")
+                            f"(services/cli/src)")
         args = c.get("args") or []
         needed = UPSTREAM_ENV.get(args[0]) if args and "image" in c and "scorevision" in c.get("image", "") else None
         if needed and needed not in env and not any(a.startswith("--" + needed[3:-5].lower()) for a in args):
@@ -549,15 +549,20 @@ def gateway_metrics(root):
     return names
 
 
-# Every SV_ variable the binary reads (filled from services/cli/src/args.rs),
-# and the upstream each gRPC subcommand cannot start without.
+# Every SV_ variable the binary reads (filled from the clap arguments in
+# services/cli/src/*.rs), and the upstream each gRPC subcommand cannot start without.
 CLI_ENV = set()
 UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": "SV_TRACK_ADDR"}
 
 
 def cli_env(root):
-    text = open(os.path.join(root, "services/cli/src/args.rs")).read()
-    return set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+    src = os.path.join(root, "services/cli/src")
+    names = set()
+    for name in sorted(os.listdir(src)):
+        if name.endswith(".rs"):
+            text = open(os.path.join(src, name)).read()
+            names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+    return names
 
 
 def repo_checks(root, known):

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The GPU visit for inference (issues 13 and 14), as one bounded run on the
+# lent machine (../shared/gpu-check/README.md): after
+#   bash .gpu-check/2/stage.sh && source /tmp/sv-gpu/env.sh
+# run `bash tests/gpu/infer-check.sh` from the project root. Every step has
+# its own time limit and writes its output under $OUT (steps.tsv: name, exit
+# code, seconds); steps are in order of importance, and the optional ones at
+# the end are skipped once BUDGET_S seconds have gone, so a cut-off run still
+# brings back everything before it.
+#
+# Runs here on the CPU too (CPU_ONLY=1: fixture models instead of x-size
+# ones, the sample clip, the CPU provider), so the visit is one clean run.
+set -uo pipefail
+OUT=${OUT:-out/gpu-check}
+mkdir -p "$OUT"
+BUDGET_S=${BUDGET_S:-480}
+START=$(date +%s)
+SV=${SV:-target/release/scorevision}
+SV_BENCH=${SV_BENCH:-target/release/sv-bench}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=${PY:-python3}  # with onnx and numpy, for to_fp16.py
+
+if [ "${CPU_ONLY:-0}" = 1 ]; then
+  CLIP=tests/fixtures/clip/sample_720p.mp4
+  P32=tests/fixtures/models/players.onnx; Q32=tests/fixtures/models/pitch.onnx
+  P16=/tmp/sv-check-players_fp16.onnx; Q16=/tmp/sv-check-pitch_fp16.onnx
+  PROV=cpu; SWEEP_BATCH=1,4; SWEEP_LANES=1,2; FP32_BATCH=1,4
+else
+  CLIP=$CLIP750
+  P32=/tmp/players_x.onnx; Q32=/tmp/pitch_x.onnx
+  P16=/tmp/players_x_tofp16.onnx; Q16=/tmp/pitch_x_tofp16.onnx
+  PROV=cuda; SWEEP_BATCH=1,4,8,16; SWEEP_LANES=1,2; FP32_BATCH=1,4,8,16
+fi
+MODELS=(--player "$P32" --pitch "$Q32" --player-fp16 "$P16" --pitch-fp16 "$Q16")
+
+# step NAME LIMIT_S COMMAND...: runs it with a time limit, output to NAME.log.
+step() {
+  local name=$1 limit=$2; shift 2
+  local t0; t0=$(date +%s.%N)
+  timeout --kill-after=5 "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  printf '%s\t%s\t%s\n' "$name" "$rc" "$(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $t0}")" | tee -a "$OUT/steps.tsv"
+  return $rc
+}
+elapsed() { echo $(( $(date +%s) - START )); }
+optional() { [ "$(elapsed)" -lt "$BUDGET_S" ] || { echo "skipped $1 (budget)" | tee -a "$OUT/steps.tsv"; return 1; }; }
+
+step env 20 bash -c 'nvidia-smi || true; '"$SV"' --version; python3 -c "import onnx, numpy; print(\"onnx\", onnx.__version__, \"numpy\", numpy.__version__)"; nproc'
+
+# 1. The models: x-size FP32 (dynamic) and their FP16 versions (to_fp16.py).
+if [ "${CPU_ONLY:-0}" != 1 ]; then
+  step models 150 python3 /tmp/sv-gpu/make_x_models.py /tmp
+fi
+step fp16 180 bash -c "$PY deploy/to_fp16.py $P32 $P16 && $PY deploy/to_fp16.py $Q32 $Q16"
+
+# 2. Parity on the GPU: the fixture models on the sample clip, CPU against
+#    CUDA FP32 (TF32 off and on) and CUDA FP16.
+FX=(tests/fixtures/clip/sample_720p.mp4 --player tests/fixtures/models/players.onnx --pitch tests/fixtures/models/pitch.onnx)
+step parity-cpu 60 "$SV" process "${FX[@]}" --providers cpu --out "$OUT/parity-cpu.json"
+step parity-cuda32 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --precision fp32 --cuda-tf32 false --out "$OUT/parity-cuda32.json"
+step parity-tf32 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --precision fp32 --cuda-tf32 true --out "$OUT/parity-tf32.json"
+step parity-cuda16 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp16 tests/fixtures/models/players_fp16.onnx --pitch-fp16 tests/fixtures/models/pitch_fp16.onnx --precision fp16 --out "$OUT/parity-cuda16.json"
+for v in cuda32 tf32 cuda16; do
+  [ -f "$OUT/parity-$v.json" ] && python3 "$HERE/compare.py" "$OUT/parity-cpu.json" "$OUT/parity-$v.json" "$v" >>"$OUT/parity.jsonl"
+done
+
+# 3. The sweeps (end to end: NVDEC decode, letterbox, ONNX Runtime, NMS, ByteTrack).
+step sweep-fp16 240 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
+  --sweep-batch $SWEEP_BATCH --sweep-lanes $SWEEP_LANES --runs 1 --json "$OUT/sweep-fp16.json"
+step sweep-fp32 200 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp32 \
+  --sweep-batch $FP32_BATCH --sweep-lanes 1 --runs 1 --json "$OUT/sweep-fp32.json"
+
+# The fastest FP16 row's batch and lanes (batch 8, 2 lanes if the sweep failed).
+read -r BEST_B BEST_L < <(python3 - "$OUT/sweep-fp16.json" <<'PY' || echo "8 2"
+import json, sys
+rows = [r for r in json.load(open(sys.argv[1])) if not r["error"]]
+b = min(rows, key=lambda r: r["seconds"])
+print(b["batch_size"], b["lanes"])
+PY
+)
+BEST=(--providers $PROV,cpu --precision fp16 --batch-size "$BEST_B" --lanes "$BEST_L")
+echo "best fp16: batch $BEST_B lanes $BEST_L" | tee -a "$OUT/steps.tsv"
+
+# 4. ONNX Runtime alone on the same prepared batches (the efficiency bound).
+step ort-alone 150 "$SV_BENCH" stages "$CLIP" --player "$P32" --pitch "$Q32" --player-fp16 "$P16" --pitch-fp16 "$Q16" \
+  --providers $PROV,cpu --precision fp16 --batch-size "$BEST_B" --lanes "$BEST_L" --runs 2
+
+# 5. End to end as a miner runs it: the best setting, NVDEC and software
+#    decode, and the default provider list (TensorRT first: it must fall
+#    back to CUDA and say why). Exit codes are the crash check.
+step e2e-best 90 "$SV" process "$CLIP" "${MODELS[@]}" "${BEST[@]}" --out "$OUT/e2e-best.json"
+step e2e-swdecode 90 "$SV" process "$CLIP" "${MODELS[@]}" "${BEST[@]}" --hardware-decode off --out "$OUT/e2e-swdecode.json"
+step e2e-default 90 "$SV" process "$CLIP" "${MODELS[@]}" --out "$OUT/e2e-default.json"
+
+# 6. CUDA provider options on the best FP16 setting, and TF32 on FP32.
+optional options && step opt-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
+  --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 2 --cuda-nhwc true --json "$OUT/opt-nhwc.json"
+optional options && step opt-heuristic 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
+  --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 2 --cudnn-conv-search heuristic --json "$OUT/opt-heuristic.json"
+optional options && step opt-tf32 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp32 \
+  --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 1 --cuda-tf32 true --json "$OUT/opt-tf32.json"
+
+# 7. The PyTorch peer (decode not timed) and the decode check.
+if [ "${CPU_ONLY:-0}" != 1 ]; then
+  optional peer && step peer-fp16b4 120 python3 /tmp/sv-gpu/peer.py "$CLIP" 250 fp16b4
+fi
+if [ -f "$HERE/decode-check.sh" ]; then
+  optional decode && step decode-check 120 bash "$HERE/decode-check.sh"
+fi
+
+# 8. ultralytics' own FP16 export (half=True: static, float16 I/O, batch 1).
+if [ "${CPU_ONLY:-0}" != 1 ]; then
+  optional half && step half-export 120 python3 /tmp/sv-gpu/make_x_models.py /tmp --half \
+    && step e2e-ultralytics-half 90 "$SV" process "$CLIP" --player /tmp/players_x_fp16.onnx --pitch /tmp/pitch_x_fp16.onnx \
+      --providers $PROV,cpu --out "$OUT/e2e-half.json"
+fi
+echo "done in $(elapsed) s" | tee -a "$OUT/steps.tsv"
