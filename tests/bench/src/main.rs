@@ -7,7 +7,12 @@
 //! - `sv-bench pipeline`: the embedded pipeline (decode -> infer -> track)
 //!   with any settings, for choosing defaults; `scorevision process` is the
 //!   figure the table reports.
+//! - `sv-bench decode CLIP`: decode alone, several runs in one process.
+//! - `sv-bench decoders`: the registry's video decoders as the decode stage
+//!   ranks them (`--hardware-decode off|auto`).
 
+mod decode;
+mod decoders;
 mod pipeline;
 mod stages;
 
@@ -29,6 +34,10 @@ enum Command {
     Stages(Common),
     /// The embedded pipeline end to end.
     Pipeline(Common),
+    /// Decode alone (to RGB frames), several runs in one process.
+    Decode(decode::DecodeArgs),
+    /// The video decoders and their ranks under --hardware-decode.
+    Decoders(decoders::DecodersArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -101,6 +110,8 @@ fn main() -> anyhow::Result<()> {
     let out = match cli.command {
         Command::Stages(common) => stages::run(&common)?,
         Command::Pipeline(common) => pipeline::run(&common)?,
+        Command::Decode(args) => decode::run(&args)?,
+        Command::Decoders(args) => return decoders::run(&args),
     };
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
