@@ -53,6 +53,13 @@ pub async fn serve_files(files: HashMap<String, Vec<u8>>) -> std::io::Result<Soc
 
 /// A minimal HTTP/1.1 GET returning the body of a 200 (chunked or not).
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
+    let (status, body) = get_any(addr, path).await?;
+    anyhow::ensure!(status == 200, "GET {path}: status {status}: {body}");
+    Ok(body)
+}
+
+/// GET with any status: (status code, body).
+pub async fn get_any(addr: SocketAddr, path: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
         .write_all(
@@ -64,17 +71,24 @@ pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {
     let (head, body) = response
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow::anyhow!("GET {path}: no end of headers"))?;
-    anyhow::ensure!(head.starts_with("HTTP/1.1 200"), "GET {path}: {head}");
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("GET {path}: no status in {head}"))?;
     let chunked = head.lines().skip(1).any(|line| {
         line.split_once(':').is_some_and(|(k, v)| {
             k.trim().eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")
         })
     });
-    Ok(if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    })
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    ))
 }
 
 fn dechunk(mut body: &str) -> String {

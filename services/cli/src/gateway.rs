@@ -1,7 +1,9 @@
 //! `scorevision gateway`: the validator API in front of remote track
-//! replicas. Ready (GET /readyz) once a track replica reports SERVING; not
-//! ready again while none does, so Kubernetes stops sending validators to a
-//! gateway whose pipeline is gone.
+//! replicas. Ready (GET /readyz) once track and every stage below it report
+//! SERVING (track relays the statuses of infer and decode, see
+//! [`crate::chain`]); not ready again while one does not, with the missing
+//! stage named in /readyz and in the 503 challenges get, so Kubernetes and
+//! validators stop sending work a broken pipeline cannot answer.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use sv_gateway::AppState;
 use sv_proto::UpstreamConfig;
 
 use crate::args::GatewayArgs;
+use crate::chain;
 use crate::pipeline::ConfigError;
 use crate::serve::load_config;
 use crate::signals;
@@ -37,26 +40,26 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         listener,
         signals::shutdown(),
     ));
-    let mut was_ready = false;
+    let services: Vec<&str> = chain::CHAIN.iter().rev().map(|(_, s)| *s).collect();
+    let mut last: Option<Result<(), String>> = None;
     loop {
-        let ready = track
-            .upstream()
-            .is_serving(sv_track::grpc::SERVICE_NAME, HEALTH_EVERY)
-            .await;
-        if ready != was_ready {
-            readiness.set_ready(ready);
-            if ready {
-                tracing::info!(
-                    track = track.upstream().label(),
-                    "Track stage SERVING; ready for challenges."
-                );
-            } else {
-                tracing::warn!(
-                    track = track.upstream().label(),
-                    "No track replica SERVING; not ready."
-                );
+        let statuses = track.upstream().statuses(&services, HEALTH_EVERY).await;
+        let verdict = chain::verdict(&services, statuses);
+        if last.as_ref() != Some(&verdict) {
+            match &verdict {
+                Ok(()) => {
+                    readiness.set_ready(true);
+                    tracing::info!(
+                        track = track.upstream().label(),
+                        "Every stage SERVING; ready for challenges."
+                    );
+                }
+                Err(why) => {
+                    readiness.set_not_ready(why.clone());
+                    tracing::warn!(track = track.upstream().label(), reason = %why, "Not ready.");
+                }
             }
-            was_ready = ready;
+            last = Some(verdict);
         }
         tokio::select! {
             result = &mut server => {

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod chain;
 mod gateway;
 mod pipeline;
 mod process;

@@ -10,12 +10,13 @@ use sv_core::{DetectionSource, FrameSource, TrackSource};
 use sv_decode::config::HardwarePreference;
 use sv_decode::grpc::{RemoteConfig, ShmOptions};
 use sv_decode::{DecodeConfig, Local};
-use sv_proto::UpstreamConfig;
 use sv_proto::server::{StageHealth, router, serve};
+use sv_proto::{Upstream, UpstreamConfig};
 use sv_track::ByteTrackConfig;
 use tokio::net::TcpListener;
 
 use crate::args::{DecodeArgs, InferArgs, StageServerArgs, TrackArgs};
+use crate::chain;
 use crate::pipeline::ConfigError;
 use crate::serve::WARM_UP_SIZE;
 use crate::signals;
@@ -31,13 +32,17 @@ async fn bind(args: &StageServerArgs) -> anyhow::Result<(TcpListener, Duration)>
     Ok((listener, Duration::from_secs_f64(args.grace_s)))
 }
 
-/// Serves until SIGTERM, flipping health to SERVING once `warm_up` is done.
+/// Serves until SIGTERM. Health turns SERVING once `warm_up` is done and,
+/// for a stage with an upstream (`follow`: a health connection to it and
+/// this stage's gRPC service), while every stage below has a serving
+/// replica (see [`chain`]).
 async fn run_until_stopped(
     router: tonic::transport::server::Router,
     health: StageHealth,
     listener: TcpListener,
     grace: Duration,
     warm_up: impl std::future::Future<Output = anyhow::Result<()>>,
+    follow: Option<(Upstream, &'static str)>,
 ) -> anyhow::Result<()> {
     let server = tokio::spawn(serve(
         router,
@@ -46,11 +51,26 @@ async fn run_until_stopped(
         signals::shutdown(),
         grace,
     ));
+    let (warm, warm_rx) = tokio::sync::watch::channel(false);
+    let has_upstream = follow.is_some();
+    if let Some((upstream, service)) = follow {
+        tokio::spawn(chain::follow(health.clone(), warm_rx, upstream, service));
+    }
     warm_up.await?;
-    health.set_serving(true).await;
-    tracing::info!("Warm; SERVING.");
+    if has_upstream {
+        let _ = warm.send(true);
+    } else {
+        health.set_serving(true).await;
+    }
+    tracing::info!("Warm; SERVING while the stages below are.");
     server.await.context("gRPC server task")??;
+    drop(warm);
     Ok(())
+}
+
+/// A second connection to an upstream, for health checks only.
+fn health_link(addrs: &[String]) -> anyhow::Result<Upstream> {
+    Upstream::new(&UpstreamConfig::new(addrs)).map_err(|e| ConfigError(e.to_string()).into())
 }
 
 pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
@@ -71,7 +91,7 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
     let (listener, grace) = bind(&args.server).await?;
     let (router, health) = router(sv_decode::grpc::SERVICE_NAME).await?;
     let router = router.add_service(sv_decode::grpc::service(local, shm));
-    run_until_stopped(router, health, listener, grace, async { Ok(()) }).await
+    run_until_stopped(router, health, listener, grace, async { Ok(()) }, None).await
 }
 
 pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
@@ -94,7 +114,11 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
         tracing::info!(provider = stage.provider().name(), "Models warm.");
         Ok(())
     };
-    run_until_stopped(router, health, listener, grace, warm_up).await
+    let follow = (
+        health_link(&args.decode_addrs)?,
+        sv_infer::grpc::SERVICE_NAME,
+    );
+    run_until_stopped(router, health, listener, grace, warm_up, Some(follow)).await
 }
 
 pub async fn track(args: TrackArgs) -> anyhow::Result<()> {
@@ -105,5 +129,17 @@ pub async fn track(args: TrackArgs) -> anyhow::Result<()> {
     let (listener, grace) = bind(&args.server).await?;
     let (router, health) = router(sv_track::grpc::SERVICE_NAME).await?;
     let router = router.add_service(sv_track::grpc::service(stage));
-    run_until_stopped(router, health, listener, grace, async { Ok(()) }).await
+    let follow = (
+        health_link(&args.infer_addrs)?,
+        sv_track::grpc::SERVICE_NAME,
+    );
+    run_until_stopped(
+        router,
+        health,
+        listener,
+        grace,
+        async { Ok(()) },
+        Some(follow),
+    )
+    .await
 }

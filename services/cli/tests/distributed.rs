@@ -121,10 +121,26 @@ async fn a_killed_infer_fails_the_challenge_fast_and_the_next_one_succeeds() -> 
     );
     assert!(took < Duration::from_secs(10), "the error took {took:?}");
 
+    // With infer gone the gateway says so: not ready, naming the stage, and
+    // a challenge is refused at once (503) instead of accepted and failed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body) = sv_tests::http::get_any(gateway, "/readyz").await?;
+        if status == 503 && body.contains("the infer stage has no serving replica") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "readyz still says {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let refused = signed::challenge(gateway, &url, "while-down").await?;
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert!(refused.detail().contains("infer stage"), "{refused:?}");
+
     // The slot was freed (one slot, no queue: a leak would be a 503) and the
-    // next challenge succeeds once infer is back.
+    // next challenge succeeds once infer is back and the gateway ready.
     cluster.infer.start()?;
     cluster.infer.wait_serving(Duration::from_secs(90)).await?;
+    cluster.wait_gateway_ready(Duration::from_secs(30)).await?;
     let reply = signed::challenge(gateway, &url, "after-restart").await?;
     assert_eq!(reply.status, 200, "{reply:?}\n{}", cluster.logs());
     assert_eq!(reply.body["frames"].as_array().map(Vec::len), Some(50));

@@ -51,8 +51,9 @@ pub enum Error {
     BodyRead { reason: String },
     #[error("invalid challenge: {reason}")]
     BadChallenge { reason: String },
-    #[error("the miner is not ready yet (models loading)")]
-    NotReady,
+    /// Why: models loading, or which stage has no serving replica.
+    #[error("{0}")]
+    NotReady(String),
     #[error("all {slots} challenge slots are busy and the queue is full")]
     Busy { slots: usize },
     #[error("no challenge slot became free within {waited_s:.1} s")]
@@ -100,7 +101,7 @@ impl Error {
             UnknownValidator { .. } | LowStake { .. } => StatusCode::FORBIDDEN,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BodyRead { .. } | BadChallenge { .. } => StatusCode::BAD_REQUEST,
-            StakeNotLoaded | NotReady | Busy { .. } | QueueTimeout { .. } => {
+            StakeNotLoaded | NotReady(_) | Busy { .. } | QueueTimeout { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             ChallengeTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -130,7 +131,7 @@ impl Error {
             Nonce(_) => "bad_nonce",
             UnknownValidator { .. } | LowStake { .. } | StakeNotLoaded => "forbidden",
             BodyTooLarge { .. } | BodyRead { .. } | BadChallenge { .. } => "bad_request",
-            NotReady => "not_ready",
+            NotReady(_) => "not_ready",
             Busy { .. } | QueueTimeout { .. } => "busy",
             ChallengeTimeout { .. } => "timeout",
             Stage(e) => match e.kind {

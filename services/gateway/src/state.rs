@@ -1,7 +1,6 @@
 //! Shared state behind every route, and the readiness flag.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sv_core::TrackSource;
@@ -13,18 +12,50 @@ use crate::slots::Slots;
 use crate::stake::{ChainStake, StakePolicy, StakeSource, StaticStake};
 use crate::{Error, hotkey};
 
-/// Ready once the caller says models are loaded and warmed; false again when
-/// shutdown starts. Cheap to clone.
-#[derive(Clone, Debug, Default)]
-pub struct Readiness(Arc<AtomicBool>);
+/// Ready once the caller says models are loaded and warmed and every stage
+/// below has a serving replica; false again when one goes away or shutdown
+/// starts, with the reason validators and probes are told. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<Mutex<Result<(), String>>>);
+
+/// Why a gateway that has not been told otherwise is not ready.
+pub const LOADING: &str = "the miner is not ready yet (models loading)";
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Err(LOADING.into()))))
+    }
+}
 
 impl Readiness {
     pub fn set_ready(&self, ready: bool) {
-        self.0.store(ready, Ordering::Release);
+        if ready {
+            self.set(Ok(()));
+        } else {
+            self.set(Err(LOADING.into()));
+        }
+    }
+
+    /// Not ready, because `reason` (e.g. "the infer stage has no serving replica").
+    pub fn set_not_ready(&self, reason: impl Into<String>) {
+        self.set(Err(reason.into()));
+    }
+
+    fn set(&self, state: Result<(), String>) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = state;
+        }
+    }
+
+    /// `Ok` when ready, else why not.
+    pub fn state(&self) -> Result<(), String> {
+        self.0
+            .lock()
+            .map_or_else(|_| Err("readiness unknown".into()), |s| s.clone())
     }
 
     pub fn is_ready(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.state().is_ok()
     }
 }
 

@@ -4,6 +4,8 @@
 //! drain on shutdown.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -18,18 +20,40 @@ use tonic_health::server::HealthReporter;
 pub struct StageHealth {
     reporter: HealthReporter,
     service: &'static str,
+    /// Set for good at the first moment of a shutdown: nothing turns the
+    /// stage SERVING again while it drains.
+    draining: Arc<AtomicBool>,
 }
 
 impl StageHealth {
-    /// Whether the stage (and the server as a whole, service "") can take work.
+    /// Whether the stage (and the server as a whole, service "") can take
+    /// work. Ignored once the server is draining.
     pub async fn set_serving(&self, serving: bool) {
-        let status = if serving {
-            ServingStatus::Serving
-        } else {
-            ServingStatus::NotServing
-        };
+        let serving = serving && !self.draining.load(Ordering::Acquire);
+        let status = status(serving);
         self.reporter.set_service_status("", status).await;
         self.reporter.set_service_status(self.service, status).await;
+    }
+
+    /// Relays the status of a stage further up the chain (as this stage
+    /// sees its upstream), so a caller asking this server alone learns which
+    /// stage below is missing.
+    /// `None`: unknown (the stage between cannot be reached).
+    pub async fn set_relayed(&self, service: &str, serving: Option<bool>) {
+        let status = serving.map_or(ServingStatus::Unknown, status);
+        self.reporter.set_service_status(service, status).await;
+    }
+
+    fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+}
+
+fn status(serving: bool) -> ServingStatus {
+    if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
     }
 }
 
@@ -46,7 +70,11 @@ pub enum ServeError {
 /// (`scorevision.v1.Decode`).
 pub async fn router(service: &'static str) -> Result<(Router, StageHealth), ServeError> {
     let (reporter, health_service) = tonic_health::server::health_reporter();
-    let health = StageHealth { reporter, service };
+    let health = StageHealth {
+        reporter,
+        service,
+        draining: Arc::default(),
+    };
     health.set_serving(false).await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
@@ -85,6 +113,7 @@ pub async fn serve(
         grace_s = grace.as_secs_f32(),
         "Shutting down: NOT_SERVING, draining in-flight streams."
     );
+    health.drain();
     health.set_serving(false).await;
     let _ = stop.send(());
     match tokio::time::timeout(grace, server).await {

@@ -175,6 +175,42 @@ impl Upstream {
 
     /// Whether a replica answers `grpc.health.v1` with SERVING for
     /// `service` within `within` (a gateway is ready only then).
+    /// The `grpc.health.v1` status of each of `services` on one replica:
+    /// serving, not serving, or `None` when the replica does not know (a
+    /// relayed status it could not learn). `Err` when no replica answers
+    /// within `within`.
+    pub async fn statuses(
+        &self,
+        services: &[&str],
+        within: Duration,
+    ) -> Result<Vec<Option<bool>>, String> {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+        let mut client = HealthClient::new(self.channel());
+        let mut statuses = Vec::with_capacity(services.len());
+        for service in services {
+            let request = HealthCheckRequest {
+                service: (*service).to_string(),
+            };
+            match tokio::time::timeout(within, client.check(request)).await {
+                Ok(Ok(response)) => {
+                    let status = response.into_inner().status;
+                    statuses.push(if status == ServingStatus::Serving as i32 {
+                        Some(true)
+                    } else if status == ServingStatus::NotServing as i32 {
+                        Some(false)
+                    } else {
+                        None
+                    })
+                }
+                Ok(Err(status)) if status.code() == tonic::Code::NotFound => statuses.push(None),
+                Ok(Err(status)) => return Err(status.message().to_string()),
+                Err(_) => return Err(format!("no answer within {within:?}")),
+            }
+        }
+        Ok(statuses)
+    }
+
     pub async fn is_serving(&self, service: &str, within: Duration) -> bool {
         use tonic_health::pb::health_check_response::ServingStatus;
         use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};

@@ -19,14 +19,16 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// `{"ready": true}`, or 503 with `{"ready": false, "reason": ...}`.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let ready = state.inner.readiness.is_ready();
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(json!({ "ready": ready }))).into_response()
+    match state.inner.readiness.state() {
+        Ok(()) => (StatusCode::OK, Json(json!({ "ready": true }))).into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "reason": reason })),
+        )
+            .into_response(),
+    }
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {

@@ -80,9 +80,7 @@ pub async fn challenge(
 ) -> Result<Response, Error> {
     let shared = &state.inner;
     let challenge = parse_challenge(&body)?;
-    if !shared.readiness.is_ready() {
-        return Err(Error::NotReady);
-    }
+    shared.readiness.state().map_err(Error::NotReady)?;
     let deadline = received + shared.challenge_timeout;
     let queue_deadline = deadline.min(Instant::now() + shared.queue_timeout);
     let _slot = shared.slots.acquire(queue_deadline).await?;

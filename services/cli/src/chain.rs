@@ -1,0 +1,148 @@
+//! Readiness through the whole chain. Each stage is SERVING only while it is
+//! warm and the stage it pulls from has a serving replica, and it relays
+//! the statuses of every stage below it in its own `grpc.health.v1`; so the
+//! gateway, which talks to track alone, knows which stage is missing and
+//! says so, instead of accepting challenges that cannot be answered.
+
+use std::time::Duration;
+
+use sv_proto::Upstream;
+use sv_proto::server::StageHealth;
+use tokio::sync::watch;
+
+/// The stages in pull order from the bottom: (name, gRPC service).
+pub const CHAIN: [(&str, &str); 3] = [
+    ("decode", sv_decode::grpc::SERVICE_NAME),
+    ("infer", sv_infer::grpc::SERVICE_NAME),
+    ("track", sv_track::grpc::SERVICE_NAME),
+];
+
+/// How often a stage (or the gateway) asks its upstream.
+pub const POLL_EVERY: Duration = Duration::from_secs(2);
+
+/// The services below the stage serving `service`, nearest first.
+pub fn below(service: &str) -> Vec<&'static str> {
+    let at = CHAIN.iter().position(|(_, s)| *s == service).unwrap_or(0);
+    CHAIN[..at].iter().rev().map(|(_, s)| *s).collect()
+}
+
+/// Keeps `health` equal to "warm, and every stage below serving", relaying
+/// the statuses of the stages below, until the process ends. `warm` turns
+/// true once the stage itself is ready.
+pub async fn follow(
+    health: StageHealth,
+    mut warm: watch::Receiver<bool>,
+    upstream: Upstream,
+    service: &'static str,
+) {
+    let below = below(service);
+    let mut last: Option<Result<(), String>> = None;
+    loop {
+        let statuses = upstream.statuses(&below, POLL_EVERY).await;
+        // Relay what we learnt; an unreachable upstream is NOT_SERVING, and
+        // what lies beyond it unknown.
+        let relayed: Vec<Option<bool>> = match &statuses {
+            Ok(s) => s.clone(),
+            Err(_) => (0..below.len())
+                .map(|i| if i == 0 { Some(false) } else { None })
+                .collect(),
+        };
+        for (svc, serving) in below.iter().zip(relayed) {
+            health.set_relayed(svc, serving).await;
+        }
+        let chain = verdict(&below, statuses);
+        let serving = *warm.borrow() && chain.is_ok();
+        // (`chain` blames a stage below this one; this stage's own state is
+        // `warm`.)
+        health.set_serving(serving).await;
+        if last.as_ref() != Some(&chain) {
+            match &chain {
+                Ok(()) => tracing::info!(service, "Every stage below is serving."),
+                Err(why) => {
+                    tracing::warn!(service, reason = %why, "Not serving: a stage below is missing.")
+                }
+            }
+            last = Some(chain);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL_EVERY) => {}
+            changed = warm.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// Whether the services asked for (nearest first) are all serving, and if
+/// not, which stage to blame: the lowest one that is not (a stage above a
+/// missing one is NOT_SERVING because of it), or the nearest when it cannot
+/// be reached at all.
+pub fn verdict(
+    services: &[&str],
+    statuses: Result<Vec<Option<bool>>, String>,
+) -> Result<(), String> {
+    let name = |service: &str| {
+        CHAIN
+            .iter()
+            .find(|(_, s)| *s == service)
+            .map_or(service.to_string(), |(n, _)| (*n).to_string())
+    };
+    let statuses = match statuses {
+        Ok(s) => s,
+        Err(why) => {
+            let nearest = services.first().map_or("upstream".into(), |s| name(s));
+            return Err(format!("the {nearest} stage is unreachable: {why}"));
+        }
+    };
+    let pairs: Vec<(&&str, &Option<bool>)> = services.iter().zip(&statuses).collect();
+    // Farthest first: the lowest stage known to be down is the culprit.
+    if let Some((service, _)) = pairs.iter().rev().find(|(_, s)| **s == Some(false)) {
+        return Err(format!(
+            "the {} stage has no serving replica",
+            name(service)
+        ));
+    }
+    match pairs.iter().find(|(_, s)| s.is_none()) {
+        None => Ok(()),
+        Some((service, _)) => Err(format!(
+            "the state of the {} stage is unknown",
+            name(service)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DECODE: &str = sv_decode::grpc::SERVICE_NAME;
+    const INFER: &str = sv_infer::grpc::SERVICE_NAME;
+    const TRACK: &str = sv_track::grpc::SERVICE_NAME;
+
+    #[test]
+    fn each_stage_relays_the_ones_below_it() {
+        assert!(below(DECODE).is_empty());
+        assert_eq!(below(INFER), vec![DECODE]);
+        assert_eq!(below(TRACK), vec![INFER, DECODE]);
+    }
+
+    #[test]
+    fn the_lowest_missing_stage_is_blamed() {
+        let all = [TRACK, INFER, DECODE];
+        let (up, down) = (Some(true), Some(false));
+        assert_eq!(verdict(&all, Ok(vec![up, up, up])), Ok(()));
+        // Decode gone: infer and track are down because of it.
+        let err = verdict(&all, Ok(vec![down, down, down])).unwrap_err();
+        assert_eq!(err, "the decode stage has no serving replica");
+        let err = verdict(&all, Ok(vec![down, down, up])).unwrap_err();
+        assert_eq!(err, "the infer stage has no serving replica");
+        // Infer unreachable from track: what is beyond it is unknown.
+        let err = verdict(&all, Ok(vec![down, down, None])).unwrap_err();
+        assert_eq!(err, "the infer stage has no serving replica");
+        let err = verdict(&all, Ok(vec![down, up, up])).unwrap_err();
+        assert_eq!(err, "the track stage has no serving replica");
+        let err = verdict(&all, Ok(vec![up, up, None])).unwrap_err();
+        assert_eq!(err, "the state of the decode stage is unknown");
+        let err = verdict(&all, Err("connection refused".into())).unwrap_err();
+        assert_eq!(err, "the track stage is unreachable: connection refused");
+        assert_eq!(verdict(&[], Ok(vec![])), Ok(()));
+    }
+}
