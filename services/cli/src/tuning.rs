@@ -33,6 +33,9 @@ pub struct Tuning {
     #[arg(long, env = "SV_PAD_BATCHES")]
     #[serde(default, deserialize_with = "parsed")]
     pub pad_batches: Option<Switch>,
+    /// With padded batches, milliseconds a batch waits to fill after its first frame [default: 40].
+    #[arg(long, env = "SV_BATCH_WAIT_MS")]
+    pub batch_wait_ms: Option<u64>,
     /// ONNX Runtime lanes per device: sessions running batches at once [default: automatic].
     #[arg(long, env = "SV_LANES")]
     pub lanes: Option<usize>,
@@ -78,6 +81,7 @@ impl Tuning {
             precision: self.precision.or(fallback.precision),
             batch_size: self.batch_size.or(fallback.batch_size),
             pad_batches: self.pad_batches.or(fallback.pad_batches),
+            batch_wait_ms: self.batch_wait_ms.or(fallback.batch_wait_ms),
             lanes: self.lanes.or(fallback.lanes),
             prep_threads: self.prep_threads.or(fallback.prep_threads),
             intra_threads: self.intra_threads.or(fallback.intra_threads),
@@ -123,6 +127,9 @@ impl Tuning {
         }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
+        }
+        if let Some(ms) = self.batch_wait_ms {
+            config.batch_wait = std::time::Duration::from_millis(ms);
         }
         let cuda = &mut config.cuda;
         if let Some(s) = self.cudnn_conv_search {
@@ -227,6 +234,7 @@ impl Tuning {
                 )
             }),
         );
+        push("batch_wait_ms", self.batch_wait_ms.map(Value::Number));
         push("lanes", self.lanes.map(|n| Value::Number(n as u64)));
         push(
             "prep_threads",

@@ -84,6 +84,10 @@ pub struct InferConfig {
     /// Pad partial batches to `batch_size`, so each model runs at one input
     /// shape (cuDNN and TensorRT choose their kernels once). Auto: on GPUs.
     pub pad_batches: Switch,
+    /// With padding, how long a batch waits for more frames after its
+    /// first: decode delivers hundreds of frames a second, so a full batch
+    /// is a few milliseconds away, while a padded run costs a full one.
+    pub batch_wait: std::time::Duration,
     pub providers: Vec<Provider>,
     /// GPUs to run on (CUDA and TensorRT): each gets `lanes` lanes, and
     /// batches from every live challenge go to whichever lane is free.
@@ -126,6 +130,7 @@ impl InferConfig {
             pitch_imgsz: 640,
             batch_size: 0,
             pad_batches: Switch::Auto,
+            batch_wait: std::time::Duration::from_millis(40),
             providers: Provider::auto(),
             devices: Vec::new(),
             intra_threads: 0,

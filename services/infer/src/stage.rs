@@ -1,7 +1,10 @@
 //! [`Stage`]: the infer stage over any [`FrameSource`], as a
 //! [`DetectionSource`].
 
-use futures::StreamExt;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
 use sv_core::{DetectionSource, DetectionStream, Frame, FrameSource, StageError, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -24,6 +27,10 @@ pub struct Stage<U> {
     /// injected detectors).
     resolved: Option<Resolved>,
     report: ProviderReport,
+    /// How long a batch waits to fill once its first frame is in (padded
+    /// batches only: a GPU computes the padding too, so a frame or two
+    /// padded to eight wastes most of a run). `None`: whatever is ready.
+    batch_wait: Option<Duration>,
 }
 
 /// What the forwarding task receives, in frame order.
@@ -58,6 +65,9 @@ impl<U: FrameSource> Stage<U> {
             ..config.worker
         };
         let mut stage = Self::with_lanes(upstream, lanes, resolved.batch_size, worker, provider);
+        if resolved.pad_batches {
+            stage.batch_wait = Some(config.batch_wait);
+        }
         stage.resolved = Some(resolved);
         stage.report = report;
         Ok(stage)
@@ -97,7 +107,15 @@ impl<U: FrameSource> Stage<U> {
             provider,
             resolved: None,
             report: ProviderReport::default(),
+            batch_wait: None,
         }
+    }
+
+    /// Batches wait up to `wait` after their first frame to fill (see
+    /// [`InferConfig::batch_wait`]); `None` takes whatever is ready.
+    pub fn with_batch_wait(mut self, wait: Option<Duration>) -> Self {
+        self.batch_wait = wait;
+        self
     }
 
     /// Runs a grey frame of another size through the pipeline (the stage
@@ -174,8 +192,16 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
         };
         tokio::spawn(forward.instrument(span.clone()));
         // Takes whatever frames are ready, up to a batch: full batches when
-        // decode is ahead, no waiting when it is behind.
-        let mut batches = frames.ready_chunks(self.batch_size);
+        // decode is ahead, no waiting when it is behind. Padded batches wait
+        // a little for their frames instead (see `batch_wait`).
+        let mut batches: Pin<Box<dyn Stream<Item = Vec<_>> + Send>> = match self.batch_wait {
+            Some(wait) => Box::pin(tokio_stream::StreamExt::chunks_timeout(
+                frames,
+                self.batch_size,
+                wait,
+            )),
+            None => Box::pin(frames.ready_chunks(self.batch_size)),
+        };
         let submit = async move {
             while let Some(items) = batches.next().await {
                 let mut batch = Vec::with_capacity(items.len());

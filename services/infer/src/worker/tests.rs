@@ -386,3 +386,59 @@ async fn dropping_the_last_handle_releases_every_engine() {
     // The drop waited for the lanes: all six engines are gone already.
     assert_eq!(probe.dropped.load(Ordering::SeqCst), 6);
 }
+
+/// `count` frames, one every `every`.
+struct Slow {
+    count: u64,
+    every: Duration,
+}
+
+impl FrameSource for Slow {
+    fn frames(&self, _: VideoRequest) -> FrameStream {
+        let (count, every) = (self.count, self.every);
+        Box::pin(futures::stream::unfold(0u64, move |i| async move {
+            if i == count {
+                return None;
+            }
+            tokio::time::sleep(every).await;
+            Some((Ok(frame(i)), i + 1))
+        }))
+    }
+}
+
+#[tokio::test]
+async fn with_a_batch_wait_slow_frames_still_fill_their_batches() {
+    let source = |every| Slow { count: 22, every };
+    let run = |wait: Option<Duration>| async move {
+        let probe = Probe::default();
+        let detectors = vec![fake_detector(None, &probe, 0, ElementType::F32)];
+        let stage = Stage::with_lanes(
+            source(Duration::from_millis(3)),
+            detectors,
+            4,
+            WorkerConfig::default(),
+            Provider::Cpu,
+        )
+        .with_batch_wait(wait);
+        let items: Vec<_> = stage.detect(VideoRequest::new("t", "clip")).collect().await;
+        let frames: Vec<_> = items.into_iter().map(Result::unwrap).collect();
+        check(&frames, 0);
+        let sizes: Vec<usize> = probe
+            .seen
+            .lock()
+            .unwrap()
+            .iter()
+            .step_by(2)
+            .map(|s| s.0)
+            .collect();
+        sizes
+    };
+    // Frames 3 ms apart, a batch of 4 waits up to 2 s: five full batches and the rest.
+    assert_eq!(
+        run(Some(Duration::from_secs(2))).await,
+        vec![4, 4, 4, 4, 4, 2]
+    );
+    // Without the wait each frame goes as soon as it is there.
+    let eager = run(None).await;
+    assert!(eager.len() > 6, "{eager:?}");
+}
