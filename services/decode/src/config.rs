@@ -26,6 +26,13 @@ pub struct DecodeConfig {
     /// Where downloaded videos are kept while they decode.
     pub download_dir: PathBuf,
     pub fetch: FetchPolicy,
+    /// Threads converting decoded pictures to RGB, in parallel with the
+    /// decoder; 0: automatic (one per core, at most 4).
+    pub convert_threads: usize,
+    /// Decode a tiny built-in clip once per process when the stage starts,
+    /// so the first challenge does not pay for the decoder's set-up (NVDEC's
+    /// CUDA context: seconds).
+    pub warm_up: bool,
 }
 
 impl Default for DecodeConfig {
@@ -36,6 +43,8 @@ impl Default for DecodeConfig {
             stall_timeout: Duration::from_secs(30),
             download_dir: std::env::temp_dir(),
             fetch: FetchPolicy::default(),
+            convert_threads: 0,
+            warm_up: true,
         }
     }
 }

@@ -5,8 +5,11 @@
 //! - [`source`]: where a URL's bytes come from (a local path or a download).
 //! - [`hardware`]: prefer NVDEC / VA-API decoders when the registry has them.
 //! - [`colour`]: YUV to RGB exactly as the reference miner's OpenCV (swscale) does it.
-//! - [`pipeline`]: the GStreamer pipeline and the thread that drains it.
+//! - [`context`]: GstContexts (NVDEC's CUDA context) shared by every pipeline.
+//! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
+//!   threads that convert its pictures.
 //! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
+//! - [`warm`]: a tiny built-in clip decoded once per process at start-up.
 //! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
 //!
 //! GStreamer runs on a dedicated thread per video; frames reach tokio through
@@ -15,6 +18,7 @@
 
 pub mod colour;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod fetch;
 pub mod grpc;
@@ -23,6 +27,7 @@ pub mod local;
 pub mod pipeline;
 pub mod shm;
 pub mod source;
+pub mod warm;
 
 pub use config::DecodeConfig;
 pub use error::DecodeError;

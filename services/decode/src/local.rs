@@ -50,10 +50,13 @@ impl Drop for InFlight {
 }
 
 impl Local {
+    /// The stage; with `config.warm_up`, the first one in a process decodes
+    /// the built-in clip first (blocking: NVDEC's set-up takes seconds).
     pub fn new(config: DecodeConfig) -> Result<Self, DecodeError> {
-        crate::hardware::init(config.hardware).map_err(|e| DecodeError::Gstreamer {
-            message: e.to_string(),
-        })?;
+        pipeline::init(&config)?;
+        if config.warm_up {
+            let _ = crate::warm::once(&config);
+        }
         let fetcher = Fetcher::new(config.fetch.clone())?;
         Ok(Self {
             config: Arc::new(config),

@@ -18,6 +18,9 @@ pub struct DecodeArgs {
     /// Use hardware video decoders when present (auto) or never (off).
     #[arg(long, default_value = "auto", value_parser = ["auto", "off"])]
     hardware_decode: String,
+    /// RGB conversion threads (0: automatic).
+    #[arg(long, default_value_t = 0)]
+    convert_threads: usize,
 }
 
 pub fn hardware(value: &str) -> HardwarePreference {
@@ -31,15 +34,18 @@ pub fn hardware(value: &str) -> HardwarePreference {
 pub fn run(args: &DecodeArgs) -> anyhow::Result<serde_json::Value> {
     let config = DecodeConfig {
         hardware: hardware(&args.hardware_decode),
+        convert_threads: args.convert_threads,
         ..DecodeConfig::default()
     };
     let mut runs = Vec::with_capacity(args.runs);
     for _ in 0..args.runs.max(1) {
         let started = Instant::now();
         let mut first_frame = None;
+        let mut last_frame = 0.0;
         let mut frames = 0u64;
         let summary = decode_file(&args.clip, &config, |_frame| {
-            first_frame.get_or_insert_with(|| started.elapsed().as_secs_f64());
+            last_frame = started.elapsed().as_secs_f64();
+            first_frame.get_or_insert(last_frame);
             frames += 1;
             true
         })?;
@@ -49,12 +55,53 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<serde_json::Value> {
             "seconds": seconds,
             "fps": frames as f64 / seconds.max(1e-9),
             "first_frame_s": first_frame,
+            "last_frame_s": last_frame,
             "decoder": summary.decoder,
         }));
     }
     Ok(serde_json::json!({
         "clip": args.clip.display().to_string(),
+        "convert_one_thread_ms": convert_ms(1280, 720),
         "hardware_decode": args.hardware_decode,
+        "convert_threads": sv_decode::pipeline::convert_threads(args.convert_threads),
         "runs": runs,
     }))
+}
+
+/// Milliseconds one thread takes to convert a `width` x `height` I420
+/// picture to RGB (median of 31): how many conversion threads a decoder's
+/// rate needs.
+fn convert_ms(width: usize, height: usize) -> f64 {
+    use sv_decode::colour::{Coefficients, I420, Plane, i420_to_rgb};
+    let (cw, ch) = (width / 2, height / 2);
+    let y: Vec<u8> = (0..width * height).map(|i| (i * 7 % 251) as u8).collect();
+    let u: Vec<u8> = (0..cw * ch).map(|i| (i * 13 % 241) as u8).collect();
+    let v: Vec<u8> = (0..cw * ch).map(|i| (i * 17 % 239) as u8).collect();
+    let picture = I420 {
+        width,
+        height,
+        y: Plane {
+            data: &y,
+            stride: width,
+        },
+        u: Plane {
+            data: &u,
+            stride: cw,
+        },
+        v: Plane {
+            data: &v,
+            stride: cw,
+        },
+    };
+    let c = Coefficients::bt601(false);
+    let mut times: Vec<f64> = (0..31)
+        .map(|_| {
+            let started = Instant::now();
+            let rgb = i420_to_rgb(&picture, &c).expect("planes fit");
+            std::hint::black_box(rgb);
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
