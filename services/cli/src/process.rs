@@ -90,6 +90,30 @@ fn progress_bar() -> ProgressBar {
     bar
 }
 
+/// Where decode's time went: the download (first and last byte), the first
+/// frame (from the request and from the first byte), streamed or not.
+fn decode_timing(decode: &sv_decode::local::DecodeStats) -> String {
+    let s = |d: Duration| d.as_secs_f64();
+    let mut text = String::new();
+    if let Some(first_byte) = decode.first_byte {
+        text += &format!(
+            ", downloaded in {:.3} s (first byte at {:.3} s)",
+            s(decode.download),
+            s(first_byte)
+        );
+    }
+    if let Some(first_frame) = decode.first_frame {
+        text += &format!(", first frame at {:.3} s", s(first_frame));
+    }
+    if let Some(after) = decode.first_frame_after_first_byte() {
+        text += &format!(" ({:.3} s after the first byte)", s(after));
+    }
+    if decode.streamed {
+        text += ", decoded while downloading";
+    }
+    text
+}
+
 /// Stage times are busy times: the stages overlap, so they add up to more
 /// than the total when the pipeline keeps every stage working at once.
 fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duration) -> String {
@@ -115,11 +139,7 @@ fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duratio
         load = load_time.as_secs_f64(),
         decode_s = decode.busy.as_secs_f64(),
         decoder = decode.decoder.as_deref().unwrap_or("unknown"),
-        download = if decode.download.is_zero() {
-            String::new()
-        } else {
-            format!(", downloaded in {:.3} s", decode.download.as_secs_f64())
-        },
+        download = decode_timing(&decode),
         infer_s = infer.busy().as_secs_f64(),
         profile = pipeline.infer.profile().map_or_else(
             || pipeline.infer.provider().name().to_owned(),

@@ -29,6 +29,9 @@ pub struct DecodeConfig {
     /// Threads converting decoded pictures to RGB, in parallel with the
     /// decoder; 0: automatic (one per core, at most 4).
     pub convert_threads: usize,
+    /// Decode an http(s) clip while it downloads when its layout allows
+    /// (MP4 index first); otherwise, or when false, download it whole first.
+    pub stream_downloads: bool,
     /// Decode a tiny built-in clip once per process when the stage starts,
     /// so the first challenge does not pay for the decoder's set-up (NVDEC's
     /// CUDA context: seconds).
@@ -44,6 +47,7 @@ impl Default for DecodeConfig {
             download_dir: std::env::temp_dir(),
             fetch: FetchPolicy::default(),
             convert_threads: 0,
+            stream_downloads: true,
             warm_up: true,
         }
     }

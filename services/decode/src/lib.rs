@@ -8,6 +8,7 @@
 //! - [`context`]: GstContexts (NVDEC's CUDA context) shared by every pipeline.
 //! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
 //!   threads that convert its pictures.
+//! - [`progressive`]: decoding a download while it arrives.
 //! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
 //! - [`warm`]: a tiny built-in clip decoded once per process at start-up.
 //! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
@@ -25,6 +26,7 @@ pub mod grpc;
 pub mod hardware;
 pub mod local;
 pub mod pipeline;
+pub mod progressive;
 pub mod shm;
 pub mod source;
 pub mod warm;

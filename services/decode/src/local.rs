@@ -1,28 +1,49 @@
 //! [`Local`]: the decode stage in process, as a [`FrameSource`].
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sv_core::{FrameSource, FrameStream, StageError, VideoRequest};
+use sv_core::{Frame, FrameSource, FrameStream, StageError, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::config::DecodeConfig;
 use crate::error::DecodeError;
-use crate::fetch::Fetcher;
-use crate::{pipeline, source};
+use crate::fetch::{FetchError, Fetcher};
+use crate::pipeline::{self, DecodeSummary};
+use crate::progressive::{self, GrowingFile, Outcome, Progress, Report};
+use crate::source::{self, Download, Source};
 
-/// What the last finished video cost, for the CLI's summary.
+/// What the last finished video cost, for the CLI's summary and the trace.
+/// Times run from the request (the start of [`FrameSource::frames`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecodeStats {
     pub frames: u64,
-    /// Time spent fetching the video (zero for local files).
+    /// Until the download's last byte (zero for local files).
     pub download: Duration,
-    /// Time decoding, excluding time blocked on a slow consumer.
+    /// Until the video's first byte arrived (None for local files).
+    pub first_byte: Option<Duration>,
+    /// Until the first frame was handed on.
+    pub first_frame: Option<Duration>,
+    /// Time decoding, excluding time blocked on a slow consumer and time
+    /// waiting for the bytes a decoder needs to start.
     pub busy: Duration,
     pub decoder: Option<String>,
+    /// Frames were decoded while the clip was still downloading.
+    pub streamed: bool,
+    /// Decoding started again because the download did (a retry).
+    pub restarts: u32,
+}
+
+impl DecodeStats {
+    /// From the first byte of the video to the first frame handed on.
+    pub fn first_frame_after_first_byte(&self) -> Option<Duration> {
+        Some(self.first_frame?.saturating_sub(self.first_byte?))
+    }
 }
 
 #[derive(Clone)]
@@ -78,14 +99,26 @@ impl Local {
     }
 }
 
+type Sender = mpsc::Sender<Result<Frame, StageError>>;
+
 impl FrameSource for Local {
     fn frames(&self, request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
         let in_flight = InFlight::new(&self.in_flight);
         // One span per video, joined to the caller's trace (another process
-        // or the same one).
-        let span = tracing::info_span!("decode", challenge_id = %request.challenge_id);
+        // or the same one); where the time went is recorded on it.
+        let span = tracing::info_span!(
+            "decode",
+            challenge_id = %request.challenge_id,
+            frames = Empty,
+            decoder = Empty,
+            streamed = Empty,
+            download_ms = Empty,
+            first_byte_ms = Empty,
+            first_frame_ms = Empty,
+            busy_ms = Empty,
+        );
         sv_telemetry::set_parent(&span, &request.trace);
         let work = async move {
             let _in_flight = in_flight;
@@ -99,58 +132,213 @@ impl FrameSource for Local {
     }
 }
 
+/// Hands frames to the consumer from the decode thread, timing the first
+/// one and the time spent blocked on a slow consumer.
+struct Emitter {
+    tx: Sender,
+    started: Instant,
+    first_frame: Option<Duration>,
+    blocked: Duration,
+}
+
+impl Emitter {
+    fn new(tx: Sender, started: Instant) -> Self {
+        Self {
+            tx,
+            started,
+            first_frame: None,
+            blocked: Duration::ZERO,
+        }
+    }
+
+    fn emit(&mut self, frame: Frame) -> bool {
+        let now = Instant::now();
+        self.first_frame
+            .get_or_insert_with(|| now.duration_since(self.started));
+        let open = self.tx.blocking_send(Ok(frame)).is_ok();
+        self.blocked += now.elapsed();
+        open
+    }
+}
+
+fn thread_panicked(e: tokio::task::JoinError) -> DecodeError {
+    DecodeError::Gstreamer {
+        message: format!("decode thread panicked: {e}"),
+    }
+}
+
 impl Local {
-    async fn run(
-        &self,
-        request: VideoRequest,
-        tx: mpsc::Sender<Result<sv_core::Frame, StageError>>,
-    ) -> Result<(), DecodeError> {
+    async fn run(&self, request: VideoRequest, tx: Sender) -> Result<(), DecodeError> {
         let started = Instant::now();
-        let video = source::resolve(&request.video_url, &self.fetcher, &self.config.download_dir)
-            .instrument(tracing::info_span!("download", challenge_id = %request.challenge_id))
-            .await?;
-        let download = match video {
-            source::VideoFile::Downloaded { .. } => started.elapsed(),
-            source::VideoFile::Local(_) => Duration::ZERO,
+        let id = request.challenge_id.clone();
+        let (summary, stats) = match source::classify(&request.video_url)? {
+            Source::Local(path) => self.decode_local(path, &id, started, tx).await?,
+            Source::Http(url) => self.decode_download(url, &id, started, tx).await?,
         };
-        let config = self.config.clone();
-        let gstreamer = tracing::info_span!("gstreamer", challenge_id = %request.challenge_id);
-        let decoded = tokio::task::spawn_blocking(move || {
-            let _span = gstreamer.enter();
-            let started = Instant::now();
-            let mut blocked = Duration::ZERO;
-            let summary = pipeline::decode_file(video.path(), &config, |frame| {
-                let send_started = Instant::now();
-                let open = tx.blocking_send(Ok(frame)).is_ok();
-                blocked += send_started.elapsed();
-                open
-            });
-            drop(video); // deletes a download only after GStreamer let go of it
-            summary.map(|summary| (summary, started.elapsed().saturating_sub(blocked)))
-        })
-        .await
-        .map_err(|e| DecodeError::Gstreamer {
-            message: format!("decode thread panicked: {e}"),
-        })?;
-        let (summary, busy) = decoded?;
+        let span = tracing::Span::current();
+        span.record("frames", stats.frames);
+        span.record("decoder", stats.decoder.as_deref().unwrap_or("unknown"));
+        span.record("streamed", stats.streamed);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        span.record("download_ms", ms(stats.download));
+        if let Some(d) = stats.first_byte {
+            span.record("first_byte_ms", ms(d));
+        }
+        if let Some(d) = stats.first_frame {
+            span.record("first_frame_ms", ms(d));
+        }
+        span.record("busy_ms", ms(stats.busy));
         if summary.cancelled {
-            tracing::debug!(challenge_id = %request.challenge_id, frames = summary.frames, "Decode stopped: the consumer left.");
+            tracing::debug!(challenge_id = %id, frames = stats.frames, "Decode stopped: the consumer left.");
         } else {
             tracing::info!(
-                challenge_id = %request.challenge_id,
-                frames = summary.frames,
-                decoder = summary.decoder.as_deref().unwrap_or("unknown"),
+                challenge_id = %id,
+                frames = stats.frames,
+                decoder = stats.decoder.as_deref().unwrap_or("unknown"),
+                streamed = stats.streamed,
+                download_ms = ms(stats.download) as u64,
+                first_frame_ms = stats.first_frame.map(|d| ms(d) as u64),
+                busy_ms = ms(stats.busy) as u64,
                 "Video decoded."
             );
         }
         if let Ok(mut last) = self.last.lock() {
-            *last = DecodeStats {
-                frames: summary.frames,
-                download,
-                busy,
-                decoder: summary.decoder,
-            };
+            *last = stats;
         }
         Ok(())
+    }
+
+    async fn decode_local(
+        &self,
+        path: PathBuf,
+        id: &str,
+        started: Instant,
+        tx: Sender,
+    ) -> Result<(DecodeSummary, DecodeStats), DecodeError> {
+        let config = self.config.clone();
+        let span = tracing::info_span!("gstreamer", challenge_id = %id);
+        tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
+            let began = Instant::now();
+            let mut emitter = Emitter::new(tx, started);
+            let summary = pipeline::decode_file(&path, &config, |f| emitter.emit(f))?;
+            let stats = DecodeStats {
+                frames: summary.frames,
+                first_frame: emitter.first_frame,
+                busy: began.elapsed().saturating_sub(emitter.blocked),
+                decoder: summary.decoder.clone(),
+                ..DecodeStats::default()
+            };
+            Ok((summary, stats))
+        })
+        .await
+        .map_err(thread_panicked)?
+    }
+
+    /// Downloads `url` and decodes it, while it arrives when its layout
+    /// allows. The consumer leaving stops both; the decode ending first
+    /// (an error, or no more frames wanted) stops the download.
+    async fn decode_download(
+        &self,
+        url: String,
+        id: &str,
+        started: Instant,
+        tx: Sender,
+    ) -> Result<(DecodeSummary, DecodeStats), DecodeError> {
+        let download = Download::new(&self.config.download_dir);
+        let progress = Arc::new(Progress::default());
+        let fetch = {
+            let (fetcher, progress) = (self.fetcher.clone(), progress.clone());
+            let mut sink = GrowingFile::new(download.path(), progress.clone());
+            async move {
+                let result = fetcher.download_into(&url, &mut sink).await;
+                progress.finish(result.is_ok());
+                result
+            }
+            .instrument(tracing::info_span!("download", challenge_id = %id))
+        };
+        let consumer = tx.clone();
+        let decode = {
+            let (config, progress) = (self.config.clone(), progress.clone());
+            let path = download.path().to_owned();
+            let span = tracing::info_span!("gstreamer", challenge_id = %id);
+            tokio::task::spawn_blocking(move || {
+                let _span = span.enter();
+                let began = Instant::now();
+                let mut emitter = Emitter::new(tx, started);
+                // Messages name the challenge, not our temporary file.
+                let uri = "the downloaded video";
+                let decoded =
+                    progressive::decode_download(&progress, &path, uri, &config, &mut |f| {
+                        emitter.emit(f)
+                    });
+                decoded.map(|(outcome, report)| {
+                    let busy = began
+                        .elapsed()
+                        .saturating_sub(emitter.blocked)
+                        .saturating_sub(report.waited);
+                    (outcome, report, emitter.first_frame, busy)
+                })
+            })
+        };
+        tokio::pin!(fetch, decode);
+        let left = consumer.closed();
+        tokio::pin!(left);
+        let (mut fetched, mut downloaded): (Option<Result<u64, FetchError>>, _) = (None, None);
+        let mut gone = false;
+        let decoded = loop {
+            tokio::select! {
+                result = &mut fetch, if fetched.is_none() => {
+                    downloaded = Some(started.elapsed());
+                    fetched = Some(result);
+                }
+                () = &mut left, if !gone => {
+                    gone = true;
+                    progress.cancel();
+                }
+                decoded = &mut decode => break decoded.map_err(thread_panicked)?,
+            }
+        };
+        let (outcome, report, first_frame, busy) = decoded?;
+        let stats = |summary: &DecodeSummary, report: &Report| DecodeStats {
+            frames: summary.frames,
+            download: downloaded.unwrap_or_else(|| started.elapsed()),
+            first_byte: progress
+                .first_byte()
+                .map(|t| t.saturating_duration_since(started)),
+            first_frame,
+            busy,
+            decoder: summary.decoder.clone(),
+            streamed: report.streamed,
+            restarts: report.restarts,
+        };
+        match outcome {
+            Outcome::Done(summary) => {
+                let stats = stats(&summary, &report);
+                Ok((summary, stats))
+            }
+            Outcome::Cancelled(summary) => {
+                let stats = stats(&summary, &report);
+                Ok((
+                    DecodeSummary {
+                        cancelled: true,
+                        ..summary
+                    },
+                    stats,
+                ))
+            }
+            Outcome::DownloadFailed(_) => {
+                let result = match fetched {
+                    Some(result) => result,
+                    None => fetch.await,
+                };
+                Err(match result {
+                    Err(e) => DecodeError::Fetch(e),
+                    Ok(_) => DecodeError::Gstreamer {
+                        message: "the download was reported failed but succeeded".into(),
+                    },
+                })
+            }
+        }
     }
 }

@@ -1,9 +1,9 @@
 //! Where a video's bytes come from: a local file as it is, or an http(s)
 //! download into a temporary file that is deleted once decoding ends.
 //!
-//! Downloading whole before decoding (rather than streaming into GStreamer)
-//! keeps MP4s whose index sits at the end decodable, and keeps every network
-//! guard (size cap, private-address refusal, retries) in one place: [`fetch`].
+//! Downloads go through [`fetch`] (size cap, private-address refusal,
+//! retries, timeouts), which writes the file; the decoder reads it while it
+//! grows when the clip's layout allows ([`crate::progressive`]).
 //!
 //! [`fetch`]: crate::fetch
 
@@ -11,53 +11,24 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::DecodeError;
-use crate::fetch::Fetcher;
 
-/// A video on local disk, ready for `filesrc`.
-#[derive(Debug)]
-pub enum VideoFile {
-    /// The caller's own file; left alone.
+/// A video URL, sorted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A path (or `file://` URL) to an existing file; read as it is.
     Local(PathBuf),
-    /// A download we own; removed on drop.
-    Downloaded { path: PathBuf, bytes: u64 },
+    /// An http(s) URL, to download.
+    Http(String),
 }
 
-impl VideoFile {
-    pub fn path(&self) -> &Path {
-        match self {
-            Self::Local(path) | Self::Downloaded { path, .. } => path,
-        }
-    }
-}
-
-impl Drop for VideoFile {
-    fn drop(&mut self) {
-        if let Self::Downloaded { path, .. } = self {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}
-
-/// Resolves `url` to a local file, downloading it when it is http(s).
-pub async fn resolve(
-    url: &str,
-    fetcher: &Fetcher,
-    download_dir: &Path,
-) -> Result<VideoFile, DecodeError> {
+/// Sorts `url`: http(s) to download, a path or `file://` that must exist.
+pub fn classify(url: &str) -> Result<Source, DecodeError> {
     let url = url.trim();
     if let Some(rest) = url.strip_prefix("file://") {
         return local(Path::new(rest));
     }
     if url.starts_with("http://") || url.starts_with("https://") {
-        let path = download_dir.join(unique_name());
-        let bytes = match fetcher.download(url, &path).await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                let _ = std::fs::remove_file(&path);
-                return Err(e.into());
-            }
-        };
-        return Ok(VideoFile::Downloaded { path, bytes });
+        return Ok(Source::Http(url.to_owned()));
     }
     if url.contains("://") {
         return Err(DecodeError::UnsupportedUrl {
@@ -67,13 +38,39 @@ pub async fn resolve(
     local(Path::new(url))
 }
 
-fn local(path: &Path) -> Result<VideoFile, DecodeError> {
+fn local(path: &Path) -> Result<Source, DecodeError> {
     if path.is_file() {
-        Ok(VideoFile::Local(path.to_owned()))
+        Ok(Source::Local(path.to_owned()))
     } else {
         Err(DecodeError::NotFound {
             path: path.to_owned(),
         })
+    }
+}
+
+/// A download's file, owned by this video: removed on drop, however the
+/// video ends.
+#[derive(Debug)]
+pub struct Download {
+    path: PathBuf,
+}
+
+impl Download {
+    /// A new file name in `dir`; the file itself is created by the fetcher.
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            path: dir.join(unique_name()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Download {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

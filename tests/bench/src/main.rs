@@ -10,11 +10,15 @@
 //! - `sv-bench decode CLIP`: decode alone, several runs in one process.
 //! - `sv-bench decoders`: the registry's video decoders as the decode stage
 //!   ranks them (`--hardware-decode off|auto`).
+//! - `sv-bench stream CLIP`: decoding while downloading against downloading
+//!   first, from a loopback server throttled to given rates.
 
 mod decode;
 mod decoders;
+mod faststart;
 mod pipeline;
 mod stages;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -38,6 +42,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// The video decoders and their ranks under --hardware-decode.
     Decoders(decoders::DecodersArgs),
+    /// Decoding while downloading vs downloading first, at given rates.
+    Stream(stream::StreamArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -112,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         Command::Pipeline(common) => pipeline::run(&common)?,
         Command::Decode(args) => decode::run(&args)?,
         Command::Decoders(args) => return decoders::run(&args),
+        Command::Stream(args) => stream::run(&args)?,
     };
     println!("{}", serde_json::to_string(&out)?);
     Ok(())

@@ -1,7 +1,9 @@
 //! Safe download of challenge videos over http(s).
 //!
 //! - [`FetchPolicy`]: size cap, timeouts, redirects, retries, address guard.
-//! - [`Fetcher`]: one reqwest client built from a policy; [`Fetcher::download`].
+//! - [`Fetcher`]: one reqwest client built from a policy; [`Fetcher::download`]
+//!   into a file, [`Fetcher::download_into`] into any [`BodySink`] (the
+//!   decode stage's sink also feeds the decoder as bytes arrive).
 //! - [`guard`]: which addresses may be connected to (checked after DNS
 //!   resolution and on every redirect hop).
 //! - [`rewrite_drive_url`]: Google Drive share link -> direct download.
@@ -16,7 +18,8 @@ mod drive;
 mod error;
 pub mod guard;
 
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,30 +113,42 @@ impl Fetcher {
     /// Downloads `url` (Drive links rewritten) into `dest`, returning its
     /// size. On failure `dest` is removed.
     pub async fn download(&self, url: &str, dest: &Path) -> Result<u64, FetchError> {
-        let url = rewrite_drive_url(url.trim());
-        let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
-        let total = self.policy.total_timeout;
-        let result = match tokio::time::timeout(total, self.with_retries(&parsed, dest)).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout {
-                url: url.clone(),
-                what: "download",
-                after: total,
-            }),
-        };
+        let result = self.download_into(url, &mut FileSink::new(dest)).await;
         if result.is_err() {
             let _ = tokio::fs::remove_file(dest).await;
         }
         result
     }
 
-    async fn with_retries(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
+    /// Downloads `url` (Drive links rewritten) into `sink`, returning its
+    /// size. Every attempt that gets a body starts it with
+    /// [`BodySink::begin`]; a retry after a cut transfer starts again from
+    /// the first byte.
+    pub async fn download_into(
+        &self,
+        url: &str,
+        sink: &mut impl BodySink,
+    ) -> Result<u64, FetchError> {
+        let url = rewrite_drive_url(url.trim());
+        let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let total = self.policy.total_timeout;
+        match tokio::time::timeout(total, self.with_retries(&parsed, sink)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout {
+                url: url.clone(),
+                what: "download",
+                after: total,
+            }),
+        }
+    }
+
+    async fn with_retries(&self, url: &Url, sink: &mut impl BodySink) -> Result<u64, FetchError> {
         let mut attempt = 0;
         loop {
-            match self.attempt(url, dest).await {
+            match self.attempt(url, sink).await {
                 Err(e) if e.is_transient() && attempt < self.policy.retries => {
                     let backoff = self.policy.backoff.saturating_mul(1 << attempt.min(16));
                     warn!(url = %url, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "Download failed; retrying.");
@@ -146,7 +161,7 @@ impl Fetcher {
     }
 
     /// One attempt: follow redirects (each hop checked), then stream the body.
-    async fn attempt(&self, url: &Url, dest: &Path) -> Result<u64, FetchError> {
+    async fn attempt(&self, url: &Url, sink: &mut impl BodySink) -> Result<u64, FetchError> {
         let mut current = url.clone();
         for _hop in 0..=self.policy.max_redirects {
             self.check_target(&current)?;
@@ -183,7 +198,7 @@ impl Fetcher {
                     status: status.as_u16(),
                 });
             }
-            return self.save(response, &current, dest).await;
+            return self.save(response, &current, sink).await;
         }
         Err(FetchError::TooManyRedirects {
             url: url.to_string(),
@@ -224,7 +239,7 @@ impl Fetcher {
         &self,
         mut response: reqwest::Response,
         url: &Url,
-        dest: &Path,
+        sink: &mut impl BodySink,
     ) -> Result<u64, FetchError> {
         let limit = self.policy.max_bytes;
         let content_type = response
@@ -250,11 +265,7 @@ impl Fetcher {
                 declared: Some(declared),
             });
         }
-        let io = |source| FetchError::Io {
-            path: dest.to_owned(),
-            source,
-        };
-        let mut file = tokio::fs::File::create(dest).await.map_err(io)?;
+        sink.begin().await?;
         let mut received = 0u64;
         loop {
             let chunk = match tokio::time::timeout(self.policy.read_timeout, response.chunk()).await
@@ -278,9 +289,9 @@ impl Fetcher {
                     declared: None,
                 });
             }
-            file.write_all(&chunk).await.map_err(io)?;
+            sink.write(&chunk).await?;
         }
-        file.flush().await.map_err(io)?;
+        sink.end().await?;
         Ok(received)
     }
 
@@ -314,6 +325,80 @@ impl Fetcher {
                 received,
                 reason,
             }
+        }
+    }
+}
+
+/// Where a download's body goes. One attempt calls `begin`, `write` for
+/// each chunk in order, then `end`; a retry calls `begin` again and sends
+/// the body again from its first byte.
+pub trait BodySink: Send {
+    fn begin(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
+    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<(), FetchError>> + Send;
+    fn end(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
+}
+
+/// A body written to a file, which each attempt truncates.
+#[derive(Debug)]
+pub struct FileSink {
+    path: PathBuf,
+    file: Option<tokio::fs::File>,
+}
+
+impl FileSink {
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            file: None,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> FetchError {
+        FetchError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Writes `chunk` and waits until the file holds it (another reader
+    /// of the file sees it once this returns).
+    pub async fn write_through(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(self.io(std::io::Error::other("write before begin")));
+        };
+        let written = match file.write_all(chunk).await {
+            Ok(()) => file.flush().await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| self.io(e))
+    }
+}
+
+impl BodySink for FileSink {
+    async fn begin(&mut self) -> Result<(), FetchError> {
+        self.file = None;
+        let file = tokio::fs::File::create(&self.path)
+            .await
+            .map_err(|e| self.io(e))?;
+        self.file = Some(file);
+        Ok(())
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        let Some(file) = self.file.as_mut() else {
+            return Err(self.io(std::io::Error::other("write before begin")));
+        };
+        file.write_all(chunk).await.map_err(|e| self.io(e))
+    }
+
+    async fn end(&mut self) -> Result<(), FetchError> {
+        match self.file.as_mut() {
+            Some(file) => file.flush().await.map_err(|e| self.io(e)),
+            None => Ok(()),
         }
     }
 }
