@@ -21,6 +21,13 @@ pub struct DecodeArgs {
     /// RGB conversion threads (0: automatic).
     #[arg(long, default_value_t = 0)]
     convert_threads: usize,
+    /// Decode the built-in warm-up clip first (as the stage does at start).
+    #[arg(long)]
+    warm_up: bool,
+    /// MD5 of every frame's RGB rows, in order (one extra, untimed run):
+    /// equal digests mean equal pixels, whichever decoder made them.
+    #[arg(long)]
+    digest: bool,
 }
 
 pub fn hardware(value: &str) -> HardwarePreference {
@@ -36,6 +43,16 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<serde_json::Value> {
         hardware: hardware(&args.hardware_decode),
         convert_threads: args.convert_threads,
         ..DecodeConfig::default()
+    };
+    let warm_up = if args.warm_up {
+        let w = sv_decode::warm::decode(&config)?;
+        Some(serde_json::json!({
+            "seconds": w.took.as_secs_f64(),
+            "frames": w.frames,
+            "decoder": w.decoder,
+        }))
+    } else {
+        None
     };
     let mut runs = Vec::with_capacity(args.runs);
     for _ in 0..args.runs.max(1) {
@@ -57,15 +74,49 @@ pub fn run(args: &DecodeArgs) -> anyhow::Result<serde_json::Value> {
             "first_frame_s": first_frame,
             "last_frame_s": last_frame,
             "decoder": summary.decoder,
+            // Zero, and flat after the first run, when nothing leaks (the
+            // first run may open what the process keeps: a CUDA context).
+            "live_pipelines_after": sv_decode::pipeline::live_pipelines(),
+            "open_fds_after": open_fds(),
         }));
     }
+    let digest = if args.digest {
+        Some(digest(&args.clip, &config)?)
+    } else {
+        None
+    };
     Ok(serde_json::json!({
         "clip": args.clip.display().to_string(),
         "convert_one_thread_ms": convert_ms(1280, 720),
         "hardware_decode": args.hardware_decode,
         "convert_threads": sv_decode::pipeline::convert_threads(args.convert_threads),
+        "warm_up": warm_up,
         "runs": runs,
+        "digest": digest,
     }))
+}
+
+/// Descriptors this process has open (Linux).
+fn open_fds() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+}
+
+/// MD5 over every frame's pixels (rows without padding), in order, and the
+/// frame count.
+fn digest(clip: &std::path::Path, config: &DecodeConfig) -> anyhow::Result<serde_json::Value> {
+    use md5::{Digest, Md5};
+    let mut md5 = Md5::new();
+    let mut frames = 0u64;
+    let summary = decode_file(clip, config, |f| {
+        let row = f.width as usize * 3;
+        for y in 0..f.height as usize {
+            md5.update(&f.data[y * f.stride as usize..][..row]);
+        }
+        frames += 1;
+        true
+    })?;
+    let hex: String = md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(serde_json::json!({ "md5": hex, "frames": frames, "decoder": summary.decoder }))
 }
 
 /// Milliseconds one thread takes to convert a `width` x `height` I420
