@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod chain;
+mod crash;
 mod gateway;
 mod pipeline;
 mod process;
@@ -22,6 +23,7 @@ use clap::Parser;
 const EXIT_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
+    crash::install_if_asked();
     let cli = args::Cli::parse();
     // OTEL_SERVICE_NAME wins; otherwise each stage names itself.
     let service = match cli.command {

@@ -1,0 +1,46 @@
+//! `SV_CRASH_REPORT=1`: a fatal signal prints the thread and the call stack,
+//! and the process still dies of that signal (so supervisors see a crash).
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
+    let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .args(["decode", "--listen", "127.0.0.1:0"])
+        .env("SV_CRASH_REPORT", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Give it time to install the handler and start serving.
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGSEGV) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{stderr}");
+    assert!(
+        stderr.contains("fatal signal 11 in thread") && stderr.contains("call stack:"),
+        "{stderr}"
+    );
+    // At least one frame as glibc prints it: `file(+0x...) [0x...]`.
+    assert!(stderr.contains("[0x"), "{stderr}");
+}
+
+#[test]
+fn without_the_variable_nothing_is_printed() {
+    // SIGABRT: Rust's own SIGSEGV handler (stack overflow detection)
+    // ignores a SIGSEGV sent by kill(2) once, which would keep this alive.
+    let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .args(["decode", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    unsafe { libc::kill(child.id() as i32, libc::SIGABRT) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("call stack"));
+}
