@@ -23,7 +23,7 @@ mod stream;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use sv_infer::{InferConfig, Provider, Threading, WorkerConfig};
+use sv_infer::{ConvSearch, InferConfig, Precision, Provider, Switch, Threading, WorkerConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "sv-bench", about = "Stage-alone benchmarks for make bench.")]
@@ -70,6 +70,23 @@ struct Common {
     prep_threads: Option<usize>,
     #[arg(long, value_delimiter = ',', default_value = "cpu")]
     providers: Vec<Provider>,
+    /// FP16 versions of the models (run when the precision resolves to FP16).
+    #[arg(long)]
+    player_fp16: Option<PathBuf>,
+    #[arg(long)]
+    pitch_fp16: Option<PathBuf>,
+    #[arg(long)]
+    precision: Option<Precision>,
+    #[arg(long)]
+    pad_batches: Option<Switch>,
+    #[arg(long, value_delimiter = ',')]
+    devices: Option<Vec<u32>>,
+    #[arg(long)]
+    cudnn_conv_search: Option<ConvSearch>,
+    #[arg(long)]
+    cuda_nhwc: Option<bool>,
+    #[arg(long)]
+    cuda_tf32: Option<bool>,
 }
 
 impl Common {
@@ -77,6 +94,14 @@ impl Common {
     fn infer_config(&self) -> InferConfig {
         let mut c = InferConfig::new(&self.player, &self.pitch);
         c.providers = self.providers.clone();
+        c.player_model_fp16 = self.player_fp16.clone();
+        c.pitch_model_fp16 = self.pitch_fp16.clone();
+        c.precision = self.precision.unwrap_or(c.precision);
+        c.pad_batches = self.pad_batches.unwrap_or(c.pad_batches);
+        c.devices = self.devices.clone().unwrap_or_default();
+        c.cuda.conv_search = self.cudnn_conv_search.unwrap_or(c.cuda.conv_search);
+        c.cuda.prefer_nhwc = self.cuda_nhwc.unwrap_or(c.cuda.prefer_nhwc);
+        c.cuda.tf32 = self.cuda_tf32.unwrap_or(c.cuda.tf32);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);
