@@ -13,7 +13,7 @@
 set -uo pipefail
 OUT=${OUT:-out/gpu-check}
 mkdir -p "$OUT"
-BUDGET_S=${BUDGET_S:-480}
+BUDGET_S=${BUDGET_S:-330}
 START=$(date +%s)
 SV=${SV:-target/release/scorevision}
 SV_BENCH=${SV_BENCH:-target/release/sv-bench}
@@ -32,6 +32,8 @@ else
   PROV=cuda; SWEEP_BATCH=1,4,8,16; SWEEP_LANES=1,2; FP32_BATCH=1,4,8,16
 fi
 MODELS=(--player "$P32" --pitch "$Q32" --player-fp16 "$P16" --pitch-fp16 "$Q16")
+# A crash prints its call stack (services/cli/src/crash.rs): the exit-crash check.
+export SV_CRASH_REPORT=1
 
 # step NAME LIMIT_S COMMAND...: runs it with a time limit, output to NAME.log.
 step() {
@@ -85,28 +87,28 @@ echo "best fp16: batch $BEST_B lanes $BEST_L" | tee -a "$OUT/steps.tsv"
 step ort-alone 150 "$SV_BENCH" stages "$CLIP" --player "$P32" --pitch "$Q32" --player-fp16 "$P16" --pitch-fp16 "$Q16" \
   --providers $PROV,cpu --precision fp16 --batch-size "$BEST_B" --lanes "$BEST_L" --runs 2
 
-# 5. End to end as a miner runs it: the best setting, NVDEC and software
-#    decode, and the default provider list (TensorRT first: it must fall
-#    back to CUDA and say why). Exit codes are the crash check.
+# 5. End to end as a miner runs it: the best setting with NVDEC and with
+#    software decode (exit codes and SV_CRASH_REPORT are the crash check).
 step e2e-best 90 "$SV" process "$CLIP" "${MODELS[@]}" "${BEST[@]}" --out "$OUT/e2e-best.json"
 step e2e-swdecode 90 "$SV" process "$CLIP" "${MODELS[@]}" "${BEST[@]}" --hardware-decode off --out "$OUT/e2e-swdecode.json"
-step e2e-default 90 "$SV" process "$CLIP" "${MODELS[@]}" --out "$OUT/e2e-default.json"
 
-# 6. CUDA provider options on the best FP16 setting, and TF32 on FP32.
-optional options && step opt-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
+# 6. Decode alone: NVDEC and software fps, first frame, streaming (decode-check.sh).
+if [ -f "$HERE/decode-check.sh" ]; then
+  optional decode && step decode-check 120 env OUT="$OUT/decode" bash "$HERE/decode-check.sh"
+fi
+
+# 7. NHWC on the best FP16 setting; the PyTorch peer (decode not timed); the
+#    default provider list (TensorRT first: it must fall back to CUDA and say why).
+optional nhwc && step opt-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
   --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 2 --cuda-nhwc true --json "$OUT/opt-nhwc.json"
+if [ "${CPU_ONLY:-0}" != 1 ]; then
+  optional peer && step peer-fp16b4 120 python3 /tmp/sv-gpu/peer.py "$CLIP" 250 fp16b4
+fi
+optional default && step e2e-default 90 "$SV" process "$CLIP" "${MODELS[@]}" --out "$OUT/e2e-default.json"
 optional options && step opt-heuristic 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
   --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 2 --cudnn-conv-search heuristic --json "$OUT/opt-heuristic.json"
 optional options && step opt-tf32 120 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp32 \
   --sweep-batch "$BEST_B" --sweep-lanes "$BEST_L" --runs 1 --cuda-tf32 true --json "$OUT/opt-tf32.json"
-
-# 7. The PyTorch peer (decode not timed) and the decode check.
-if [ "${CPU_ONLY:-0}" != 1 ]; then
-  optional peer && step peer-fp16b4 120 python3 /tmp/sv-gpu/peer.py "$CLIP" 250 fp16b4
-fi
-if [ -f "$HERE/decode-check.sh" ]; then
-  optional decode && step decode-check 120 bash "$HERE/decode-check.sh"
-fi
 
 # 8. ultralytics' own FP16 export (half=True: static, float16 I/O, batch 1).
 if [ "${CPU_ONLY:-0}" != 1 ]; then
