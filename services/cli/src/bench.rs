@@ -149,10 +149,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let tuning = sweep.or(args.models.tuning.clone());
         progress.set_message(label(&tuning));
         let row = measure(&args, &tuning, decode.clone(), &progress).await;
-        if let Some(e) = &row.error {
-            progress.println(format!("{}: failed: {e}", label(&tuning)));
+        let line = match &row.error {
+            Some(e) => format!("{}: failed: {e}", label(&tuning)),
+            None => format!(
+                "{}: {:.3} s, {:.1} fps",
+                label(&tuning),
+                row.seconds,
+                row.fps
+            ),
+        };
+        // Above the bar on a terminal; as a plain line into a log.
+        if progress.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            progress.println(line);
         }
         rows.push(row);
+        // After every row, so a sweep cut short keeps what it measured.
+        if let Some(path) = &args.json {
+            write_json(path, &rows)?;
+        }
     }
     progress.finish_and_clear();
 
@@ -162,11 +178,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     } else {
         println!("No setting answered the clip.");
     }
-    if let Some(path) = &args.json {
-        let json = serde_json::to_vec_pretty(&rows)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
-    }
     Ok(())
+}
+
+fn write_json(path: &std::path::Path, rows: &[Row]) -> anyhow::Result<()> {
+    let json = serde_json::to_vec_pretty(rows)?;
+    std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
 }
 
 /// A GPU provider keeps the CPU behind it for the operators it lacks.
