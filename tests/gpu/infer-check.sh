@@ -11,8 +11,14 @@
 # Runs here on the CPU too (CPU_ONLY=1: fixture models instead of x-size
 # ones, the sample clip, the CPU provider), so the visit is one clean run.
 set -uo pipefail
-OUT=${OUT:-out/gpu-check}
-mkdir -p "$OUT"
+# The device tool brings back only a few files per call: everything is
+# written under WORK and packed into $OUT/results.tgz when the script ends,
+# however it ends. On the H200 each sweep row (x-size models) took about
+# 30 s (models loaded and warmed, then 750 frames), hence the time limits.
+RESULTS=${OUT:-out/gpu-check}
+mkdir -p "$RESULTS"
+OUT=$(mktemp -d /tmp/sv-check.XXXXXX)
+trap 'tar czf "$RESULTS/results.tgz" -C "$OUT" .' EXIT
 BUDGET_S=${BUDGET_S:-330}
 START=$(date +%s)
 SV=${SV:-target/release/scorevision}
@@ -67,7 +73,7 @@ for v in cuda32 tf32 cuda16; do
 done
 
 # 3. The sweeps (end to end: NVDEC decode, letterbox, ONNX Runtime, NMS, ByteTrack).
-step sweep-fp16 240 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
+step sweep-fp16 300 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp16 \
   --sweep-batch $SWEEP_BATCH --sweep-lanes $SWEEP_LANES --runs 1 --json "$OUT/sweep-fp16.json"
 step sweep-fp32 200 "$SV" bench "$CLIP" "${MODELS[@]}" --sweep-providers $PROV --sweep-precisions fp32 \
   --sweep-batch $FP32_BATCH --sweep-lanes 1 --runs 1 --json "$OUT/sweep-fp32.json"
