@@ -255,9 +255,10 @@ impl fmt::Display for Resolved {
             self.precision.name().to_uppercase(),
         )?;
         if self.intra_threads > 0 {
+            let plural = if self.intra_threads == 1 { "" } else { "s" };
             write!(
                 f,
-                ", {} ONNX Runtime threads per session",
+                ", {} ONNX Runtime thread{plural} per session",
                 self.intra_threads
             )?;
         }

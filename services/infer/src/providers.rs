@@ -263,10 +263,24 @@ pub struct ProviderChoice {
     pub skipped: Vec<(Provider, String)>,
 }
 
+/// Why a wanted provider is skipped when the library lacks it.
+const NOT_BUILT: &str = "this ONNX Runtime library was built without it";
+
 impl fmt::Display for ProviderChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.provider)?;
-        for (p, why) in &self.skipped {
+        // Providers the library lacks are one short note; a provider that
+        // is there and failed gets its reason.
+        let missing: Vec<&str> = self
+            .skipped
+            .iter()
+            .filter(|(_, why)| why == NOT_BUILT)
+            .map(|(p, _)| p.name())
+            .collect();
+        if !missing.is_empty() {
+            write!(f, " (no {} in this ONNX Runtime)", missing.join(" or "))?;
+        }
+        for (p, why) in self.skipped.iter().filter(|(_, why)| why != NOT_BUILT) {
             write!(f, " ({p} not used: {why})")?;
         }
         Ok(())
@@ -323,7 +337,7 @@ fn try_register<E: ExecutionProvider + ArbitrarilyConfigurableExecutionProvider>
     options: &[(&'static str, String)],
 ) -> Result<(), String> {
     if !E::is_available().unwrap_or(false) {
-        return Err("this ONNX Runtime library was built without it".into());
+        return Err(NOT_BUILT.into());
     }
     for (key, value) in options {
         ep = ep.with_arbitrary_config(key, value);
@@ -435,5 +449,16 @@ mod tests {
             "CUDA (TensorRT not used: libnvinfer.so.10 not found)"
         );
         assert!(Provider::Cuda.is_gpu() && !Provider::Cpu.is_gpu());
+        let cpu_only = ProviderChoice {
+            provider: Provider::Cpu,
+            skipped: vec![
+                (Provider::TensorRt, NOT_BUILT.into()),
+                (Provider::Cuda, NOT_BUILT.into()),
+            ],
+        };
+        assert_eq!(
+            cpu_only.to_string(),
+            "CPU (no TensorRT or CUDA in this ONNX Runtime)"
+        );
     }
 }
