@@ -32,6 +32,8 @@ The checks, per overlay:
     admitted, no pod admits in-namespace pods that never call it, only pods
     behind a LoadBalancer/NodePort Service are reachable from outside, and
     every pod is covered by some ingress policy;
+  - no container sets a test-only switch (SV_ALLOW_LOCAL_FILES, SV_ALLOW_NET,
+    SV_ALLOW_PRIVATE_URLS or their flags);
   - gateway.toml: its port is a declared container port and shutdown_grace_s
     is below terminationGracePeriodSeconds.
 Repo: k8s/base/config/otel-collector.yaml == deploy/otel-collector.yaml; the
@@ -277,6 +279,11 @@ class Overlay:
                 self.err(o, f"{cname}: env {key}: the scorevision binary reads no such variable "
                             f"(services/cli/src)")
         args = c.get("args") or []
+        for key in TEST_ONLY_ENV:
+            flag = "--" + key[3:].lower().replace("_", "-")
+            if key in env or any(a == flag or a.startswith(flag + "=") for a in args):
+                self.err(o, f"{cname}: {key} / {flag} is for tests only (it lets callers read local "
+                            f"files or fetch from private networks)")
         needed = UPSTREAM_ENV.get(args[0]) if args and "image" in c and "scorevision" in c.get("image", "") else None
         if needed and needed not in env and not any(a.startswith("--" + needed[3:-5].lower()) for a in args):
             self.err(o, f"{cname}: `{args[0]}` needs {needed} (its upstream's addresses)")
@@ -555,6 +562,11 @@ CLI_ENV = set()
 UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": "SV_TRACK_ADDR"}
 
 
+# Switches that open the decode stage to local files or private networks:
+# for tests on one machine, never for a deployed miner.
+TEST_ONLY_ENV = ("SV_ALLOW_LOCAL_FILES", "SV_ALLOW_NET", "SV_ALLOW_PRIVATE_URLS")
+
+
 def cli_env(root):
     src = os.path.join(root, "services/cli/src")
     names = set()
@@ -676,6 +688,10 @@ def breaks():
          lambda o: [o.remove(find(o, "NetworkPolicy", n)) for n in ("default-deny-ingress", "otel-collector-from-scorevision")]),
         ("upstream address names no Service", "no Service 'infr'",
          lambda o: env(container(o, "track"), "SV_INFER_ADDR", "http://infr:50051")),
+        ("decode reads local files for its callers", "is for tests only",
+         lambda o: container(o, "decode")["env"].append({"name": "SV_ALLOW_LOCAL_FILES", "value": "true"})),
+        ("decode fetches from private networks", "is for tests only",
+         lambda o: container(o, "decode").setdefault("args", []).append("--allow-net=10.0.0.0/8")),
         ("SV_LISTEN on an undeclared port", "SV_LISTEN=0.0.0.0:50052",
          lambda o: env(container(o, "decode"), "SV_LISTEN", "0.0.0.0:50052")),
         ("public Service loses the source IP", "externalTrafficPolicy",

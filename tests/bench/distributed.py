@@ -37,7 +37,7 @@ class Stages:
 
     def wait_serving(self, name, timeout=300):
         deadline = time.time() + timeout
-        while "Warm; SERVING." not in open(self.logs[name]).read():
+        while "Warm; SERVING" not in open(self.logs[name]).read():
             if time.time() > deadline or any(p.poll() is not None for p in self.procs):
                 raise SystemExit(f"bench: {name} did not start:\n{open(self.logs[name]).read()[-3000:]}")
             time.sleep(0.1)
@@ -46,7 +46,8 @@ class Stages:
         shm = os.path.join(self.scratch, "shm")
         os.makedirs(shm, exist_ok=True)
         decode, infer, track = free_port(), free_port(), free_port()
-        self.start("decode", ["--listen", f"127.0.0.1:{decode}", "--shm-dir", shm])
+        # `ask` names the clip by its path: this decode reads local files.
+        self.start("decode", ["--listen", f"127.0.0.1:{decode}", "--shm-dir", shm, "--allow-local-files"])
         self.start("infer", ["--listen", f"127.0.0.1:{infer}", "--decode", f"http://127.0.0.1:{decode}",
                              "--frame-transport", self.transport, "--shm-dir", shm, "--player", self.ctx.player,
                              "--pitch", self.ctx.pitch, "--providers", "cpu", *self.ctx.settings])

@@ -1,9 +1,12 @@
 //! Command-line arguments. Every option also reads an `SV_` environment
 //! variable, so Kubernetes manifests can configure without flags.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
+use sv_decode::fetch::FetchPolicy;
 use sv_telemetry::LogFormat;
 
 use crate::tuning::Tuning;
@@ -97,15 +100,53 @@ pub struct ProcessArgs {
     /// Challenge id to put in the JSON.
     #[arg(long, default_value = "local")]
     pub challenge_id: String,
-    /// Let http(s) clips come from loopback or private addresses (testing).
-    #[arg(long)]
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+/// Where videos may be downloaded from (`process`, `serve`, `decode`).
+/// Public addresses always; non-public ones (loopback, private, link-local,
+/// ...) only when named here, checked after DNS and on every redirect.
+#[derive(Debug, Clone, Args)]
+pub struct FetchArgs {
+    /// Also download from this non-public network (a CIDR such as
+    /// 127.0.0.1/32, or one address); repeatable or comma-separated. For
+    /// tests against a loopback server; a miner needs none.
+    #[arg(
+        long = "allow-net",
+        env = "SV_ALLOW_NET",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        value_parser = parse_net
+    )]
+    pub allow_net: Vec<IpNet>,
+    /// Every non-public range at once (an alias kept for old test set-ups;
+    /// prefer --allow-net, which opens only what a test needs).
+    #[arg(long, env = "SV_ALLOW_PRIVATE_URLS")]
     pub allow_private_urls: bool,
+}
+
+impl FetchArgs {
+    pub fn apply(&self, policy: &mut FetchPolicy) {
+        policy.allow_private = self.allow_private_urls;
+        policy.allow_nets = self.allow_net.clone();
+    }
+}
+
+/// A CIDR, or one address (a /32 or /128).
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not a network (CIDR such as 127.0.0.1/32) or an address"))
 }
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
     /// Gateway configuration file (TOML); see services/gateway/README.md.
     #[arg(long, env = "SV_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -137,9 +178,13 @@ pub struct DecodeArgs {
     /// Frames in flight per stream through the shared-memory ring.
     #[arg(long, env = "SV_SHM_SLOTS", default_value_t = 16)]
     pub shm_slots: usize,
-    /// Let http(s) clips come from loopback or private addresses (testing).
-    #[arg(long, env = "SV_ALLOW_PRIVATE_URLS")]
-    pub allow_private_urls: bool,
+    /// Also read local paths and file:// URLs for gRPC callers (a test or
+    /// `scorevision ask` on a clip on this machine). Off by default: any
+    /// caller that reaches the port could otherwise read this machine's files.
+    #[arg(long, env = "SV_ALLOW_LOCAL_FILES")]
+    pub allow_local_files: bool,
+    #[command(flatten)]
+    pub fetch: FetchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -196,7 +241,8 @@ pub struct GatewayArgs {
 
 #[derive(Debug, Args)]
 pub struct AskArgs {
-    /// A clip URL or a path the decode replicas can read.
+    /// A clip URL, or a path the decode replicas can read (they need
+    /// --allow-local-files for paths).
     pub clip: String,
     /// Track replicas: comma-separated http://host:port.
     #[arg(

@@ -25,11 +25,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen_addr()))?;
 
-    let pipeline = Embedded::build(
-        &args.pipeline,
-        DecodeConfig::default(),
-        args.config.as_deref(),
-    )?;
+    // The gateway takes only http(s) URLs; the decode stage refuses local
+    // files too, should that check ever be bypassed.
+    let mut decode = DecodeConfig {
+        local_files: false,
+        ..DecodeConfig::default()
+    };
+    args.fetch.apply(&mut decode.fetch);
+    let pipeline = Embedded::build(&args.pipeline, decode, args.config.as_deref())?;
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
     let state = AppState::from_config(&config, tracks).await?;
     let readiness = state.readiness();

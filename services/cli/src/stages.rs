@@ -80,9 +80,10 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         } else {
             HardwarePreference::Auto
         },
+        local_files: args.allow_local_files,
         ..DecodeConfig::default()
     };
-    config.fetch.allow_private = args.allow_private_urls;
+    args.fetch.apply(&mut config.fetch);
     let local: Arc<dyn FrameSource> = Arc::new(Local::new(config)?);
     let shm = args.shm_dir.map(|dir| ShmOptions {
         slots: args.shm_slots.max(2),

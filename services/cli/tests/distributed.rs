@@ -257,9 +257,14 @@ async fn a_client_that_leaves_stops_the_whole_chain_down_to_decode() -> Result<(
         .arg(&long)
         .status()?;
     anyhow::ensure!(made.success(), "ffmpeg could not loop the clip");
+    let videos = sv_tests::http::serve_files(HashMap::from([(
+        "/long.mp4".to_string(),
+        std::fs::read(&long)?,
+    )]))
+    .await?;
     let mut ask = Command::new(env!("CARGO_BIN_EXE_scorevision"))
         .arg("ask")
-        .arg(&long)
+        .arg(format!("http://{videos}/long.mp4"))
         .args(["--track", &cluster.track.url(), "--out", "/dev/null"])
         .stderr(std::process::Stdio::null())
         .spawn()?;

@@ -36,6 +36,11 @@ pub struct DecodeConfig {
     /// so the first challenge does not pay for the decoder's set-up (NVDEC's
     /// CUDA context: seconds).
     pub warm_up: bool,
+    /// Read local paths and `file://` URLs. In process the caller chose the
+    /// URL (`scorevision process`); a stage served over gRPC turns this off
+    /// unless started with `--allow-local-files`, so a remote caller cannot
+    /// read the machine's files.
+    pub local_files: bool,
 }
 
 impl Default for DecodeConfig {
@@ -49,6 +54,7 @@ impl Default for DecodeConfig {
             convert_threads: 0,
             stream_downloads: true,
             warm_up: true,
+            local_files: true,
         }
     }
 }

@@ -12,6 +12,10 @@ pub enum DecodeError {
     NotFound { path: PathBuf },
     #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
     UnsupportedUrl { url: String },
+    #[error(
+        "this decode stage reads only http(s) URLs: local paths and file:// URLs need --allow-local-files (SV_ALLOW_LOCAL_FILES=true)"
+    )]
+    LocalFilesRefused,
     #[error("downloading the video failed: {0}")]
     Fetch(#[from] FetchError),
     #[error("{uri} is not a decodable video: {message}")]
@@ -41,6 +45,7 @@ impl DecodeError {
         match self {
             Self::NotFound { .. }
             | Self::UnsupportedUrl { .. }
+            | Self::LocalFilesRefused
             | Self::NotAVideo { .. }
             | Self::NoVideoStream { .. }
             | Self::Corrupt { .. } => ErrorKind::InvalidInput,

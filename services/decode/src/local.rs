@@ -171,7 +171,8 @@ impl Local {
     async fn run(&self, request: VideoRequest, tx: Sender) -> Result<(), DecodeError> {
         let started = Instant::now();
         let id = request.challenge_id.clone();
-        let (summary, stats) = match source::classify(&request.video_url)? {
+        let source = source::classify(&request.video_url, self.config.local_files)?;
+        let (summary, stats) = match source {
             Source::Local(path) => self.decode_local(path, &id, started, tx).await?,
             Source::Http(url) => self.decode_download(url, &id, started, tx).await?,
         };

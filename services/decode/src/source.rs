@@ -22,20 +22,39 @@ pub enum Source {
 }
 
 /// Sorts `url`: http(s) to download, a path or `file://` that must exist.
-pub fn classify(url: &str) -> Result<Source, DecodeError> {
+/// Schemes are compared without regard to case (`HTTP://` is http). With
+/// `local_files` false, anything but http(s) is refused before the file
+/// system is looked at, so the answer says nothing about which files exist.
+pub fn classify(url: &str, local_files: bool) -> Result<Source, DecodeError> {
     let url = url.trim();
-    if let Some(rest) = url.strip_prefix("file://") {
-        return local(Path::new(rest));
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some(s) if s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https") => {
+            return Ok(Source::Http(url.to_owned()));
+        }
+        Some(s) if s.eq_ignore_ascii_case("file") => {}
+        // A path may contain "://" further on; a scheme is letters first.
+        Some(s) if is_scheme(s) => {
+            return Err(DecodeError::UnsupportedUrl {
+                url: url.to_owned(),
+            });
+        }
+        _ => {}
     }
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return Ok(Source::Http(url.to_owned()));
+    if !local_files {
+        return Err(DecodeError::LocalFilesRefused);
     }
-    if url.contains("://") {
-        return Err(DecodeError::UnsupportedUrl {
-            url: url.to_owned(),
-        });
+    match scheme {
+        Some(s) => local(Path::new(&url[s.len() + "://".len()..])),
+        None => local(Path::new(url)),
     }
-    local(Path::new(url))
+}
+
+/// RFC 3986: a letter, then letters, digits, '+', '-' or '.'.
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
 }
 
 fn local(path: &Path) -> Result<Source, DecodeError> {
@@ -86,4 +105,61 @@ fn unique_name() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_are_compared_without_regard_to_case() {
+        for url in [
+            "http://h/v.mp4",
+            "HTTP://h/v.mp4",
+            "Https://h/v.mp4",
+            " https://h/v ",
+        ] {
+            assert!(matches!(classify(url, false), Ok(Source::Http(_))), "{url}");
+        }
+        for url in ["ftp://h/v.mp4", "FTP://h/v.mp4", "gopher://x"] {
+            assert!(
+                matches!(classify(url, true), Err(DecodeError::UnsupportedUrl { .. })),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn local_files_only_when_allowed_and_without_an_existence_oracle() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("clip.mp4");
+        std::fs::write(&file, b"x").unwrap();
+        let there = file.display().to_string();
+        let missing = dir.path().join("missing.mp4").display().to_string();
+        for url in [
+            there.clone(),
+            format!("file://{there}"),
+            format!("FILE://{there}"),
+            missing.clone(),
+            format!("file://{missing}"),
+            "/etc/passwd".into(),
+            "relative/clip.mp4".into(),
+        ] {
+            let err = classify(&url, false).unwrap_err();
+            assert!(
+                matches!(err, DecodeError::LocalFilesRefused),
+                "{url}: {err}"
+            );
+            assert!(err.to_string().contains("--allow-local-files"), "{err}");
+        }
+        assert_eq!(classify(&there, true).unwrap(), Source::Local(file.clone()));
+        assert_eq!(
+            classify(&format!("File://{there}"), true).unwrap(),
+            Source::Local(file)
+        );
+        assert!(matches!(
+            classify(&missing, true),
+            Err(DecodeError::NotFound { .. })
+        ));
+    }
 }

@@ -41,7 +41,8 @@ pub struct Service {
 }
 
 impl Service {
-    fn new(
+    /// `scorevision ARGS` listening on `port`, logging into `dir`; not started.
+    pub fn new(
         name: &'static str,
         port: u16,
         args: Vec<String>,
@@ -202,7 +203,9 @@ impl Cluster {
                 "decode".into(),
                 "--listen".into(),
                 listen(decode_port),
-                "--allow-private-urls".into(),
+                // Test videos come from a loopback server; nothing else private.
+                "--allow-net".into(),
+                "127.0.0.1/32".into(),
                 "--shm-dir".into(),
                 shm.display().to_string(),
                 "--grace-s".into(),
@@ -315,7 +318,7 @@ impl Cluster {
 
 /// The gateway's TOML: loopback port, one slot and no queue (so a leaked
 /// slot shows as a 503), our hotkey //Bob, //Alice staked.
-fn write_gateway_config(dir: &Path, port: u16) -> Result<PathBuf> {
+pub fn write_gateway_config(dir: &Path, port: u16) -> Result<PathBuf> {
     let stakes = dir.join("stakes.json");
     std::fs::write(&stakes, format!("{{\"{ALICE}\": 5000.0}}"))?;
     let path = dir.join("gateway.toml");

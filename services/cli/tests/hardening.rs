@@ -1,0 +1,201 @@
+//! A miner that meets untrusted input (issue 12): the decode stage reads no
+//! local file for a gRPC caller unless told to, and videos come only from
+//! public addresses plus the networks `--allow-net` names, on `process`,
+//! `serve` and `decode` alike.
+
+mod support;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use futures::StreamExt;
+use support::cluster::{Service, free_port, write_gateway_config};
+use support::{fixture, signed};
+use sv_core::{ErrorKind, FrameSource, StageError, VideoRequest};
+use sv_decode::grpc::{Remote, RemoteConfig};
+
+/// The fixture clip on a loopback server: (address, URL of the clip).
+async fn clip_server() -> Result<(SocketAddr, String)> {
+    let clip = std::fs::read(fixture("clip/sample_720p.mp4"))?;
+    let addr =
+        sv_tests::http::serve_files(HashMap::from([("/clip.mp4".to_string(), clip)])).await?;
+    Ok((addr, format!("http://{addr}/clip.mp4")))
+}
+
+/// A lone `scorevision decode` with `extra` flags, SERVING.
+async fn decode_stage(dir: &std::path::Path, extra: &[&str]) -> Result<Service> {
+    let port = free_port();
+    let mut args: Vec<String> = vec!["decode".into(), "--listen".into()];
+    args.push(format!("127.0.0.1:{port}"));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut decode = Service::new("decode", port, args, Default::default(), dir);
+    decode.start()?;
+    decode.wait_serving(Duration::from_secs(60)).await?;
+    Ok(decode)
+}
+
+/// Frames a decode stage sends for `url`, or the error that ended them.
+async fn frames_from(decode: &Service, url: &str) -> Result<Result<usize, StageError>> {
+    let remote = Remote::connect(&RemoteConfig::new([decode.url()]))?;
+    let mut stream = remote.frames(VideoRequest::new("hardening", url));
+    let mut frames = 0;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(_) => frames += 1,
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Ok(frames))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decode_reads_local_files_for_grpc_callers_only_when_started_to() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clip = fixture("clip/sample_720p.mp4").canonicalize()?;
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not a video\n")?;
+    let there = clip.display().to_string();
+    let decode = decode_stage(dir.path(), &[]).await?;
+    // Existing clip, existing text file, missing file, system file, in every
+    // spelling: one refusal, the same words, nothing about the file system.
+    let mut refusals = Vec::new();
+    for url in [
+        there.clone(),
+        format!("file://{there}"),
+        format!("FILE://{there}"),
+        text.display().to_string(),
+        "/nonexistent/clip.mp4".to_string(),
+        "/etc/passwd".to_string(),
+    ] {
+        let error = match frames_from(&decode, &url).await? {
+            Ok(frames) => bail!("{url}: {frames} frames sent to a gRPC caller"),
+            Err(e) => e,
+        };
+        assert_eq!(error.kind, ErrorKind::InvalidInput, "{url}: {error}");
+        assert!(
+            error.message.contains("--allow-local-files"),
+            "{url}: {error}"
+        );
+        refusals.push(error.message);
+    }
+    refusals.dedup();
+    assert_eq!(refusals.len(), 1, "answers differ by file: {refusals:#?}");
+    // http(s) still works, the scheme's case notwithstanding.
+    let allowed = decode_stage(dir.path(), &["--allow-net", "127.0.0.1/32"]).await?;
+    let (_, url) = clip_server().await?;
+    let upper = url.replacen("http://", "HTTP://", 1);
+    assert_eq!(frames_from(&allowed, &upper).await?, Ok(50));
+
+    // Started with the flag, the same stage decodes the local clip.
+    let local = decode_stage(dir.path(), &["--allow-local-files"]).await?;
+    assert_eq!(frames_from(&local, &there).await?, Ok(50));
+    assert_eq!(
+        frames_from(&local, &format!("file://{there}")).await?,
+        Ok(50)
+    );
+    Ok(())
+}
+
+fn process(clip: &str, extra: &[&str]) -> Result<std::process::Output> {
+    let dir = tempfile::tempdir()?;
+    Ok(Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .arg("process")
+        .arg(clip)
+        .arg("--player")
+        .arg(fixture("models/players.onnx"))
+        .arg("--pitch")
+        .arg(fixture("models/pitch.onnx"))
+        .args(["--providers", "cpu", "--out"])
+        .arg(dir.path().join("out.json"))
+        .args(extra)
+        .output()?)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_downloads_from_the_networks_allow_net_names_only() -> Result<()> {
+    let (_, url) = clip_server().await?;
+    let run = |extra: &'static [&'static str]| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || process(&url, extra))
+    };
+    for refused in [
+        &[][..],
+        &["--allow-net", "127.0.0.2/32"],
+        &["--allow-net", "10.0.0.0/8"],
+    ] {
+        let out = run(refused).await??;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{refused:?}: {stderr}");
+        assert!(
+            stderr.contains("non-public address"),
+            "{refused:?}: {stderr}"
+        );
+    }
+    for allowed in [
+        &["--allow-net", "127.0.0.1/32"][..],
+        &["--allow-net", "10.0.0.0/8,127.0.0.1"],
+        &["--allow-private-urls"],
+    ] {
+        let out = run(allowed).await??;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{allowed:?}: {stderr}");
+        assert!(stderr.contains("50 frames"), "{allowed:?}: {stderr}");
+    }
+    let out = run(&["--allow-net", "127.0.0.1/33"]).await??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("is not a network"), "{stderr}");
+    Ok(())
+}
+
+/// `scorevision serve` on the fixture models with `extra` flags, ready.
+async fn serve(dir: &std::path::Path, extra: &[&str]) -> Result<(Service, SocketAddr)> {
+    let port = free_port();
+    let config = write_gateway_config(dir, port)?;
+    let mut args: Vec<String> = vec!["serve".into(), "--config".into()];
+    args.push(config.display().to_string());
+    for model in [
+        ("--player", "models/players.onnx"),
+        ("--pitch", "models/pitch.onnx"),
+    ] {
+        args.push(model.0.into());
+        args.push(fixture(model.1).display().to_string());
+    }
+    args.extend(["--providers".into(), "cpu".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut service = Service::new("serve", port, args, Default::default(), dir);
+    service.start()?;
+    let addr = service.addr;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok((200, _)) = sv_tests::http::get_any(addr, "/readyz").await {
+            return Ok((service, addr));
+        }
+        if Instant::now() > deadline {
+            bail!("serve not ready:\n{}", service.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_allow_net_too() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (server, url) = clip_server().await?;
+    let (service, gateway) = serve(dir.path(), &["--allow-net", "127.0.0.1/32"]).await?;
+    let reply = signed::challenge(gateway, &url, "allowed").await?;
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", service.log());
+    assert_eq!(reply.body["frames"].as_array().map(Vec::len), Some(50));
+    // Loopback outside the named network stays refused.
+    let other = format!("http://127.0.0.2:{}/clip.mp4", server.port());
+    let reply = signed::challenge(gateway, &other, "refused").await?;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(reply.detail().contains("non-public address"), "{reply:?}");
+    // A local path never reaches the pipeline.
+    let reply = signed::challenge(gateway, "/etc/passwd", "local").await?;
+    assert_eq!(reply.status, 400, "{reply:?}");
+    Ok(())
+}
