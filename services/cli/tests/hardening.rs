@@ -199,3 +199,98 @@ async fn serve_takes_allow_net_too() -> Result<()> {
     assert_eq!(reply.status, 400, "{reply:?}");
     Ok(())
 }
+
+/// Files in `dir` whose name starts with `prefix`.
+fn files(dir: &std::path::Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with(prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_decode_removes_what_its_killed_predecessor_left() -> Result<()> {
+    use support::cluster::{Cluster, ClusterOptions};
+    let tmp = tempfile::tempdir()?;
+    let mut cluster = Cluster::start(ClusterOptions {
+        transport: "shm",
+        env: [("TMPDIR".to_string(), tmp.path().display().to_string())].into(),
+    })
+    .await?;
+    let shm = cluster.dir.path().join("shm");
+    // A 500-frame clip, so decode is mid-video when it is killed.
+    let long = cluster.dir.path().join("long.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-stream_loop", "9", "-i"])
+        .arg(fixture("clip/sample_720p.mp4"))
+        .args(["-c", "copy", "-y"])
+        .arg(&long)
+        .status()?;
+    anyhow::ensure!(made.success(), "ffmpeg could not loop the clip");
+    let videos = sv_tests::http::serve_files(HashMap::from([(
+        "/long.mp4".to_string(),
+        std::fs::read(&long)?,
+    )]))
+    .await?;
+    // A download of a process that still runs (this test): never touched.
+    let ours = tmp
+        .path()
+        .join(format!("scorevision-{}-1-0.video", std::process::id()));
+    std::fs::write(&ours, b"in use")?;
+
+    let mut ask = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .arg("ask")
+        .arg(format!("http://{videos}/long.mp4"))
+        .args(["--track", &cluster.track.url(), "--out", "/dev/null"])
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while files(&shm, "sv-").is_empty() || files(tmp.path(), "scorevision-").len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no ring and download appeared:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cluster.decode.kill();
+    let _ = ask.kill();
+    let _ = ask.wait();
+    let rings = files(&shm, "sv-");
+    let downloads = files(tmp.path(), "scorevision-");
+    assert_eq!(rings.len(), 1, "{rings:?}");
+    assert_eq!(downloads.len(), 2, "{downloads:?}");
+
+    cluster.decode.start()?;
+    cluster.decode.wait_serving(Duration::from_secs(60)).await?;
+    assert_eq!(files(&shm, "sv-"), Vec::<String>::new(), "ring left");
+    let ours_name = ours.file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        files(tmp.path(), "scorevision-"),
+        vec![ours_name],
+        "download left, or a live process's removed"
+    );
+    assert!(
+        cluster
+            .decode
+            .log()
+            .contains("Removed what stopped processes left behind."),
+        "{}",
+        cluster.decode.log()
+    );
+    // And the restarted stage serves.
+    cluster.wait_gateway_ready(Duration::from_secs(30)).await?;
+    let reply = signed::challenge(
+        cluster.gateway_http,
+        &format!("http://{videos}/long.mp4"),
+        "after-restart",
+    )
+    .await?;
+    assert_eq!(reply.status, 200, "{reply:?}\n{}", cluster.logs());
+    Ok(())
+}

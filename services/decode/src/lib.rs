@@ -12,6 +12,8 @@
 //! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
 //! - [`warm`]: a tiny built-in clip decoded once per process at start-up.
 //! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
+//! - [`sweep`]: downloads and rings left by a process that died, removed at
+//!   start.
 //!
 //! GStreamer runs on a dedicated thread per video; frames reach tokio through
 //! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
@@ -29,6 +31,7 @@ pub mod pipeline;
 pub mod progressive;
 pub mod shm;
 pub mod source;
+pub mod sweep;
 pub mod warm;
 
 pub use config::DecodeConfig;

@@ -72,8 +72,12 @@ impl Drop for InFlight {
 
 impl Local {
     /// The stage; with `config.warm_up`, the first one in a process decodes
-    /// the built-in clip first (blocking: NVDEC's set-up takes seconds).
+    /// the built-in clip first (blocking: NVDEC's set-up takes seconds). The
+    /// first one on a download directory removes what processes that died
+    /// left there ([`crate::sweep`]).
     pub fn new(config: DecodeConfig) -> Result<Self, DecodeError> {
+        // Downloads a killed earlier process left (once per process).
+        crate::sweep::once(&config.download_dir, crate::sweep::Leftover::Download);
         pipeline::init(&config)?;
         if config.warm_up {
             let _ = crate::warm::once(&config);

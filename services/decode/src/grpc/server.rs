@@ -40,11 +40,15 @@ impl ShmOptions {
 }
 
 /// `scorevision.v1.Decode` over `source`; `shm` enables the shared-memory
-/// transport for clients that ask for it.
+/// transport for clients that ask for it, after removing the rings that
+/// writers which died left in its directory ([`crate::sweep`]).
 pub fn service(
     source: Arc<dyn FrameSource>,
     shm: Option<ShmOptions>,
 ) -> DecodeServer<DecodeService> {
+    if let Some(options) = &shm {
+        crate::sweep::once(&options.dir, crate::sweep::Leftover::Ring);
+    }
     DecodeServer::new(DecodeService { source, shm }).max_encoding_message_size(MAX_MESSAGE)
 }
 

@@ -41,7 +41,9 @@
 //! the file. A reader's mapping (and every `Bytes` from it) stays valid after
 //! the unlink; the kernel frees the memory when the last mapping goes. A
 //! writer that never sees its slots released gets `ReaderStalled` from
-//! [`RingWriter::write`] instead of waiting forever.
+//! [`RingWriter::write`] instead of waiting forever. A writer killed before
+//! it could unlink leaves its ring behind; the next decode server on the
+//! directory removes it ([`crate::sweep`]: the name carries the owner's PID).
 
 pub mod error;
 mod layout;
@@ -55,6 +57,9 @@ mod tests;
 
 pub use error::ShmError;
 pub use layout::{MAX_SLOT_LEN, MAX_SLOTS};
+pub(crate) use name::check as check_name;
+#[cfg(test)]
+pub(crate) use name::make as ring_name;
 pub use reader::{RingCache, RingReader};
 pub use writer::RingWriter;
 
