@@ -266,7 +266,7 @@ async fn an_unreachable_url_is_unavailable() {
     let err = err.expect("an unreachable URL must fail");
     assert_eq!(
         (frames, err.kind),
-        (0, ErrorKind::Unavailable),
+        (0, ErrorKind::VideoUnavailable),
         "{}",
         err.message
     );

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use support::cluster::{Service, free_port, write_gateway_config};
 use support::{fixture, signed};
@@ -292,5 +292,64 @@ async fn a_restarted_decode_removes_what_its_killed_predecessor_left() -> Result
     )
     .await?;
     assert_eq!(reply.status, 200, "{reply:?}\n{}", cluster.logs());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_validator_reads_the_real_culprit_and_nothing_internal() -> Result<()> {
+    use support::cluster::{Cluster, ClusterOptions};
+    let cluster = Cluster::start(ClusterOptions {
+        transport: "inline",
+        ..Default::default()
+    })
+    .await?;
+    // MP4 boxes that no demuxer can read: past the sniffing, refused by
+    // GStreamer, whose messages name our download and its elements.
+    let mut broken = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    broken.extend(b"\0\0\x10\0mdat".iter().chain([0x42u8; 4096].iter()));
+    let videos =
+        sv_tests::http::serve_files(HashMap::from([("/broken.mp4".to_string(), broken)])).await?;
+    let closed = free_port();
+    let gateway = cluster.gateway_http;
+
+    // A host nobody answers on: the video host is named, no stage is.
+    let unreachable = format!("http://user:s3cret@127.0.0.1:{closed}/clip.mp4");
+    let reply = signed::challenge(gateway, &unreachable, "unreachable").await?;
+    assert_eq!(reply.status, 502, "{reply:?}");
+    assert!(
+        reply
+            .detail()
+            .starts_with("video host: cannot reach http://***@127.0.0.1:"),
+        "{reply:?}"
+    );
+    assert!(!reply.detail().contains("stage"), "{reply:?}");
+
+    // A host answering 404 and one answering 503.
+    let reply = signed::challenge(gateway, &format!("http://{videos}/missing.mp4"), "404").await?;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(reply.detail().starts_with("video host: "), "{reply:?}");
+
+    // Not decodable: no path, no temporary name, no PID.
+    let reply =
+        signed::challenge(gateway, &format!("http://{videos}/broken.mp4"), "broken").await?;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    let detail = reply.detail();
+    assert!(detail.contains("not a decodable video"), "{reply:?}");
+    // Our temporary names carry the PID as "-<pid>-".
+    let decode_pid = format!("-{}-", cluster.decode.pid().context("decode runs")?);
+    for internal in [
+        "/tmp",
+        "scorevision-",
+        ".video",
+        "/Gst",
+        decode_pid.as_str(),
+    ] {
+        assert!(!detail.contains(internal), "{internal:?} in {detail:?}");
+    }
+
+    // No process logged the password.
+    let logs = cluster.logs();
+    assert!(logs.contains("http://***@127.0.0.1"), "{logs}");
+    assert!(!logs.contains("s3cret"), "{logs}");
     Ok(())
 }

@@ -60,6 +60,10 @@ impl DecodeError {
 
 impl From<DecodeError> for StageError {
     fn from(e: DecodeError) -> Self {
-        StageError::new(e.kind(), format!("decode: {e}"))
+        match e {
+            // The download's own words name the culprit (the URL, the host).
+            DecodeError::Fetch(e) => e.into(),
+            e => StageError::new(e.kind(), format!("decode: {e}")),
+        }
     }
 }

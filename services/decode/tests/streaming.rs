@@ -175,7 +175,7 @@ async fn a_download_that_fails_mid_stream_is_a_clear_error() {
     let local = Local::new(config).unwrap();
     let (frames, err) = collect(&local, &server.url("/cut.mp4"), |_| {}).await;
     let err = err.expect("a cut download fails");
-    assert_eq!(err.kind, ErrorKind::Unavailable, "{}", err.message);
+    assert_eq!(err.kind, ErrorKind::VideoUnavailable, "{}", err.message);
     assert!(err.message.contains("transfer failed"), "{}", err.message);
     assert!(frames.len() < 50);
     assert_eq!(server.hits("/cut.mp4"), 2);

@@ -107,7 +107,10 @@ impl Error {
             ChallengeTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Stage(e) => match e.kind {
                 ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorKind::Unavailable => StatusCode::BAD_GATEWAY,
+                // The video's host failed us: an upstream's fault.
+                ErrorKind::VideoUnavailable => StatusCode::BAD_GATEWAY,
+                // A stage of ours is gone: this miner cannot serve right now.
+                ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                 ErrorKind::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
@@ -136,6 +139,7 @@ impl Error {
             ChallengeTimeout { .. } => "timeout",
             Stage(e) => match e.kind {
                 ErrorKind::InvalidInput => "invalid_video",
+                ErrorKind::VideoUnavailable => "video_unavailable",
                 ErrorKind::Unavailable => "unavailable",
                 ErrorKind::DeadlineExceeded => "timeout",
                 ErrorKind::ResourceExhausted => "too_large",
@@ -147,15 +151,24 @@ impl Error {
     }
 }
 
+impl Error {
+    /// What the validator reads: the whole message for our own rejections;
+    /// for a failed stage, its message without our paths, temporary file
+    /// names (they carry PIDs) or URL credentials (logs keep it whole).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Stage(e) => sv_core::text::public_detail(&e.message),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         let outcome = self.outcome();
-        let mut response = (
-            status,
-            Json(serde_json::json!({ "detail": self.to_string() })),
-        )
-            .into_response();
+        let mut response =
+            (status, Json(serde_json::json!({ "detail": self.detail() }))).into_response();
         if matches!(self, Error::BodyTooLarge { .. }) {
             // The rest of the body stays unread, so the connection cannot be reused.
             response.headers_mut().insert(
@@ -187,6 +200,20 @@ mod tests {
             400
         );
         assert_eq!(Error::Stage(StageError::invalid_input("404")).status(), 422);
-        assert_eq!(Error::Stage(StageError::unavailable("gone")).status(), 502);
+        assert_eq!(Error::Stage(StageError::unavailable("gone")).status(), 503);
+        let host = StageError::new(ErrorKind::VideoUnavailable, "video host: refused");
+        assert_eq!(Error::Stage(host).status(), 502);
+    }
+
+    #[test]
+    fn stage_details_lose_paths_pids_and_credentials() {
+        let e = Error::Stage(StageError::internal(
+            "decode: cannot write /tmp/scorevision-77-1-0.video for https://u:pw@h/v.mp4: disk full",
+        ));
+        assert_eq!(
+            e.detail(),
+            "decode: cannot write <path> for https://***@h/v.mp4: disk full"
+        );
+        assert!(e.to_string().contains("/tmp/scorevision-77-1-0.video"));
     }
 }

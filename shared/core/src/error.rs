@@ -11,8 +11,12 @@ use std::fmt;
 pub enum ErrorKind {
     /// The video (or request) is bad: missing, not a video, corrupt.
     InvalidInput,
-    /// An upstream (a stage, a video host) could not be reached or went away.
+    /// A stage of ours (an upstream of the one reporting) could not be
+    /// reached or went away.
     Unavailable,
+    /// The video's host could not be reached, failed (5xx) or cut the
+    /// transfer: the challenge's video is unavailable, every stage is fine.
+    VideoUnavailable,
     /// The work did not finish in time.
     DeadlineExceeded,
     /// The caller went away; nobody is waiting for the result.
@@ -24,15 +28,34 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// Every kind, for exhaustive round trips.
+    pub const ALL: [ErrorKind; 7] = [
+        Self::InvalidInput,
+        Self::Unavailable,
+        Self::VideoUnavailable,
+        Self::DeadlineExceeded,
+        Self::Cancelled,
+        Self::ResourceExhausted,
+        Self::Internal,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidInput => "invalid input",
             Self::Unavailable => "unavailable",
+            Self::VideoUnavailable => "video unavailable",
             Self::DeadlineExceeded => "deadline exceeded",
             Self::Cancelled => "cancelled",
             Self::ResourceExhausted => "resource exhausted",
             Self::Internal => "internal",
         }
+    }
+}
+
+impl std::str::FromStr for ErrorKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
     }
 }
 

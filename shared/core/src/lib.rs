@@ -11,12 +11,14 @@
 //! - [`response`]: the validator-facing JSON, byte-compatible with the
 //!   reference miner.
 //! - [`error`]: the one error type that crosses stage boundaries.
+//! - [`text`]: what logs and validators may see of URLs and error messages.
 
 pub mod detection;
 pub mod error;
 pub mod frame;
 pub mod response;
 pub mod stage;
+pub mod text;
 
 pub use detection::{Detection, FrameDetections, FrameTracks, Keypoint, TrackedObject};
 pub use error::{ErrorKind, StageError};

@@ -45,7 +45,9 @@ pub enum FetchError {
         received: u64,
         reason: String,
     },
-    #[error("cannot write {path}: {source}")]
+    /// The path stays out of the message (it names our temporary file and
+    /// PID); the sink logs it.
+    #[error("cannot store the download: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -66,11 +68,29 @@ impl FetchError {
             | Self::BadRedirect { .. } => ErrorKind::InvalidInput,
             Self::Status { status, .. } if *status < 500 => ErrorKind::InvalidInput,
             Self::Status { .. } | Self::Connect { .. } | Self::Transfer { .. } => {
-                ErrorKind::Unavailable
+                ErrorKind::VideoUnavailable
             }
             Self::TooLarge { .. } => ErrorKind::ResourceExhausted,
             Self::Timeout { .. } => ErrorKind::DeadlineExceeded,
             Self::Io { .. } | Self::Client { .. } => ErrorKind::Internal,
+        }
+    }
+
+    /// Who to blame, as the message to the validator starts: the URL it
+    /// sent, the host serving it, the bytes served, or us.
+    pub fn culprit(&self) -> &'static str {
+        match self {
+            Self::InvalidUrl { .. }
+            | Self::UnsupportedScheme { .. }
+            | Self::ForbiddenTarget { .. }
+            | Self::TooManyRedirects { .. }
+            | Self::BadRedirect { .. } => "video URL",
+            Self::Status { .. }
+            | Self::Connect { .. }
+            | Self::Timeout { .. }
+            | Self::Transfer { .. } => "video host",
+            Self::NotAVideo { .. } | Self::TooLarge { .. } => "video",
+            Self::Io { .. } | Self::Client { .. } => "decode",
         }
     }
 
@@ -86,13 +106,34 @@ impl FetchError {
 
 impl From<FetchError> for StageError {
     fn from(e: FetchError) -> Self {
-        StageError::new(e.kind(), format!("fetch: {e}"))
+        StageError::new(e.kind(), format!("{}: {e}", e.culprit()))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_name_the_culprit_and_no_temporary_path() {
+        let host: StageError = FetchError::Connect {
+            url: "http://h/v.mp4".into(),
+            reason: "connection refused".into(),
+        }
+        .into();
+        assert_eq!(host.kind, ErrorKind::VideoUnavailable);
+        assert_eq!(
+            host.message,
+            "video host: cannot reach http://h/v.mp4: connection refused"
+        );
+        let ours: StageError = FetchError::Io {
+            path: "/tmp/scorevision-42-1-0.video".into(),
+            source: std::io::Error::other("disk full"),
+        }
+        .into();
+        assert_eq!(ours.kind, ErrorKind::Internal);
+        assert_eq!(ours.message, "decode: cannot store the download: disk full");
+    }
 
     #[test]
     fn kinds_say_whose_fault() {
@@ -111,7 +152,7 @@ mod tests {
                 status: 503
             }
             .kind(),
-            ErrorKind::Unavailable
+            ErrorKind::VideoUnavailable
         );
         assert_eq!(
             FetchError::TooLarge {

@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
+use sv_core::text::redact_credentials;
 use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 use url::Url;
@@ -131,14 +132,14 @@ impl Fetcher {
     ) -> Result<u64, FetchError> {
         let url = rewrite_drive_url(url.trim());
         let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
-            url: url.clone(),
+            url: redact_credentials(&url).into_owned(),
             reason: e.to_string(),
         })?;
         let total = self.policy.total_timeout;
         match tokio::time::timeout(total, self.with_retries(&parsed, sink)).await {
             Ok(result) => result,
             Err(_) => Err(FetchError::Timeout {
-                url: url.clone(),
+                url: shown(&parsed),
                 what: "download",
                 after: total,
             }),
@@ -151,7 +152,7 @@ impl Fetcher {
             match self.attempt(url, sink).await {
                 Err(e) if e.is_transient() && attempt < self.policy.retries => {
                     let backoff = self.policy.backoff.saturating_mul(1 << attempt.min(16));
-                    warn!(url = %url, attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "Download failed; retrying.");
+                    warn!(url = %shown(url), attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "Download failed; retrying.");
                     tokio::time::sleep(backoff).await;
                     attempt += 1;
                 }
@@ -172,7 +173,7 @@ impl Fetcher {
                     Ok(Err(e)) => return Err(self.classify(e, &current, 0)),
                     Err(_) => {
                         return Err(FetchError::Timeout {
-                            url: current.to_string(),
+                            url: shown(&current),
                             what: "response",
                             after: wait,
                         });
@@ -186,22 +187,22 @@ impl Fetcher {
                     .and_then(|l| l.to_str().ok())
                     .and_then(|l| current.join(l).ok())
                     .ok_or_else(|| FetchError::BadRedirect {
-                        url: current.to_string(),
+                        url: shown(&current),
                     })?;
-                debug!(from = %current, to = %next, "Following redirect.");
+                debug!(from = %shown(&current), to = %shown(&next), "Following redirect.");
                 current = next;
                 continue;
             }
             if !status.is_success() {
                 return Err(FetchError::Status {
-                    url: current.to_string(),
+                    url: shown(&current),
                     status: status.as_u16(),
                 });
             }
             return self.save(response, &current, sink).await;
         }
         Err(FetchError::TooManyRedirects {
-            url: url.to_string(),
+            url: shown(url),
             max: self.policy.max_redirects,
         })
     }
@@ -210,7 +211,7 @@ impl Fetcher {
     fn check_target(&self, url: &Url) -> Result<(), FetchError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(FetchError::UnsupportedScheme {
-                url: url.to_string(),
+                url: shown(url),
                 scheme: url.scheme().into(),
             });
         }
@@ -220,14 +221,14 @@ impl Fetcher {
             Some(url::Host::Domain(_)) => None,
             None => {
                 return Err(FetchError::InvalidUrl {
-                    url: url.to_string(),
+                    url: shown(url),
                     reason: "no host".into(),
                 });
             }
         };
         match literal {
             Some(addr) if !self.guard.allows(addr) => Err(FetchError::ForbiddenTarget {
-                url: url.to_string(),
+                url: shown(url),
                 host: addr.to_string(),
                 addr,
             }),
@@ -254,13 +255,13 @@ impl Fetcher {
             .starts_with("text/")
         {
             return Err(FetchError::NotAVideo {
-                url: url.to_string(),
+                url: shown(url),
                 content_type: content_type.into(),
             });
         }
         if let Some(declared) = response.content_length().filter(|&n| n > limit) {
             return Err(FetchError::TooLarge {
-                url: url.to_string(),
+                url: shown(url),
                 limit,
                 declared: Some(declared),
             });
@@ -275,7 +276,7 @@ impl Fetcher {
                 Ok(Err(e)) => return Err(self.classify(e, url, received)),
                 Err(_) => {
                     return Err(FetchError::Timeout {
-                        url: url.to_string(),
+                        url: shown(url),
                         what: "read",
                         after: self.policy.read_timeout,
                     });
@@ -284,7 +285,7 @@ impl Fetcher {
             received += chunk.len() as u64;
             if received > limit {
                 return Err(FetchError::TooLarge {
-                    url: url.to_string(),
+                    url: shown(url),
                     limit,
                     declared: None,
                 });
@@ -296,7 +297,9 @@ impl Fetcher {
     }
 
     fn classify(&self, e: reqwest::Error, url: &Url, received: u64) -> FetchError {
-        let url_s = url.to_string();
+        let url_s = shown(url);
+        // reqwest's own text repeats the URL, credentials and all.
+        let e = e.without_url();
         if let Some(forbidden) = find_source::<Forbidden>(&e) {
             return FetchError::ForbiddenTarget {
                 url: url_s,
@@ -358,6 +361,8 @@ impl FileSink {
     }
 
     fn io(&self, source: std::io::Error) -> FetchError {
+        // The error's message leaves the path out (it may reach a validator).
+        warn!(path = %self.path.display(), error = %source, "Cannot write the download.");
         FetchError::Io {
             path: self.path.clone(),
             source,
@@ -414,6 +419,11 @@ fn find_source<'a, T: std::error::Error + 'static>(
         current = err.source();
     }
     None
+}
+
+/// `url` as logs and messages show it: without `user:password@`.
+fn shown(url: &Url) -> String {
+    redact_credentials(url.as_str()).into_owned()
 }
 
 /// "outer: inner: innermost", since reqwest's Display hides the cause.

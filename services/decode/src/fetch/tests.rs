@@ -166,7 +166,7 @@ async fn client_errors_are_not_retried() {
 async fn server_errors_are_retried_with_backoff() {
     let server = Server::start().await;
     let err = fetch(policy(), &server.url("/500")).await.0.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.kind(), ErrorKind::VideoUnavailable);
     assert_eq!(server.hits("/500"), 3, "one attempt and two retries");
     assert_eq!(fetch(policy(), &server.url("/flaky")).await.0.unwrap(), 10);
     assert_eq!(server.hits("/flaky"), 2);
@@ -235,7 +235,7 @@ async fn times_out_and_retries_cut_transfers() {
         .await
         .0
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert_eq!(err.kind(), ErrorKind::VideoUnavailable, "{err}");
     assert_eq!(server.hits("/cut"), 2);
     let total = FetchPolicy {
         total_timeout: Duration::from_millis(100),
@@ -273,7 +273,7 @@ async fn connection_refused_is_unavailable() {
         .0
         .unwrap_err();
     assert!(matches!(err, FetchError::Connect { .. }), "{err}");
-    assert_eq!(err.kind(), ErrorKind::Unavailable);
+    assert_eq!(err.kind(), ErrorKind::VideoUnavailable);
 }
 
 #[tokio::test]
@@ -317,5 +317,72 @@ async fn guard_refuses_loopback_unless_allow_listed() {
             .0
             .unwrap(),
         1000
+    );
+}
+
+/// A log sink for one test's subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn credentials_in_a_url_reach_no_message_and_no_log() {
+    let server = Server::start().await;
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let port = server.addr.port();
+    let policy = FetchPolicy {
+        retries: 1,
+        ..policy()
+    };
+    let mut messages = Vec::new();
+    for url in [
+        format!("http://user:s3cret@127.0.0.1:{port}/404"),
+        format!("http://user:s3cret@127.0.0.1:{port}/500"),
+        format!("http://user:s3cret@127.0.0.1:{closed}/ok"),
+        format!("http://user:s3cret@127.0.0.2:{port}/ok"),
+        format!("http://user:s3cret@127.0.0.1:{port}/redirect?to=x"),
+        "http://user:s3cret@[::1/x".to_string(),
+    ] {
+        let (result, _) = fetch(policy.clone(), &url).await;
+        let text = match result {
+            Ok(_) => format!("{url}: fetched"),
+            Err(e) => {
+                let text = format!("{e} | {e:?}");
+                format!("{text} | {}", sv_core::StageError::from(e).message)
+            }
+        };
+        messages.push(text);
+    }
+    let log = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("retrying"), "the 500 was retried: {log}");
+    for text in messages.iter().chain([&log]) {
+        assert!(!text.contains("s3cret"), "{text}");
+    }
+    assert!(
+        messages[0].contains("http://***@127.0.0.1"),
+        "{}",
+        messages[0]
     );
 }

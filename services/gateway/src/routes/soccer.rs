@@ -104,7 +104,11 @@ pub async fn challenge(
         video_url: challenge.video_url.clone(),
         trace,
     };
-    info!(challenge_id = %id, video_url = %request.video_url, "Challenge accepted.");
+    info!(
+        challenge_id = %id,
+        video_url = %sv_core::text::redact_credentials(&request.video_url),
+        "Challenge accepted."
+    );
     let stream = shared.tracks.track(request);
     // The shared assembly checks frames arrive 0, 1, 2, ... once each.
     let metrics = shared.metrics.clone();
