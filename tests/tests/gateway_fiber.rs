@@ -51,6 +51,15 @@ fn python() -> PathBuf {
     python
 }
 
+/// `n` bytes that open like an MP4 (`ftyp`, then an `mdat` of filler): the
+/// download takes them, no demuxer can decode them.
+fn undecodable_mp4(n: usize) -> Vec<u8> {
+    let mut body = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2\0\0\x10\0mdat".to_vec();
+    body.resize(n.max(body.len()), 0x42);
+    body.truncate(n);
+    body
+}
+
 /// Serves test videos: `/clip.mp4` (small, not a video), `/big.mp4` (over
 /// the cap), `/slow.mp4` (small, after a pause, to hold a slot),
 /// `/sample.mp4` (the real fixture clip); 404 otherwise.
@@ -97,7 +106,7 @@ async fn video_server() -> SocketAddr {
                             "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
                         )
                         .into_bytes();
-                        r.resize(r.len() + n, 0x42);
+                        r.extend(undecodable_mp4(n));
                         r
                     }
                     None => {

@@ -3,12 +3,14 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
-use sv_decode::fetch::FetchPolicy;
+use sv_decode::fetch::{FetchPolicy, MinRate};
 use sv_telemetry::LogFormat;
 
+use crate::pipeline::ConfigError;
 use crate::tuning::Tuning;
 
 #[derive(Debug, Parser)]
@@ -124,12 +126,41 @@ pub struct FetchArgs {
     /// prefer --allow-net, which opens only what a test needs).
     #[arg(long, env = "SV_ALLOW_PRIVATE_URLS")]
     pub allow_private_urls: bool,
+    /// Give up a download slower than this many kB/s (1000 bytes) over
+    /// --min-download-window-s (a host trickling bytes would hold a slot
+    /// until the 120 s download limit); 0: no floor.
+    #[arg(
+        long,
+        env = "SV_MIN_DOWNLOAD_RATE",
+        value_name = "KB_PER_S",
+        default_value_t = 100
+    )]
+    pub min_download_rate: u64,
+    /// The window the download rate is averaged over, in seconds.
+    #[arg(
+        long,
+        env = "SV_MIN_DOWNLOAD_WINDOW_S",
+        value_name = "S",
+        default_value_t = 10.0
+    )]
+    pub min_download_window_s: f64,
 }
 
 impl FetchArgs {
-    pub fn apply(&self, policy: &mut FetchPolicy) {
+    pub fn apply(&self, policy: &mut FetchPolicy) -> Result<(), ConfigError> {
         policy.allow_private = self.allow_private_urls;
         policy.allow_nets = self.allow_net.clone();
+        let window = self.min_download_window_s;
+        if !(window.is_finite() && window > 0.0 && window <= 3600.0) {
+            return Err(ConfigError(format!(
+                "--min-download-window-s {window} is not a number of seconds in (0, 3600]"
+            )));
+        }
+        policy.min_rate = (self.min_download_rate > 0).then(|| MinRate {
+            bytes_per_s: self.min_download_rate.saturating_mul(1000),
+            window: Duration::from_secs_f64(window),
+        });
+        Ok(())
     }
 }
 

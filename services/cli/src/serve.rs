@@ -31,7 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_files: false,
         ..DecodeConfig::default()
     };
-    args.fetch.apply(&mut decode.fetch);
+    args.fetch.apply(&mut decode.fetch)?;
     let pipeline = Embedded::build(&args.pipeline, decode, args.config.as_deref())?;
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
     let state = AppState::from_config(&config, tracks).await?;

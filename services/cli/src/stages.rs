@@ -83,7 +83,7 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         local_files: args.allow_local_files,
         ..DecodeConfig::default()
     };
-    args.fetch.apply(&mut config.fetch);
+    args.fetch.apply(&mut config.fetch)?;
     let local: Arc<dyn FrameSource> = Arc::new(Local::new(config)?);
     let shm = args.shm_dir.map(|dir| ShmOptions {
         slots: args.shm_slots.max(2),

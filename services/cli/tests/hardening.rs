@@ -353,3 +353,104 @@ async fn the_validator_reads_the_real_culprit_and_nothing_internal() -> Result<(
     assert!(!logs.contains("s3cret"), "{logs}");
     Ok(())
 }
+
+/// A video host at its worst: `/trickle` sends a byte every 50 ms, `/page`
+/// a 300 MB web page (counting what it managed to send).
+async fn bad_host(sent: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Result<SocketAddr> {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let trickle = String::from_utf8_lossy(&head).contains("/trickle");
+                let (length, chunk): (u64, Vec<u8>) = if trickle {
+                    (1_000_000, b"\0\0\0\x18ftypisom".to_vec())
+                } else {
+                    let page = b"<!DOCTYPE html><html><body>".repeat(2400);
+                    (300_000_000, page)
+                };
+                let headers = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+                );
+                if stream.write_all(headers.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut total = 0u64;
+                while total < length {
+                    let piece: &[u8] = if trickle {
+                        &chunk[(total as usize) % chunk.len()..][..1]
+                    } else {
+                        &chunk
+                    };
+                    if stream.write_all(piece).await.is_err() {
+                        return;
+                    }
+                    total += piece.len() as u64;
+                    sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
+                    if trickle {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_host_and_a_huge_page_end_early_with_clear_statuses() -> Result<()> {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir()?;
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let host = bad_host(sent.clone()).await?;
+    // 1 kB/s over 2 s: the trickle (20 bytes/s) is far below.
+    let (service, gateway) = serve(
+        dir.path(),
+        &[
+            "--allow-net",
+            "127.0.0.1/32",
+            "--min-download-rate",
+            "1",
+            "--min-download-window-s",
+            "2",
+        ],
+    )
+    .await?;
+    let reply = signed::challenge(gateway, &format!("http://{host}/trickle"), "trickle").await?;
+    assert_eq!(reply.status, 504, "{reply:?}\n{}", service.log());
+    assert!(
+        reply.detail().starts_with("video host: ") && reply.detail().contains("too slow"),
+        "{reply:?}"
+    );
+
+    sent.store(0, Ordering::SeqCst);
+    let reply = signed::challenge(gateway, &format!("http://{host}/page"), "page").await?;
+    assert_eq!(reply.status, 422, "{reply:?}");
+    assert!(
+        reply
+            .detail()
+            .contains("is not a video: it starts with \"<!DOCTYPE"),
+        "{reply:?}"
+    );
+    // Refused on its first bytes: the host got rid of a few socket buffers'
+    // worth, not of 300 MB.
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(sent < 30_000_000, "{sent} bytes sent before the refusal");
+
+    // And the miner serves the next challenge.
+    let (_, url) = clip_server().await?;
+    let reply = signed::challenge(gateway, &url, "after").await?;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    Ok(())
+}

@@ -21,6 +21,20 @@ pub enum FetchError {
     Status { url: String, status: u16 },
     #[error("{url} is not a video (content-type {content_type:?})")]
     NotAVideo { url: String, content_type: String },
+    #[error(
+        "{url} is not a video: it starts with {start}, which is no video container (MP4/MOV, Matroska/WebM, MPEG-TS/PS, AVI, FLV, Ogg, ASF)"
+    )]
+    NotAVideoBody { url: String, start: String },
+    #[error(
+        "{url} is too slow: {received} bytes in the last {:.1} s, under the minimum of {min_rate} bytes/s",
+        over.as_secs_f64()
+    )]
+    TooSlow {
+        url: String,
+        received: u64,
+        over: Duration,
+        min_rate: u64,
+    },
     #[error("{url} is larger than the {limit} byte limit{}", declared.map(|n| format!(" ({n} bytes declared)")).unwrap_or_default())]
     TooLarge {
         url: String,
@@ -64,6 +78,7 @@ impl FetchError {
             | Self::UnsupportedScheme { .. }
             | Self::ForbiddenTarget { .. }
             | Self::NotAVideo { .. }
+            | Self::NotAVideoBody { .. }
             | Self::TooManyRedirects { .. }
             | Self::BadRedirect { .. } => ErrorKind::InvalidInput,
             Self::Status { status, .. } if *status < 500 => ErrorKind::InvalidInput,
@@ -71,7 +86,7 @@ impl FetchError {
                 ErrorKind::VideoUnavailable
             }
             Self::TooLarge { .. } => ErrorKind::ResourceExhausted,
-            Self::Timeout { .. } => ErrorKind::DeadlineExceeded,
+            Self::Timeout { .. } | Self::TooSlow { .. } => ErrorKind::DeadlineExceeded,
             Self::Io { .. } | Self::Client { .. } => ErrorKind::Internal,
         }
     }
@@ -88,13 +103,15 @@ impl FetchError {
             Self::Status { .. }
             | Self::Connect { .. }
             | Self::Timeout { .. }
+            | Self::TooSlow { .. }
             | Self::Transfer { .. } => "video host",
-            Self::NotAVideo { .. } | Self::TooLarge { .. } => "video",
+            Self::NotAVideo { .. } | Self::NotAVideoBody { .. } | Self::TooLarge { .. } => "video",
             Self::Io { .. } | Self::Client { .. } => "decode",
         }
     }
 
-    /// Worth another attempt: the host may answer next time. Never a 4xx.
+    /// Worth another attempt: the host may answer next time. Never a 4xx,
+    /// nor a host too slow (another window of trickle helps nobody).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Status { status, .. } => *status >= 500,

@@ -7,21 +7,26 @@
 //! - [`guard`]: which addresses may be connected to (checked after DNS
 //!   resolution and on every redirect hop).
 //! - [`rewrite_drive_url`]: Google Drive share link -> direct download.
+//! - [`sniff`]: whether a body's first bytes are a video container.
+//! - [`floor`]: the slowest transfer worth waiting for ([`MinRate`]).
 //! - [`FetchError`]: what went wrong, with [`FetchError::kind`] for the status.
 //!
 //! Redirects are followed by hand so each hop is checked again. Retries (with
 //! exponential backoff) happen only for transient failures: connect errors,
-//! timeouts, 5xx, a transfer cut short; never for 4xx, refused targets or
-//! oversized files. `total_timeout` bounds everything, retries included.
+//! timeouts, 5xx, a transfer cut short; never for 4xx, refused targets,
+//! oversized, too slow or non-video bodies. `total_timeout` bounds
+//! everything, retries included.
 
 mod drive;
 mod error;
+pub mod floor;
 pub mod guard;
+pub mod sniff;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -32,7 +37,10 @@ use url::Url;
 
 pub use drive::rewrite_drive_url;
 pub use error::FetchError;
+pub use floor::MinRate;
+use floor::RateFloor;
 use guard::{Forbidden, Guard, GuardedResolver};
+use sniff::Sniffed;
 
 /// Limits for one download.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +61,11 @@ pub struct FetchPolicy {
     pub allow_private: bool,
     /// Non-public networks allowed anyway (tests: `127.0.0.1/32`).
     pub allow_nets: Vec<IpNet>,
+    /// Give up a body arriving slower than this (None: no floor).
+    pub min_rate: Option<MinRate>,
+    /// Refuse a body whose first bytes are no video container before
+    /// downloading the rest ([`sniff`]).
+    pub sniff_video: bool,
 }
 
 impl Default for FetchPolicy {
@@ -67,6 +80,8 @@ impl Default for FetchPolicy {
             backoff: Duration::from_millis(500),
             allow_private: false,
             allow_nets: Vec::new(),
+            min_rate: Some(MinRate::DEFAULT),
+            sniff_video: true,
         }
     }
 }
@@ -266,22 +281,49 @@ impl Fetcher {
                 declared: Some(declared),
             });
         }
-        sink.begin().await?;
+        // While sniffing, the first bytes wait here; the sink starts once
+        // they are known to be a video.
+        let mut head: Option<Vec<u8>> = self.policy.sniff_video.then(Vec::new);
+        if head.is_none() {
+            sink.begin().await?;
+        }
+        let mut floor = self
+            .policy
+            .min_rate
+            .map(|min| RateFloor::new(min, Instant::now()));
         let mut received = 0u64;
+        let mut last_bytes = Instant::now();
         loop {
-            let chunk = match tokio::time::timeout(self.policy.read_timeout, response.chunk()).await
-            {
-                Ok(Ok(Some(chunk))) => chunk,
+            // Wake for the rate check even when nothing arrives.
+            let read_by = last_bytes + self.policy.read_timeout;
+            let wake = floor
+                .as_ref()
+                .map_or(read_by, |f| f.next_check().min(read_by));
+            let chunk = match tokio::time::timeout_at(wake.into(), response.chunk()).await {
+                Ok(Ok(Some(chunk))) => Some(chunk),
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => return Err(self.classify(e, url, received)),
-                Err(_) => {
+                Err(_) if Instant::now() >= read_by => {
                     return Err(FetchError::Timeout {
                         url: shown(url),
                         what: "read",
                         after: self.policy.read_timeout,
                     });
                 }
+                Err(_) => None,
             };
+            if let Some(floor) = floor.as_mut()
+                && let Err(slow) = floor.check(Instant::now(), received)
+            {
+                return Err(FetchError::TooSlow {
+                    url: shown(url),
+                    received: slow.received,
+                    over: slow.over,
+                    min_rate: self.policy.min_rate.map_or(0, |m| m.bytes_per_s),
+                });
+            }
+            let Some(chunk) = chunk else { continue };
+            last_bytes = Instant::now();
             received += chunk.len() as u64;
             if received > limit {
                 return Err(FetchError::TooLarge {
@@ -290,10 +332,46 @@ impl Fetcher {
                     declared: None,
                 });
             }
-            sink.write(&chunk).await?;
+            match head.as_mut() {
+                None => sink.write(&chunk).await?,
+                Some(first) => {
+                    first.extend_from_slice(&chunk);
+                    if self.sniffed(first, false, url, sink).await? {
+                        head = None;
+                    }
+                }
+            }
+        }
+        if let Some(first) = head {
+            self.sniffed(&first, true, url, sink).await?;
         }
         sink.end().await?;
         Ok(received)
+    }
+
+    /// Decides on the first bytes `head` (`complete`: the whole body): a
+    /// video starts the sink with them (true), too few bytes wait for more
+    /// (false), anything else is refused.
+    async fn sniffed(
+        &self,
+        head: &[u8],
+        complete: bool,
+        url: &Url,
+        sink: &mut impl BodySink,
+    ) -> Result<bool, FetchError> {
+        match sniff::sniff(&head[..head.len().min(sniff::SNIFF_LEN)], complete) {
+            Sniffed::NeedMore if head.len() < sniff::SNIFF_LEN => Ok(false),
+            Sniffed::Video(container) => {
+                debug!(url = %shown(url), container, "The body is a video.");
+                sink.begin().await?;
+                sink.write(head).await?;
+                Ok(true)
+            }
+            Sniffed::NotVideo | Sniffed::NeedMore => Err(FetchError::NotAVideoBody {
+                url: shown(url),
+                start: sniff::describe(head),
+            }),
+        }
     }
 
     fn classify(&self, e: reqwest::Error, url: &Url, received: u64) -> FetchError {

@@ -13,6 +13,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::*;
 
+/// `n` bytes that start like an MP4 (an `ftyp` box), so the sniffing lets
+/// them through.
+fn video_body(n: usize) -> Vec<u8> {
+    let mut body = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2".to_vec();
+    body.resize(n.max(body.len()), 7);
+    body.truncate(n);
+    body
+}
+
 /// Serves a fixed set of paths; counts requests per path.
 struct Server {
     addr: SocketAddr,
@@ -61,7 +70,7 @@ async fn handle(mut stream: TcpStream, addr: SocketAddr, hits: Arc<Mutex<HashMap
     };
     let ok = |body_len: usize| {
         let mut r = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n").into_bytes();
-        r.extend(std::iter::repeat_n(7u8, body_len));
+        r.extend(video_body(body_len));
         r
     };
     let status = |code: &str| {
@@ -91,8 +100,36 @@ async fn handle(mut stream: TcpStream, addr: SocketAddr, hits: Arc<Mutex<HashMap
         }
         "/undeclared-big" => {
             let mut r = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
-            r.extend(std::iter::repeat_n(1u8, 5000));
+            r.extend(video_body(5000));
             r
+        }
+        "/page" => {
+            // A web page served as a video, far over the size cap: refused
+            // on its first bytes, long before the cap.
+            let mut r = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n".to_vec();
+            r.extend(
+                b"<!DOCTYPE html><html><body>"
+                    .iter()
+                    .cycle()
+                    .take(1_000_000),
+            );
+            r
+        }
+        "/empty" => status("200 OK"),
+        "/trickle" => {
+            // Headers, then one byte every 50 ms: each read in time, the
+            // transfer hopeless.
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n";
+            if stream.write_all(head.as_bytes()).await.is_err() {
+                return;
+            }
+            for byte in video_body(1000) {
+                if stream.write_all(&[byte]).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            return;
         }
         "/stall" => {
             let _ = stream
@@ -138,7 +175,7 @@ async fn downloads_and_follows_redirects() {
         fetcher.download(&server.url("/ok"), &dest).await.unwrap(),
         1000
     );
-    assert_eq!(std::fs::read(&dest).unwrap(), vec![7u8; 1000]);
+    assert_eq!(std::fs::read(&dest).unwrap(), video_body(1000));
     assert_eq!(
         fetcher
             .download(&server.url("/redirect"), &dest)
@@ -385,4 +422,125 @@ async fn credentials_in_a_url_reach_no_message_and_no_log() {
         "{}",
         messages[0]
     );
+}
+
+#[tokio::test]
+async fn a_body_that_is_no_video_is_refused_on_its_first_bytes() {
+    let server = Server::start().await;
+    let policy = FetchPolicy {
+        max_bytes: 10_000_000,
+        ..policy()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("video");
+    let fetcher = Fetcher::new(policy.clone()).unwrap();
+    let err = fetcher
+        .download(&server.url("/page"), &dest)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, FetchError::NotAVideoBody { start, .. } if start.contains("<!DOCTYPE")),
+        "{err}"
+    );
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(!err.is_transient());
+    assert!(!dest.exists(), "nothing of it was kept");
+    assert_eq!(server.hits("/page"), 1);
+    let err = fetch(policy.clone(), &server.url("/empty"))
+        .await
+        .0
+        .unwrap_err();
+    assert!(matches!(err, FetchError::NotAVideoBody { .. }), "{err}");
+    // With sniffing off (a general downloader), any body is taken.
+    let open = FetchPolicy {
+        sniff_video: false,
+        max_bytes: 2_000_000,
+        ..policy
+    };
+    assert_eq!(
+        fetch(open, &server.url("/page")).await.0.unwrap(),
+        1_000_000
+    );
+}
+
+/// What a body sink saw.
+#[derive(Default)]
+struct Recorder {
+    begun: usize,
+    bytes: usize,
+}
+
+impl BodySink for Recorder {
+    async fn begin(&mut self) -> Result<(), FetchError> {
+        self.begun += 1;
+        self.bytes = 0;
+        Ok(())
+    }
+    async fn write(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
+        self.bytes += chunk.len();
+        Ok(())
+    }
+    async fn end(&mut self) -> Result<(), FetchError> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_sink_never_sees_a_body_refused_by_its_first_bytes() {
+    let server = Server::start().await;
+    let fetcher = Fetcher::new(FetchPolicy {
+        max_bytes: 10_000_000,
+        ..policy()
+    })
+    .unwrap();
+    let mut sink = Recorder::default();
+    assert!(
+        fetcher
+            .download_into(&server.url("/page"), &mut sink)
+            .await
+            .is_err()
+    );
+    assert_eq!((sink.begun, sink.bytes), (0, 0));
+    assert_eq!(
+        fetcher
+            .download_into(&server.url("/ok"), &mut sink)
+            .await
+            .unwrap(),
+        1000
+    );
+    assert_eq!((sink.begun, sink.bytes), (1, 1000));
+}
+
+#[tokio::test]
+async fn a_trickling_host_is_given_up_after_one_window() {
+    let server = Server::start().await;
+    // 20 bytes/s arrive, each byte well within the read timeout.
+    let policy = FetchPolicy {
+        read_timeout: Duration::from_secs(5),
+        min_rate: Some(MinRate {
+            bytes_per_s: 100,
+            window: Duration::from_millis(500),
+        }),
+        ..policy()
+    };
+    let (result, exists) = fetch(policy.clone(), &server.url("/trickle")).await;
+    let err = result.unwrap_err();
+    let FetchError::TooSlow {
+        received, min_rate, ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert!(*received < 1000 && *min_rate == 100, "{err}");
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+    assert!(!err.is_transient(), "a trickle is not retried");
+    assert_eq!(server.hits("/trickle"), 1);
+    assert!(!exists);
+    let text = sv_core::StageError::from(err).message;
+    assert!(
+        text.starts_with("video host: ") && text.contains("too slow"),
+        "{text}"
+    );
+    // A host far above the floor is not cut, whatever its size.
+    assert_eq!(fetch(policy, &server.url("/ok")).await.0.unwrap(), 1000);
 }
