@@ -38,14 +38,26 @@ run: release
 ## alone, each stage alone, peak RSS. BENCH_RUNS runs per row (medians);
 ## BENCH_SCALE=n|s|m|l|x makes full-size YOLOv8 models into out/bench first.
 ## Writes out/bench/bench-<scale>.{md,json}. See tests/bench/README.md.
+## Then the soak (bench-soak).
 BENCH_RUNS  ?= 3
 BENCH_SCALE ?= fixture
 BENCH_ARGS  ?=
-.PHONY: bench bench-gpu
+SOAK_ARGS   ?=
+.PHONY: bench bench-gpu bench-soak
 bench: deps
 	$(CARGO) build --release -p scorevision -p sv-bench
 	@tests/bench/setup.sh
 	python3 tests/bench/bench.py --runs $(BENCH_RUNS) --scale $(BENCH_SCALE) $(BENCH_ARGS)
+	@tests/fiber/setup.sh
+	.venv-fiber/bin/python tests/bench/soak.py $(SOAK_ARGS)
+
+## The soak alone: 200 fiber-signed challenges through `serve` and through the
+## four processes, each process's RSS at 0/50/100/200 (flat within 10% after
+## warm-up). Writes out/bench/soak.{md,json}; a few minutes.
+bench-soak: deps
+	$(CARGO) build --release -p scorevision
+	@tests/fiber/setup.sh
+	.venv-fiber/bin/python tests/bench/soak.py $(SOAK_ARGS)
 
 ## GPU mode: `scorevision bench` sweeps providers, precisions, batch sizes and
 ## lanes on this machine's GPU, end to end, and prints the best setting as flags
