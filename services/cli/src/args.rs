@@ -46,6 +46,9 @@ pub enum Command {
     /// Find the fastest inference settings on this machine (providers,
     /// precisions, batch sizes, lanes) and print them for `serve`.
     Bench(crate::bench::BenchArgs),
+    /// Draw a clip's answer (boxes, tracker ids, keypoints, frame numbers)
+    /// onto its frames: an H.264 MP4 and/or one PNG per frame.
+    Annotate(crate::annotate::AnnotateArgs),
 }
 
 /// The embedded pipeline: the models, and how decode picks its decoder.

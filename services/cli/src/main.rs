@@ -3,6 +3,7 @@
 //! and `gateway` each serve one stage of the distributed mode. Logic lives in the stage
 //! crates; this file only parses arguments and exits with the right code.
 
+mod annotate;
 mod args;
 mod bench;
 mod chain;
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
             args::Command::Gateway(a) => gateway::run(a).await,
             args::Command::Ask(a) => process::ask(a).await,
             args::Command::Bench(a) => bench::run(a).await,
+            args::Command::Annotate(a) => annotate::run(a).await,
         }
     });
     match result {
