@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sv_core::{ChallengeResponse, Frame, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, Frame, MissingKeypoints, TrackSource, VideoRequest};
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 use sv_infer::model::{ModelOutput, YoloModel};
@@ -320,9 +320,16 @@ async fn tracking_on_fp16_detections_keeps_the_reference_ids() {
     let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
     let clip = sample_clip().display().to_string();
     let stream = track.track(VideoRequest::new("fp16", &clip));
-    let response = ChallengeResponse::assemble("fp16", stream, Instant::now(), |_| {})
-        .await
-        .unwrap();
+    // Compared with the reference's answer: its `[]` for frames without a pitch.
+    let response = ChallengeResponse::assemble(
+        "fp16",
+        stream,
+        Instant::now(),
+        MissingKeypoints::Empty,
+        |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(response.frames.len(), golden.frames.len());
 
     let mut totals = Matches::default();

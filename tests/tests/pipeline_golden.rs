@@ -3,12 +3,20 @@
 //! ultralytics + sv.ByteTrack) produced for the sample clip: tracker ids
 //! exactly, boxes and keypoints to float noise. Once on the frames the
 //! reference decoded (model and tracker parity alone), once with our own
-//! decode of the clip (the whole product, decode parity included).
+//! decode of the clip (the whole product, decode parity included). The
+//! reference sends `[]` for a frame without a pitch instance, so parity is
+//! checked with `MissingKeypoints::Empty`; the default (32 zero pairs there,
+//! the rest unchanged) is checked on the same chain with blank frames in.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use sv_core::{ChallengeResponse, FrameSource, TrackSource, VideoRequest};
+use bytes::Bytes;
+use futures::StreamExt;
+use sv_core::{
+    ChallengeResponse, Frame, FrameSource, FrameTracks, MissingKeypoints, StageError, TrackSource,
+    VideoRequest,
+};
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 use sv_infer::{Detector, Provider};
@@ -38,11 +46,8 @@ async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
     check_against_golden(decode, &clip, &golden).await;
 }
 
-async fn check_against_golden(
-    frames: impl FrameSource + 'static,
-    url: &str,
-    golden: &golden::Golden,
-) {
+/// The embedded chain (infer on the fixture models, then track) over `frames`.
+fn chain(frames: impl FrameSource + 'static) -> impl TrackSource {
     let detector = Detector::new(
         open_model(&player_model(), 1280).unwrap(),
         open_model(&pitch_model(), 640).unwrap(),
@@ -54,12 +59,25 @@ async fn check_against_golden(
         4,
         Provider::Cpu,
     ));
-    let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
+    sv_track::Stage::new(infer, ByteTrackConfig::default())
+}
 
+async fn check_against_golden(
+    frames: impl FrameSource + 'static,
+    url: &str,
+    golden: &golden::Golden,
+) {
+    let track = chain(frames);
     let stream = track.track(VideoRequest::new("golden", url));
-    let response = ChallengeResponse::assemble("golden", stream, Instant::now(), |_| {})
-        .await
-        .unwrap();
+    let response = ChallengeResponse::assemble(
+        "golden",
+        stream,
+        Instant::now(),
+        MissingKeypoints::Empty,
+        |_| {},
+    )
+    .await
+    .unwrap();
 
     assert_eq!(response.frames.len(), golden.frames.len());
     let mut tracked = 0;
@@ -102,4 +120,82 @@ async fn check_against_golden(
         tracked > 0,
         "nothing was tracked: the comparison proves nothing"
     );
+}
+
+/// The same answer assembled both ways from one run of the chain.
+async fn assemble(tracks: &[FrameTracks], missing: MissingKeypoints) -> ChallengeResponse {
+    let items: Vec<Result<FrameTracks, StageError>> = tracks.iter().cloned().map(Ok).collect();
+    ChallengeResponse::assemble(
+        "blank",
+        Box::pin(futures::stream::iter(items)),
+        Instant::now(),
+        missing,
+        |_| {},
+    )
+    .await
+    .unwrap()
+}
+
+/// The default answer on real model output: frames where the pitch model
+/// finds no pitch (blank frames in the golden sequence) carry 32 `[0.0, 0.0]`
+/// pairs, where the reference's answer (`empty`) has `[]`; every other frame
+/// is the same both ways, and before the blanks it is the reference's own.
+#[tokio::test]
+async fn by_default_frames_without_the_pitch_get_32_zero_pairs() {
+    let golden = golden::load().unwrap();
+    let mut frames = golden_frames(&golden).unwrap();
+    let blanks = 20..23;
+    for i in blanks.clone() {
+        let f = &frames[i];
+        let black = vec![0u8; (f.width * f.height * 3) as usize];
+        frames[i] = Frame::rgb(f.index, f.width, f.height, Bytes::from(black));
+    }
+    let track = chain(PngFrames { frames });
+    let tracks: Vec<FrameTracks> = track
+        .track(VideoRequest::new("blank", "saved-frames"))
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    assert_eq!(tracks.len(), golden.frames.len());
+    let without: Vec<u64> = tracks
+        .iter()
+        .filter(|t| t.keypoints.is_none())
+        .map(|t| t.index)
+        .collect();
+    assert_eq!(
+        without,
+        blanks.clone().map(|i| i as u64).collect::<Vec<_>>(),
+        "the pitch model should find the pitch in every frame but the blank ones"
+    );
+
+    let zeros = assemble(&tracks, MissingKeypoints::Zeros).await;
+    let empty = assemble(&tracks, MissingKeypoints::Empty).await;
+    for (i, (z, e)) in zeros.frames.iter().zip(&empty.frames).enumerate() {
+        assert_eq!(
+            z.keypoints.len(),
+            32,
+            "frame {i}: the default has 32 points"
+        );
+        assert_eq!(z.objects, e.objects, "frame {i}: objects");
+        if blanks.contains(&i) {
+            assert_eq!(z.keypoints, vec![[0.0, 0.0]; 32], "frame {i}");
+            assert!(e.keypoints.is_empty(), "frame {i}: {:?}", e.keypoints);
+        } else {
+            assert_eq!(z.keypoints, e.keypoints, "frame {i}");
+        }
+    }
+    // Before the blanks, the chain saw the reference's frames: its answer.
+    for (ours, want) in zeros.frames[..blanks.start]
+        .iter()
+        .zip(golden.frames.iter().map(|g| &g.miner))
+    {
+        assert_eq!(ours.keypoints.len(), want.keypoints.len());
+        for (a, b) in ours.keypoints.iter().zip(&want.keypoints) {
+            assert!(
+                (a[0] - b[0]).abs() <= 0.5 && (a[1] - b[1]).abs() <= 0.5,
+                "frame {}: {a:?} vs {b:?}",
+                ours.frame_number
+            );
+        }
+    }
 }

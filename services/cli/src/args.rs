@@ -5,8 +5,10 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
+use sv_core::MissingKeypoints;
 use sv_decode::fetch::{FetchPolicy, MinRate};
 use sv_telemetry::LogFormat;
 
@@ -107,6 +109,35 @@ pub struct ProcessArgs {
     pub challenge_id: String,
     #[command(flatten)]
     pub fetch: FetchArgs,
+    #[command(flatten)]
+    pub keypoints: KeypointArgs,
+}
+
+/// What the answer carries for a frame without a pitch instance (`process`,
+/// `ask`, `serve`, `gateway`).
+#[derive(Debug, Clone, Args)]
+pub struct KeypointArgs {
+    /// Keypoints of a frame without a pitch instance: `zeros` (32 [0.0, 0.0]
+    /// pairs; the validator scores a frame's keypoints 0 unless it and the
+    /// frame before carry exactly 32) or `empty` (`[]`, as the reference
+    /// miner sends; for byte parity with its JSON). serve and gateway: wins
+    /// over the config file's `keypoints_when_missing` [default: zeros]
+    #[arg(
+        long,
+        env = "SV_KEYPOINTS_WHEN_MISSING",
+        value_name = "MODE",
+        value_parser = clap::builder::PossibleValuesParser::new(MissingKeypoints::NAMES)
+            .map(|name| name.parse::<MissingKeypoints>().expect("a listed name"))
+    )]
+    pub keypoints_when_missing: Option<MissingKeypoints>,
+}
+
+impl KeypointArgs {
+    /// The flag or SV_ variable when given, else `configured` (the config
+    /// file's value, or the default).
+    pub fn or(&self, configured: MissingKeypoints) -> MissingKeypoints {
+        self.keypoints_when_missing.unwrap_or(configured)
+    }
 }
 
 /// Where videos may be downloaded from (`process`, `serve`, `decode`).
@@ -184,6 +215,8 @@ pub struct ServeArgs {
     /// Gateway configuration file (TOML); see services/gateway/README.md.
     #[arg(long, env = "SV_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub keypoints: KeypointArgs,
 }
 
 /// What every gRPC stage server takes.
@@ -271,6 +304,8 @@ pub struct GatewayArgs {
     /// Gateway configuration file (TOML); see services/gateway/README.md.
     #[arg(long, env = "SV_GATEWAY_CONFIG")]
     pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub keypoints: KeypointArgs,
 }
 
 #[derive(Debug, Args)]
@@ -292,4 +327,50 @@ pub struct AskArgs {
     /// Challenge id to put in the JSON.
     #[arg(long, default_value = "local")]
     pub challenge_id: String,
+    #[command(flatten)]
+    pub keypoints: KeypointArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let args = [
+            "scorevision",
+            "serve",
+            "--player",
+            "p.onnx",
+            "--pitch",
+            "q.onnx",
+        ];
+        let cli = Cli::try_parse_from(args.iter().chain(extra))?;
+        match cli.command {
+            Command::Serve(serve) => Ok(serve),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keypoints_when_missing_wins_over_the_config_file_only_when_given() {
+        // SV_KEYPOINTS_WHEN_MISSING would count as given; this test's process
+        // has none (tests/process.rs sets it on a child process).
+        if std::env::var_os("SV_KEYPOINTS_WHEN_MISSING").is_some() {
+            return;
+        }
+        let unset = serve(&[]).unwrap().keypoints;
+        assert_eq!(unset.keypoints_when_missing, None);
+        assert_eq!(unset.or(MissingKeypoints::Empty), MissingKeypoints::Empty);
+        assert_eq!(unset.or(MissingKeypoints::Zeros), MissingKeypoints::Zeros);
+        let given = serve(&["--keypoints-when-missing", "empty"])
+            .unwrap()
+            .keypoints;
+        assert_eq!(given.or(MissingKeypoints::Zeros), MissingKeypoints::Empty);
+        let given = serve(&["--keypoints-when-missing", "zeros"])
+            .unwrap()
+            .keypoints;
+        assert_eq!(given.or(MissingKeypoints::Empty), MissingKeypoints::Zeros);
+        let err = serve(&["--keypoints-when-missing", "nothing"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue);
+    }
 }

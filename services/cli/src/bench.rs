@@ -14,7 +14,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, MissingKeypoints, TrackSource, VideoRequest};
 use sv_decode::config::HardwarePreference;
 use sv_decode::{DecodeConfig, Local};
 use sv_infer::{Precision, Provider};
@@ -275,9 +275,11 @@ async fn answer_runs(
         let ort_before = infer.stats().inference();
         let started = Instant::now();
         let stream = track.track(VideoRequest::new(format!("bench-{run}"), &args.clip));
-        let response = ChallengeResponse::assemble("bench", stream, started, |_| {})
-            .await
-            .with_context(|| format!("answering {}", args.clip))?;
+        // The answer serve gives by default, as serve would assemble it.
+        let response =
+            ChallengeResponse::assemble("bench", stream, started, MissingKeypoints::Zeros, |_| {})
+                .await
+                .with_context(|| format!("answering {}", args.clip))?;
         let wall = started.elapsed();
         let ort = infer.stats().inference().saturating_sub(ort_before);
         times.push(wall);

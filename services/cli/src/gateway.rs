@@ -23,7 +23,8 @@ use crate::signals;
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
 
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_deref(), false)?;
+    let mut config = load_config(args.config.as_deref(), false)?;
+    config.keypoints_when_missing = args.keypoints.or(config.keypoints_when_missing);
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let track = Arc::new(
         sv_track::grpc::Remote::connect(&UpstreamConfig::new(&args.track_addrs))

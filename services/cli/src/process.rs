@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use sv_core::{ChallengeResponse, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, FrameTracks, MissingKeypoints, TrackSource, VideoRequest};
 use sv_decode::DecodeConfig;
 
 use crate::args::{AskArgs, ProcessArgs};
@@ -26,14 +26,23 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
     let tracks = pipeline
         .track
         .track(VideoRequest::new(&args.challenge_id, &args.clip));
-    let response =
-        ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
-            .await
-            .with_context(|| format!("processing {}", args.clip))?;
+    let mut with_pitch = 0;
+    let response = ChallengeResponse::assemble(
+        &args.challenge_id,
+        tracks,
+        started,
+        args.keypoints.or(MissingKeypoints::default()),
+        |frame| {
+            with_pitch += usize::from(has_pitch(frame));
+            progress.inc(1);
+        },
+    )
+    .await
+    .with_context(|| format!("processing {}", args.clip))?;
     progress.finish_and_clear();
 
     write_json(&response, args.out.as_deref())?;
-    eprintln!("{}", summary(&pipeline, &response, load_time));
+    eprintln!("{}", summary(&pipeline, &response, with_pitch, load_time));
     Ok(())
 }
 
@@ -45,10 +54,15 @@ pub async fn ask(args: AskArgs) -> anyhow::Result<()> {
     let progress = progress_bar();
     let started = Instant::now();
     let tracks = track.track(VideoRequest::new(&args.challenge_id, &args.clip));
-    let response =
-        ChallengeResponse::assemble(&args.challenge_id, tracks, started, |_| progress.inc(1))
-            .await
-            .with_context(|| format!("processing {} remotely", args.clip))?;
+    let response = ChallengeResponse::assemble(
+        &args.challenge_id,
+        tracks,
+        started,
+        args.keypoints.or(MissingKeypoints::default()),
+        |_| progress.inc(1),
+    )
+    .await
+    .with_context(|| format!("processing {} remotely", args.clip))?;
     progress.finish_and_clear();
     write_json(&response, args.out.as_deref())?;
     let frames = response.frames.len();
@@ -59,6 +73,12 @@ pub async fn ask(args: AskArgs) -> anyhow::Result<()> {
         track.upstream().label()
     );
     Ok(())
+}
+
+/// Whether the pitch model found the pitch in a frame (the JSON alone cannot
+/// tell: a frame without a pitch instance carries 32 zero pairs by default).
+fn has_pitch(frame: &FrameTracks) -> bool {
+    frame.keypoints.as_ref().is_some_and(|k| !k.is_empty())
 }
 
 /// The validator JSON, to a file or stdout.
@@ -116,18 +136,18 @@ fn decode_timing(decode: &sv_decode::local::DecodeStats) -> String {
 
 /// Stage times are busy times: the stages overlap, so they add up to more
 /// than the total when the pipeline keeps every stage working at once.
-fn summary(pipeline: &Embedded, response: &ChallengeResponse, load_time: Duration) -> String {
+fn summary(
+    pipeline: &Embedded,
+    response: &ChallengeResponse,
+    with_pitch: usize,
+    load_time: Duration,
+) -> String {
     let decode = pipeline.decode.last_stats();
     let infer = pipeline.infer.stats();
     let track = pipeline.track.stats();
     let frames = response.frames.len();
     let total = response.processing_time;
     let objects: usize = response.frames.iter().map(|f| f.objects.len()).sum();
-    let with_pitch = response
-        .frames
-        .iter()
-        .filter(|f| !f.keypoints.is_empty())
-        .count();
     format!(
         "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
          \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\

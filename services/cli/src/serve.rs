@@ -19,7 +19,8 @@ use crate::pipeline::{ConfigError, Embedded};
 pub(crate) const WARM_UP_SIZE: (u32, u32) = (1280, 720);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_deref(), true)?;
+    let mut config = load_config(args.config.as_deref(), true)?;
+    config.keypoints_when_missing = args.keypoints.or(config.keypoints_when_missing);
     config.validate().map_err(|e| ConfigError(e.to_string()))?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr())
         .await

@@ -57,11 +57,8 @@ fn process_writes_one_validator_frame_per_decoded_frame() {
     for (i, frame) in frames.iter().enumerate() {
         assert_eq!(frame["frame_number"].as_u64(), Some(i as u64));
         let keypoints = frame["keypoints"].as_array().unwrap();
-        assert!(
-            keypoints.is_empty() || keypoints.len() == 32,
-            "frame {i}: {} keypoints",
-            keypoints.len()
-        );
+        // By default every frame carries 32 points, pitch found or not.
+        assert_eq!(keypoints.len(), 32, "frame {i}");
         for kp in keypoints {
             let (x, y) = (kp[0].as_f64().unwrap(), kp[1].as_f64().unwrap());
             assert!(
@@ -163,4 +160,100 @@ fn a_misspelt_setting_in_the_toml_table_is_a_configuration_error() {
     );
     assert_eq!(run.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&run.stderr).contains("batchsize"));
+}
+
+/// The fixture clip with frames 20-22 painted black (the pitch model finds
+/// no pitch there), re-encoded.
+fn clip_with_blank_frames(dir: &std::path::Path) -> PathBuf {
+    let out = dir.join("blanks.mp4");
+    let made = Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixture("clip/sample_720p.mp4"))
+        .args([
+            "-vf",
+            "drawbox=enable='between(n,20,22)':x=0:y=0:w=iw:h=ih:color=black:t=fill",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&out)
+        .status()
+        .expect("running ffmpeg");
+    assert!(made.success(), "ffmpeg could not paint the clip");
+    out
+}
+
+fn keypoints_of(run: &std::process::Output, out: &std::path::Path) -> Vec<Vec<Value>> {
+    assert!(
+        run.status.success(),
+        "scorevision failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    json["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["keypoints"].as_array().unwrap().clone())
+        .collect()
+}
+
+/// Frames without a pitch instance: 32 `[0.0, 0.0]` pairs by default, `[]`
+/// (the reference miner's answer) with `--keypoints-when-missing empty` or
+/// `SV_KEYPOINTS_WHEN_MISSING=empty`; frames with one are the same every way.
+#[test]
+fn keypoints_when_missing_switches_between_zeros_and_the_reference() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip_with_blank_frames(dir.path());
+    let clip = clip.to_str().unwrap();
+    let out = dir.path().join("out.json");
+    let out_arg = out.to_str().unwrap();
+
+    let run = scorevision(clip, &["--out", out_arg]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("pitch found in 47/50 frames"), "{stderr}");
+    let by_default = keypoints_of(&run, &out);
+    let run = scorevision(
+        clip,
+        &["--out", out_arg, "--keypoints-when-missing", "zeros"],
+    );
+    assert_eq!(keypoints_of(&run, &out), by_default);
+    let run = scorevision(
+        clip,
+        &["--out", out_arg, "--keypoints-when-missing", "empty"],
+    );
+    let reference = keypoints_of(&run, &out);
+    let run = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .args(["process", clip, "--out", out_arg, "--player"])
+        .arg(fixture("models/players.onnx"))
+        .arg("--pitch")
+        .arg(fixture("models/pitch.onnx"))
+        .env("SV_KEYPOINTS_WHEN_MISSING", "empty")
+        .output()
+        .unwrap();
+    assert_eq!(keypoints_of(&run, &out), reference, "the SV_ variable");
+
+    assert_eq!((by_default.len(), reference.len()), (50, 50));
+    let zero_pairs = vec![serde_json::json!([0.0, 0.0]); 32];
+    for (i, (ours, theirs)) in by_default.iter().zip(&reference).enumerate() {
+        if (20..=22).contains(&i) {
+            assert_eq!(ours, &zero_pairs, "frame {i}");
+            assert!(theirs.is_empty(), "frame {i}: {theirs:?}");
+        } else {
+            assert_eq!(ours.len(), 32, "frame {i}");
+            assert_eq!(ours, theirs, "frame {i}");
+        }
+    }
+
+    let run = scorevision(
+        clip,
+        &["--out", out_arg, "--keypoints-when-missing", "none"],
+    );
+    assert_eq!(run.status.code(), Some(2), "a clap usage error");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("zeros") && stderr.contains("empty"),
+        "{stderr}"
+    );
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use sv_core::MissingKeypoints;
 
 use crate::Error;
 
@@ -36,6 +37,10 @@ pub struct GatewayConfig {
     pub min_stake_tao: f64,
     /// How long in-flight challenges may finish after shutdown starts.
     pub shutdown_grace_s: f64,
+    /// What a frame without a pitch instance carries in `keypoints`: `zeros`
+    /// (32 `[0.0, 0.0]` pairs, which keep the validator's keypoint
+    /// consistency factor) or `empty` (`[]`, as the reference miner sends).
+    pub keypoints_when_missing: MissingKeypoints,
     pub hotkey: HotkeyConfig,
     pub stake: StakeConfig,
 }
@@ -54,6 +59,7 @@ impl Default for GatewayConfig {
             max_nonces: 100_000,
             min_stake_tao: 1000.0,
             shutdown_grace_s: 25.0,
+            keypoints_when_missing: MissingKeypoints::Zeros,
             hotkey: HotkeyConfig::default(),
             stake: StakeConfig::default(),
         }
@@ -194,6 +200,13 @@ mod tests {
                 r#"{"stake": {"source": "chain", "netuid": 44, "x": 1}}"#
             )
             .is_err()
+        );
+        assert_eq!(config.keypoints_when_missing, MissingKeypoints::Zeros);
+        let reference: GatewayConfig =
+            serde_json::from_str(r#"{"keypoints_when_missing": "empty"}"#).unwrap();
+        assert_eq!(reference.keypoints_when_missing, MissingKeypoints::Empty);
+        assert!(
+            serde_json::from_str::<GatewayConfig>(r#"{"keypoints_when_missing": "none"}"#).is_err()
         );
         let chain: GatewayConfig =
             serde_json::from_str(r#"{"stake": {"source": "chain", "netuid": 7}}"#).unwrap();

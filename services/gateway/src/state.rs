@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sv_core::TrackSource;
+use sv_core::{MissingKeypoints, TrackSource};
 
 use crate::auth::Authenticator;
 use crate::config::{GatewayConfig, StakeConfig};
@@ -74,6 +74,7 @@ pub(crate) struct Shared {
     pub challenge_timeout: Duration,
     pub queue_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub keypoints_when_missing: MissingKeypoints,
     /// Background work (the chain stake sync) stopped when the state goes.
     pub _background: Vec<AbortOnDrop>,
 }
@@ -121,6 +122,7 @@ impl AppState {
             challenge_timeout: GatewayConfig::secs(config.challenge_timeout_s),
             queue_timeout: GatewayConfig::secs(config.queue_timeout_s),
             shutdown_grace: GatewayConfig::secs(config.shutdown_grace_s),
+            keypoints_when_missing: config.keypoints_when_missing,
             _background: background,
         };
         Self {

@@ -23,7 +23,9 @@ pub mod text;
 pub use detection::{Detection, FrameDetections, FrameTracks, Keypoint, TrackedObject};
 pub use error::{ErrorKind, StageError};
 pub use frame::{Frame, PixelFormat};
-pub use response::{ChallengeResponse, FrameResult, ObjectResult};
+pub use response::{
+    ChallengeResponse, FrameResult, MissingKeypoints, ObjectResult, PITCH_KEYPOINTS,
+};
 pub use stage::{
     DetectionSource, DetectionStream, FrameSource, FrameStream, TraceContext, TrackSource,
     TrackStream, VideoRequest,

@@ -3,13 +3,71 @@
 //! The reference serialises f32 values widened to f64 (numpy `tolist()`), so
 //! coordinates are widened here too: `serde_json` then prints the same
 //! shortest round-trip digits Python's `repr` does.
+//!
+//! One deliberate deviation, on by default: a frame without a pitch instance
+//! carries 32 `[0.0, 0.0]` pairs where the reference sends `[]`
+//! ([`MissingKeypoints`]). The validator's keypoint consistency check scores
+//! a frame 0 when it or the previous frame does not carry exactly 32 points,
+//! and that factor multiplies the whole keypoint score; `[0.0, 0.0]` is what
+//! both miners send for an undetected point, so the pairs claim no point.
+//! [`MissingKeypoints::Empty`] gives the reference's bytes back (parity tests).
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Instant;
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::{FrameTracks, StageError, TrackStream};
+
+/// Points the validator expects in every frame's `keypoints`.
+pub const PITCH_KEYPOINTS: usize = 32;
+
+/// What a frame without a pitch instance carries in `keypoints`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingKeypoints {
+    /// 32 `[0.0, 0.0]` pairs: the frame keeps the validator's keypoint
+    /// consistency factor (our default).
+    #[default]
+    Zeros,
+    /// `[]`, as the reference miner sends (byte parity with its JSON).
+    Empty,
+}
+
+impl MissingKeypoints {
+    /// Every value, as flags and config files spell them.
+    pub const NAMES: [&'static str; 2] = ["zeros", "empty"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Zeros => "zeros",
+            Self::Empty => "empty",
+        }
+    }
+}
+
+impl fmt::Display for MissingKeypoints {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for MissingKeypoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "zeros" => Ok(Self::Zeros),
+            "empty" => Ok(Self::Empty),
+            other => Err(format!(
+                "{other:?} is not one of {}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectResult {
@@ -21,8 +79,9 @@ pub struct ObjectResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameResult {
     pub frame_number: u64,
-    /// 32 `[x, y]` pairs, `[0.0, 0.0]` for invisible points; empty when the
-    /// frame has no pitch instance.
+    /// 32 `[x, y]` pairs, `[0.0, 0.0]` for invisible points. A frame with no
+    /// pitch instance: 32 `[0.0, 0.0]` pairs, or `[]` like the reference
+    /// ([`MissingKeypoints`]).
     pub keypoints: Vec<[f64; 2]>,
     pub objects: Vec<ObjectResult>,
 }
@@ -36,14 +95,25 @@ pub struct ChallengeResponse {
 }
 
 impl From<&FrameTracks> for FrameResult {
+    /// The default answer ([`MissingKeypoints::Zeros`]).
     fn from(tracks: &FrameTracks) -> Self {
-        let keypoints = tracks
-            .keypoints
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|k| [f64::from(k.x), f64::from(k.y)])
-            .collect();
+        Self::new(tracks, MissingKeypoints::default())
+    }
+}
+
+impl FrameResult {
+    /// One frame of the answer; `missing` says what a frame without a pitch
+    /// instance carries. Frames with one are the same either way.
+    pub fn new(tracks: &FrameTracks, missing: MissingKeypoints) -> Self {
+        let found = tracks.keypoints.as_deref().unwrap_or_default();
+        let keypoints = if found.is_empty() && missing == MissingKeypoints::Zeros {
+            vec![[0.0, 0.0]; PITCH_KEYPOINTS]
+        } else {
+            found
+                .iter()
+                .map(|k| [f64::from(k.x), f64::from(k.y)])
+                .collect()
+        };
         let objects = tracks
             .objects
             .iter()
@@ -64,12 +134,14 @@ impl From<&FrameTracks> for FrameResult {
 impl ChallengeResponse {
     /// Drains a track stream into the response, checking that frames arrive
     /// once each, in order, from 0 (a missing frame scores zero, so a gap is
-    /// an error rather than a silently short answer). `on_frame` sees every
-    /// frame as it arrives (progress bars, metrics).
+    /// an error rather than a silently short answer). `missing` says what a
+    /// frame without a pitch instance carries. `on_frame` sees every frame as
+    /// it arrives (progress bars, metrics).
     pub async fn assemble(
         challenge_id: &str,
         mut tracks: TrackStream,
         started: Instant,
+        missing: MissingKeypoints,
         mut on_frame: impl FnMut(&FrameTracks),
     ) -> Result<Self, StageError> {
         let mut frames = Vec::new();
@@ -83,7 +155,7 @@ impl ChallengeResponse {
                 )));
             }
             on_frame(&frame);
-            frames.push(FrameResult::from(&frame));
+            frames.push(FrameResult::new(&frame, missing));
         }
         if frames.is_empty() {
             return Err(StageError::invalid_input("the video has no frames"));
@@ -147,9 +219,15 @@ mod tests {
     async fn assembles_consecutive_frames() {
         let tracks = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(1))]);
         let mut seen = 0;
-        let response = ChallengeResponse::assemble("c1", tracks, Instant::now(), |_| seen += 1)
-            .await
-            .unwrap();
+        let response = ChallengeResponse::assemble(
+            "c1",
+            tracks,
+            Instant::now(),
+            MissingKeypoints::Zeros,
+            |_| seen += 1,
+        )
+        .await
+        .unwrap();
         assert_eq!(
             (response.challenge_id.as_str(), response.frames.len(), seen),
             ("c1", 2, 2)
@@ -161,7 +239,7 @@ mod tests {
     async fn rejects_gaps_errors_and_empty_videos() {
         let gap = stream(vec![Ok(empty_frame(0)), Ok(empty_frame(2))]);
         assert!(
-            ChallengeResponse::assemble("c", gap, Instant::now(), |_| {})
+            ChallengeResponse::assemble("c", gap, Instant::now(), MissingKeypoints::Zeros, |_| {})
                 .await
                 .unwrap_err()
                 .message
@@ -171,30 +249,144 @@ mod tests {
             Ok(empty_frame(0)),
             Err(StageError::unavailable("infer went away")),
         ]);
-        let err = ChallengeResponse::assemble("c", failed, Instant::now(), |_| {})
-            .await
-            .unwrap_err();
+        let err = ChallengeResponse::assemble(
+            "c",
+            failed,
+            Instant::now(),
+            MissingKeypoints::Zeros,
+            |_| {},
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::Unavailable);
         let empty = stream(vec![]);
         assert!(
-            ChallengeResponse::assemble("c", empty, Instant::now(), |_| {})
-                .await
-                .is_err()
+            ChallengeResponse::assemble(
+                "c",
+                empty,
+                Instant::now(),
+                MissingKeypoints::Zeros,
+                |_| {}
+            )
+            .await
+            .is_err()
         );
     }
 
     #[test]
-    fn no_pitch_instance_gives_empty_keypoints() {
-        let tracks = FrameTracks {
-            index: 0,
-            objects: vec![],
-            keypoints: None,
-        };
-        let result = FrameResult::from(&tracks);
+    fn no_pitch_instance_gives_empty_keypoints_like_the_reference() {
+        let result = FrameResult::new(&empty_frame(0), MissingKeypoints::Empty);
         assert!(result.keypoints.is_empty());
         assert_eq!(
             serde_json::to_string(&result).unwrap(),
             r#"{"frame_number":0,"keypoints":[],"objects":[]}"#
         );
+    }
+
+    #[test]
+    fn no_pitch_instance_gives_32_zero_pairs_by_default() {
+        let zeros = format!(
+            r#"{{"frame_number":0,"keypoints":[{}],"objects":[]}}"#,
+            vec!["[0.0,0.0]"; 32].join(",")
+        );
+        let by_default = FrameResult::from(&empty_frame(0));
+        assert_eq!(serde_json::to_string(&by_default).unwrap(), zeros);
+        assert_eq!(
+            FrameResult::new(&empty_frame(0), MissingKeypoints::Zeros),
+            by_default
+        );
+        // A pitch instance that came through as no points at all (a remote
+        // stage's empty list) is no pitch instance either.
+        let no_points = FrameTracks {
+            keypoints: Some(vec![]),
+            ..empty_frame(0)
+        };
+        assert_eq!(FrameResult::from(&no_points), by_default);
+    }
+
+    fn pitch_frame(index: u64) -> FrameTracks {
+        FrameTracks {
+            index,
+            objects: vec![TrackedObject {
+                id: 4,
+                bbox: [1.0, 2.0, 3.0, 4.0],
+                class_id: 1,
+            }],
+            keypoints: Some(
+                (0..32)
+                    .map(|i| Keypoint {
+                        x: if i % 3 == 0 { 0.0 } else { 100.25 + i as f32 },
+                        y: if i % 3 == 0 { 0.0 } else { 7.5 * i as f32 },
+                        confidence: if i % 3 == 0 { 0.2 } else { 0.9 },
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[tokio::test]
+    async fn frames_with_a_pitch_instance_are_the_same_either_way() {
+        let frames = || {
+            stream(vec![
+                Ok(pitch_frame(0)),
+                Ok(empty_frame(1)),
+                Ok(pitch_frame(2)),
+            ])
+        };
+        let zeros = ChallengeResponse::assemble(
+            "c",
+            frames(),
+            Instant::now(),
+            MissingKeypoints::Zeros,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let empty = ChallengeResponse::assemble(
+            "c",
+            frames(),
+            Instant::now(),
+            MissingKeypoints::Empty,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        let expected: Vec<[f64; 2]> = pitch_frame(0)
+            .keypoints
+            .unwrap()
+            .iter()
+            .map(|k| [f64::from(k.x), f64::from(k.y)])
+            .collect();
+        for response in [&zeros, &empty] {
+            for i in [0, 2] {
+                assert_eq!(response.frames[i].keypoints, expected, "frame {i}");
+                assert_eq!(response.frames[i].objects.len(), 1);
+            }
+        }
+        assert_eq!(zeros.frames[1].keypoints, vec![[0.0, 0.0]; 32]);
+        assert!(empty.frames[1].keypoints.is_empty());
+        // Every frame of the default answer passes the validator's length check.
+        assert!(zeros.frames.iter().all(|f| f.keypoints.len() == 32));
+    }
+
+    #[test]
+    fn missing_keypoints_parses_and_serialises_by_name() {
+        assert_eq!(MissingKeypoints::default(), MissingKeypoints::Zeros);
+        for (name, value) in [
+            ("zeros", MissingKeypoints::Zeros),
+            ("empty", MissingKeypoints::Empty),
+        ] {
+            assert_eq!(name.parse::<MissingKeypoints>(), Ok(value));
+            assert_eq!(value.to_string(), name);
+            assert_eq!(serde_json::to_string(&value).unwrap(), format!("{name:?}"));
+            assert_eq!(
+                serde_json::from_str::<MissingKeypoints>(&format!("{name:?}")).unwrap(),
+                value
+            );
+        }
+        assert_eq!(" Empty ".parse(), Ok(MissingKeypoints::Empty));
+        let err = "none".parse::<MissingKeypoints>().unwrap_err();
+        assert!(err.contains("zeros, empty"), "{err}");
+        assert!(serde_json::from_str::<MissingKeypoints>(r#""none""#).is_err());
     }
 }

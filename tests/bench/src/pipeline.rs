@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures::StreamExt;
-use sv_core::{ChallengeResponse, FrameSource, FrameStream, TrackSource, VideoRequest};
+use sv_core::{
+    ChallengeResponse, FrameSource, FrameStream, MissingKeypoints, TrackSource, VideoRequest,
+};
 use sv_decode::{DecodeConfig, Local};
 use sv_track::ByteTrackConfig;
 
@@ -62,7 +64,9 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
             let started = Instant::now();
             let stream = track.track(VideoRequest::new(&id, &clip));
             let mut first_frame = None;
-            let response = ChallengeResponse::assemble(&id, stream, started, |_| {
+            // Assembled as `scorevision process` does by default.
+            let missing = MissingKeypoints::default();
+            let response = ChallengeResponse::assemble(&id, stream, started, missing, |_| {
                 first_frame.get_or_insert_with(|| started.elapsed().as_secs_f64());
             })
             .await?;

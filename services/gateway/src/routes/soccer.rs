@@ -112,11 +112,17 @@ pub async fn challenge(
     let stream = shared.tracks.track(request);
     // The shared assembly checks frames arrive 0, 1, 2, ... once each.
     let metrics = shared.metrics.clone();
-    let assembled = ChallengeResponse::assemble(&id, stream, received.into_std(), |tracks| {
-        if tracks.index == 0 {
-            metrics.observe_stage("first_frame", slot_taken.elapsed().as_secs_f64());
-        }
-    });
+    let assembled = ChallengeResponse::assemble(
+        &id,
+        stream,
+        received.into_std(),
+        shared.keypoints_when_missing,
+        |tracks| {
+            if tracks.index == 0 {
+                metrics.observe_stage("first_frame", slot_taken.elapsed().as_secs_f64());
+            }
+        },
+    );
     let assembled = assembled.instrument(tracing::info_span!("assemble", challenge_id = %id));
     let mut answer = match tokio::time::timeout_at(deadline, assembled).await {
         Ok(Ok(answer)) => answer,

@@ -20,8 +20,10 @@ use crate::stake::StaticStake;
 use crate::state::AppState;
 
 /// Emits `frames` frames, or an error, for any request; records the URL.
+/// With `pitchless`, odd frames have no pitch instance.
 struct FakeTracks {
     frames: u64,
+    pitchless: bool,
     error: Option<StageError>,
     seen: std::sync::Mutex<Vec<VideoRequest>>,
     delay: Duration,
@@ -39,11 +41,13 @@ impl TrackSource for FakeTracks {
                         bbox: [1.0, 2.0, 3.5, 4.0],
                         class_id: 2,
                     }],
-                    keypoints: Some(vec![Keypoint {
-                        x: 5.0,
-                        y: 6.0,
-                        confidence: 0.9,
-                    }]),
+                    keypoints: (!self.pitchless || index % 2 == 0).then(|| {
+                        vec![Keypoint {
+                            x: 5.0,
+                            y: 6.0,
+                            confidence: 0.9,
+                        }]
+                    }),
                 })
             })
             .collect();
@@ -93,6 +97,7 @@ fn fixture_with_delay(
     let stake = StaticStake::from_tao([(address(&validator), 5000.0), (address(&poor), 10.0)]);
     let tracks = Arc::new(FakeTracks {
         frames,
+        pitchless: false,
         error,
         seen: Default::default(),
         delay,
@@ -158,6 +163,47 @@ async fn answers_a_signed_challenge_in_the_reference_shape() {
         seen[0].video_url,
         "https://drive.google.com/file/d/abc/view"
     );
+}
+
+/// A frame without a pitch instance: 32 zero pairs by default, `[]` (the
+/// reference's answer) with `keypoints_when_missing = "empty"`; frames with
+/// one are the same either way.
+#[tokio::test]
+async fn frames_without_a_pitch_instance_follow_keypoints_when_missing() {
+    let frames = |missing: sv_core::MissingKeypoints| async move {
+        let config = GatewayConfig {
+            keypoints_when_missing: missing,
+            ..GatewayConfig::default()
+        };
+        let validator = key(1);
+        let miner = address(&key(9));
+        let stake = StaticStake::from_tao([(address(&validator), 5000.0)]);
+        let tracks = Arc::new(FakeTracks {
+            frames: 3,
+            pitchless: true,
+            error: None,
+            seen: Default::default(),
+            delay: Duration::ZERO,
+        });
+        let state = AppState::new(&config, tracks, miner.clone(), Arc::new(stake));
+        state.readiness().set_ready(true);
+        let (status, json) = send(&state, signed(&validator, &miner, BODY)).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        json["frames"].clone()
+    };
+    let by_default = frames(GatewayConfig::default().keypoints_when_missing).await;
+    let reference = frames(sv_core::MissingKeypoints::Empty).await;
+    let keypoints = |frames: &serde_json::Value, i: usize| frames[i]["keypoints"].clone();
+    for i in [0, 2] {
+        assert_eq!(keypoints(&by_default, i), serde_json::json!([[5.0, 6.0]]));
+        assert_eq!(keypoints(&reference, i), serde_json::json!([[5.0, 6.0]]));
+    }
+    assert_eq!(
+        keypoints(&by_default, 1),
+        serde_json::json!(vec![[0.0, 0.0]; 32])
+    );
+    assert_eq!(keypoints(&reference, 1), serde_json::json!([]));
+    assert_eq!(by_default[1]["objects"], reference[1]["objects"]);
 }
 
 #[tokio::test]
