@@ -8,6 +8,7 @@ against the real wire format rather than against itself.
 
     body      = json.dumps(payload).encode()
     nonce     = f"{time.time_ns()}_{10 random alphanumerics}"
+                (--bare-nonce: str(time.time_ns()), as Score's newer validators send)
     message   = f"{nonce}:{miner_hotkey}:{sha256(body).hexdigest()}"
     signature = "0x" + keypair.sign(message).hex()
     headers   = validator-hotkey, miner-hotkey, nonce, signature
@@ -48,6 +49,7 @@ CASES = [
     "stale-nonce",
     "future-nonce",
     "malformed-nonce",
+    "absurd-nonce",
     "replay",
     "wrong-miner",
     "no-video-url",
@@ -55,11 +57,24 @@ CASES = [
 ]
 
 
-def nonce(offset_s: float = 0.0) -> str:
-    """fiber's nonce: unix ns, '_', 10 random alphanumerics."""
-    ts = time.time_ns() + int(offset_s * 1e9)
+# --bare-nonce: nonces without the random suffix.
+BARE_NONCE = False
+
+# fiber refuses nonce timestamps above this (nonce_management.py: `timestamp_ns > 10**20`).
+FIBER_MAX_TIMESTAMP_NS = 10**20
+
+
+def with_suffix(ts: int) -> str:
+    """fiber's form, `{ts}_{10 random alphanumerics}`, or the bare `{ts}` with --bare-nonce."""
+    if BARE_NONCE:
+        return str(ts)
     rand = "".join(random.choices(string.ascii_letters + string.digits, k=10))
     return f"{ts}_{rand}"
+
+
+def nonce(offset_s: float = 0.0) -> str:
+    """fiber's nonce: unix ns, '_', 10 random alphanumerics (Score's newer validators: unix ns alone)."""
+    return with_suffix(time.time_ns() + int(offset_s * 1e9))
 
 
 def sign(keypair: Keypair, message: str) -> str:
@@ -126,8 +141,13 @@ def build(args, case: str, index: int) -> list[tuple[bytes, dict]]:
         )
     elif case == "body-changed":
         body = body.replace(challenge_id.encode(), (challenge_id + "x").encode())
-    elif case in ("stale-nonce", "future-nonce", "malformed-nonce"):
-        bad = {"stale-nonce": nonce(-200), "future-nonce": nonce(200), "malformed-nonce": "notatime_abcdefghij"}[case]
+    elif case in ("stale-nonce", "future-nonce", "malformed-nonce", "absurd-nonce"):
+        bad = {
+            "stale-nonce": nonce(-200),
+            "future-nonce": nonce(200),
+            "malformed-nonce": "notatime_abcdefghij",
+            "absurd-nonce": with_suffix(FIBER_MAX_TIMESTAMP_NS + 1),
+        }[case]
         body, headers = signed_request(
             validator, validator.ss58_address, args.miner_hotkey, payload(args, challenge_id), bad
         )
@@ -184,6 +204,8 @@ async def main() -> int:
     parser.add_argument("--validator-uri", default="//Alice", help="signing key (substrate URI)")
     parser.add_argument("--case", default="valid", choices=CASES)
     parser.add_argument("--drop-header", default="nonce", help="header missing-header removes")
+    parser.add_argument("--bare-nonce", action="store_true",
+                        help="nonces without the '_suffix': str(time.time_ns()), as Score's newer validators send")
     parser.add_argument("--concurrent", type=int, default=2, help="requests the concurrent case sends at once")
     parser.add_argument("--then-valid", action="store_true", help="send a valid request after the case")
     parser.add_argument("--valid-video-url", help="video URL of the --then-valid request (default: --video-url)")
@@ -191,6 +213,8 @@ async def main() -> int:
     parser.add_argument("--challenge-id", default="fiber-test")
     parser.add_argument("--timeout", type=float, default=240.0)
     args = parser.parse_args()
+    global BARE_NONCE
+    BARE_NONCE = args.bare_nonce
 
     endpoint = args.url.rstrip("/") + "/soccer/challenge"
     plan = []

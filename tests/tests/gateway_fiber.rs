@@ -373,6 +373,34 @@ async fn fiber_client_cases() -> Result<()> {
             401,
             "malformed",
         ),
+        // Above fiber's 10^20 ns bound, with and without a suffix.
+        (vec!["--case", "absurd-nonce"], clip.as_str(), 401, "absurd"),
+        // Bare str(time_ns) nonces (Score's newer validators): the same
+        // window as fiber's suffixed ones.
+        (
+            vec!["--bare-nonce", "--case", "valid"],
+            clip.as_str(),
+            200,
+            "",
+        ),
+        (
+            vec!["--bare-nonce", "--case", "stale-nonce"],
+            clip.as_str(),
+            401,
+            "stale",
+        ),
+        (
+            vec!["--bare-nonce", "--case", "future-nonce"],
+            clip.as_str(),
+            401,
+            "future",
+        ),
+        (
+            vec!["--bare-nonce", "--case", "absurd-nonce"],
+            clip.as_str(),
+            401,
+            "absurd",
+        ),
         (
             vec!["--case", "wrong-miner"],
             clip.as_str(),
@@ -430,11 +458,16 @@ async fn fiber_client_cases() -> Result<()> {
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert_eq!(statuses, [401, 200].repeat(25), "{replies:?}");
 
-    // A replayed request: first answered, second refused, then still serving.
-    let replies = client(at, &clip, &["--case", "replay", "--then-valid"]).await?;
-    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
-    assert_eq!(statuses, [200, 401, 200], "{replies:?}");
-    assert!(detail(&replies[1]).contains("already used"));
+    // A replayed request: first answered, second refused, then still
+    // serving; with fiber's suffixed nonce and with a bare time_ns one.
+    for form in [&[][..], &["--bare-nonce"][..]] {
+        let mut args = vec!["--case", "replay", "--then-valid"];
+        args.extend(form);
+        let replies = client(at, &clip, &args).await?;
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 401, 200], "{args:?}: {replies:?}");
+        assert!(detail(&replies[1]).contains("already used"), "{args:?}");
+    }
 
     // Two at once with one slot and no queue: one answer, one fast 503.
     let slow = format!("http://{videos}/slow.mp4");

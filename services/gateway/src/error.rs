@@ -190,6 +190,7 @@ mod tests {
         assert_eq!(Error::MissingHeader { name: "nonce" }.status(), 422);
         assert_eq!(Error::Signature(SignatureError::Mismatch).status(), 401);
         assert_eq!(Error::Nonce(NonceError::Replayed).status(), 401);
+        assert_eq!(Error::Nonce(NonceError::TooLarge).status(), 401);
         assert_eq!(Error::WrongMiner { got: "x".into() }.status(), 401);
         assert_eq!(Error::UnknownValidator { hotkey: "x".into() }.status(), 403);
         assert_eq!(

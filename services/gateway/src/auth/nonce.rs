@@ -1,7 +1,10 @@
 //! Nonce freshness and replay protection.
 //!
-//! A nonce is `"{unix ns}_{random}"`. It is accepted within `window` of our
-//! clock, once. A nonce is remembered only until its timestamp leaves the
+//! A nonce is `"{unix ns}_{random}"` (fiber's validators) or a bare
+//! `"{unix ns}"` (Score's newer validators send `str(time.time_ns())`, and
+//! fiber reads both: the timestamp is the part before the first `_`, or the
+//! whole nonce). A timestamp above 10^20 ns (year 5138; fiber's bound) is
+//! refused as absurd. A nonce is accepted within `window` of our clock, once. A nonce is remembered only until its timestamp leaves the
 //! window (after that the freshness check rejects it anyway), so memory is
 //! bounded by the rate of *authenticated* requests times twice the window;
 //! a hard cap on entries bounds it under any load. Only nonces of requests
@@ -16,11 +19,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Longest nonce we look at; fiber's are ~30 characters.
 const MAX_LEN: usize = 128;
 
+/// The largest timestamp fiber accepts (`timestamp_ns > 10**20` is refused).
+pub const MAX_TIMESTAMP_NS: i128 = 100_000_000_000_000_000_000;
+
 /// Why a nonce was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NonceError {
-    #[error("nonce is malformed (expected '<unix ns>_<random>')")]
+    #[error("nonce is malformed (expected '<unix ns>' or '<unix ns>_<random>')")]
     Malformed,
+    #[error("nonce timestamp is absurd (above 10^20 ns)")]
+    TooLarge,
     #[error("nonce is stale ({age_s} s old, window {window_s} s)")]
     Stale { age_s: i128, window_s: u64 },
     #[error("nonce is from the future ({ahead_s} s ahead, window {window_s} s)")]
@@ -70,8 +78,7 @@ impl NonceStore {
         if nonce.len() > MAX_LEN {
             return Err(NonceError::Malformed);
         }
-        let stamp = nonce.split('_').next().unwrap_or_default();
-        let ts: i128 = stamp.parse().map_err(|_| NonceError::Malformed)?;
+        let ts = timestamp(nonce)?;
         let age = now_ns - ts;
         if age > self.window_ns {
             return Err(NonceError::Stale {
@@ -118,6 +125,24 @@ impl NonceStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// The nonce's timestamp: the integer before the first `_`, or the whole
+/// nonce when it has none (fiber: `int(nonce.split("_")[0])`), at most
+/// [`MAX_TIMESTAMP_NS`].
+fn timestamp(nonce: &str) -> Result<i128, NonceError> {
+    let stamp = nonce.split_once('_').map_or(nonce, |(stamp, _)| stamp);
+    let ts: i128 = stamp.parse().map_err(|e: std::num::ParseIntError| {
+        match e.kind() {
+            // Digits beyond even i128: absurd rather than malformed.
+            std::num::IntErrorKind::PosOverflow => NonceError::TooLarge,
+            _ => NonceError::Malformed,
+        }
+    })?;
+    if ts > MAX_TIMESTAMP_NS {
+        return Err(NonceError::TooLarge);
+    }
+    Ok(ts)
 }
 
 impl Inner {
@@ -172,17 +197,78 @@ mod tests {
                 .check_fresh(&format!("{}_x", NOW + 119 * S), NOW)
                 .is_ok()
         );
-        assert!(
-            store.check_fresh(&format!("{}", NOW), NOW).is_ok(),
-            "no '_' still has a timestamp"
-        );
-        for bad in ["", "abc_def", "_123", "12.5_x", &"1".repeat(200)] {
+        for bad in [
+            "",
+            "abc_def",
+            "_123",
+            "12.5_x",
+            "12.5",
+            "1e18",
+            "0x10",
+            " 123",
+            &"1".repeat(200),
+        ] {
             assert_eq!(
                 store.check_fresh(bad, NOW),
                 Err(NonceError::Malformed),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn bare_time_ns_nonces_follow_the_same_rules() {
+        let store = store();
+        // Score's newer validators: str(time.time_ns()), no suffix.
+        let nonce = (NOW - 5 * S).to_string();
+        let ts = store.check_fresh(&nonce, NOW).unwrap();
+        assert_eq!(ts, NOW - 5 * S);
+        store.remember(&nonce, ts, NOW).unwrap();
+        assert_eq!(
+            store.remember(&nonce, ts, NOW + S),
+            Err(NonceError::Replayed)
+        );
+        // The same instant with a suffix is another nonce.
+        let suffixed = format!("{nonce}_abcdefghij");
+        assert_eq!(store.check_fresh(&suffixed, NOW), Ok(ts));
+        store.remember(&suffixed, ts, NOW).unwrap();
+        assert!(matches!(
+            store.check_fresh(&(NOW - 121 * S).to_string(), NOW),
+            Err(NonceError::Stale { .. })
+        ));
+        assert!(matches!(
+            store.check_fresh(&(NOW + 121 * S).to_string(), NOW),
+            Err(NonceError::Future { .. })
+        ));
+    }
+
+    #[test]
+    fn absurd_timestamps_are_refused_like_fiber() {
+        // A store whose window covers any timestamp: only the bound refuses.
+        let any_time = NonceStore::new(Duration::from_secs(u64::MAX / 2), 10);
+        let now = MAX_TIMESTAMP_NS;
+        let at_bound = "100000000000000000000";
+        assert_eq!(at_bound.parse::<i128>().unwrap(), MAX_TIMESTAMP_NS);
+        assert_eq!(any_time.check_fresh(at_bound, now), Ok(MAX_TIMESTAMP_NS));
+        for absurd in [
+            "100000000000000000001".to_owned(),
+            "100000000000000000001_abcdefghij".to_owned(),
+            "9".repeat(30),
+            // Beyond i128 altogether.
+            "9".repeat(60),
+            format!("{}_x", "9".repeat(60)),
+        ] {
+            assert_eq!(
+                any_time.check_fresh(&absurd, now),
+                Err(NonceError::TooLarge),
+                "{absurd}"
+            );
+        }
+        // With our real window, absurd ones say so rather than "future".
+        assert_eq!(
+            store().check_fresh(&"9".repeat(25), NOW),
+            Err(NonceError::TooLarge)
+        );
     }
 
     #[test]
