@@ -68,6 +68,10 @@ step parity-cpu 60 "$SV" process "${FX[@]}" --providers cpu --out "$OUT/parity-c
 step parity-cuda32 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --precision fp32 --cuda-tf32 false --out "$OUT/parity-cuda32.json"
 step parity-tf32 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --precision fp32 --cuda-tf32 true --out "$OUT/parity-tf32.json"
 step parity-cuda16 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp16 tests/fixtures/models/players_fp16.onnx --pitch-fp16 tests/fixtures/models/pitch_fp16.onnx --precision fp16 --out "$OUT/parity-cuda16.json"
+# Byte input must change nothing on the GPU either: compared with CUDA FP16.
+step parity-cuda16-bytes 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp16 tests/fixtures/models/players_fp16.onnx --pitch-fp16 tests/fixtures/models/pitch_fp16.onnx --precision fp16 --byte-input true --out "$OUT/parity-cuda16-bytes.json"
+[ -f "$OUT/parity-cuda16-bytes.json" ] && [ -f "$OUT/parity-cuda16.json" ] && \
+  python3 "$HERE/compare.py" "$OUT/parity-cuda16.json" "$OUT/parity-cuda16-bytes.json" cuda16-bytes >>"$OUT/parity.jsonl"
 for v in cuda32 tf32 cuda16; do
   [ -f "$OUT/parity-$v.json" ] && python3 "$HERE/compare.py" "$OUT/parity-cpu.json" "$OUT/parity-$v.json" "$v" >>"$OUT/parity.jsonl"
 done
@@ -76,11 +80,12 @@ done
 #    ran at 12-16 ms a frame plus about 95 ms per run (batch 16, 2 lanes:
 #    12.0 s for 750 frames). One row each, batch 16 and 2 lanes, end to end:
 #    FP32 against FP16 in the same visit, NHWC convolutions, cuDNN's
-#    heuristic algorithm choice, and the float16-I/O file (half the bytes to
-#    copy). The log of each names the operators ONNX Runtime put on the CPU.
+#    heuristic algorithm choice, byte input (a quarter of the bytes to copy,
+#    scaled on the device), and the float16-I/O file (half the bytes). The log of each names the operators ONNX Runtime put on the CPU.
 ONE=(--sweep-providers $PROV --sweep-batch 16 --sweep-lanes 2 --runs 1)
 step v-fp32 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp32 --json "$OUT/v-fp32.json"
 step v-fp16 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --json "$OUT/v-fp16.json"
+step v-bytes 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true --json "$OUT/v-bytes.json"
 step v-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cuda-nhwc true --json "$OUT/v-nhwc.json"
 step v-heuristic 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cudnn-conv-search heuristic --json "$OUT/v-heuristic.json"
 step fp16io 180 bash -c "$PY deploy/to_fp16.py $P32 ${P16%.onnx}io.onnx --fp16-io && $PY deploy/to_fp16.py $Q32 ${Q16%.onnx}io.onnx --fp16-io"
@@ -91,7 +96,7 @@ step v-fp16io 120 "$SV" bench "$CLIP" --player "$P32" --pitch "$Q32" --player-fp
 # its precision, then its provider options.
 mapfile -t VARIANT < <(python3 - "$OUT" <<'PY' || printf '%s\n' fp16
 import glob, json, os, sys
-flags = {"v-fp32": ["fp32"], "v-fp16": ["fp16"],
+flags = {"v-fp32": ["fp32"], "v-fp16": ["fp16"], "v-bytes": ["fp16", "--byte-input", "true"],
          "v-nhwc": ["fp16", "--cuda-nhwc", "true"],
          "v-heuristic": ["fp16", "--cudnn-conv-search", "heuristic"]}
 best = None

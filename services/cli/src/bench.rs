@@ -46,6 +46,9 @@ pub struct BenchArgs {
     /// Lanes per device to compare (0: automatic) [default: 1,2 on a GPU, 0 on the CPU].
     #[arg(long, value_delimiter = ',')]
     pub sweep_lanes: Option<Vec<usize>>,
+    /// Byte input off and/or on to compare (false,true) [default: the --byte-input setting].
+    #[arg(long, value_delimiter = ',')]
+    pub sweep_byte_input: Option<Vec<bool>>,
     /// Timed answers per setting (after the warm-up the models get when loaded).
     #[arg(long, default_value_t = 2)]
     pub runs: usize,
@@ -65,6 +68,8 @@ pub struct Row {
     pub batch_size: usize,
     /// Lanes per device as asked (0: automatic).
     pub lanes: usize,
+    /// The models took the letterboxed bytes (`--byte-input`).
+    pub byte_input: bool,
     /// The device profile the stage resolved.
     pub profile: String,
     /// Models loaded and warmed (TensorRT: engines built or loaded).
@@ -113,18 +118,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return Err(ConfigError("--runs and every --sweep-batch must be at least 1".into()).into());
     }
 
+    // None: the operator's own --byte-input (or the default) for every row.
+    let byte_inputs: Vec<Option<bool>> = match &args.sweep_byte_input {
+        Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None],
+    };
+
     let mut settings = Vec::new();
     for &provider in &providers {
         for &precision in &precisions {
             for &batch in &batches {
                 for &lane in &lanes {
-                    settings.push(Tuning {
-                        providers: Some(fallback_list(provider)),
-                        precision: Some(precision),
-                        batch_size: Some(batch),
-                        lanes: Some(lane),
-                        ..Tuning::default()
-                    });
+                    for &byte_input in &byte_inputs {
+                        settings.push(Tuning {
+                            providers: Some(fallback_list(provider)),
+                            precision: Some(precision),
+                            batch_size: Some(batch),
+                            lanes: Some(lane),
+                            byte_input,
+                            ..Tuning::default()
+                        });
+                    }
                 }
             }
         }
@@ -196,7 +210,7 @@ fn fallback_list(provider: Provider) -> Vec<Provider> {
 
 fn label(t: &Tuning) -> String {
     format!(
-        "{} {} batch {} lanes {}",
+        "{} {} batch {} lanes {}{}",
         t.providers
             .as_ref()
             .and_then(|p| p.first())
@@ -208,6 +222,11 @@ fn label(t: &Tuning) -> String {
         } else {
             l.to_string()
         }),
+        if t.byte_input == Some(true) {
+            " byte input"
+        } else {
+            ""
+        },
     )
 }
 
@@ -228,6 +247,7 @@ async fn measure(
         precision: tuning.precision.map_or("auto", Precision::name).to_string(),
         batch_size: tuning.batch_size.unwrap_or(0),
         lanes: tuning.lanes.unwrap_or(0),
+        byte_input: tuning.byte_input.unwrap_or(false),
         profile: String::new(),
         load_s: 0.0,
         seconds: 0.0,
@@ -267,6 +287,7 @@ async fn answer_runs(
         .cloned()
         .context("the stage has no profile")?;
     row.profile = profile.to_string();
+    row.byte_input = profile.byte_input;
     let lanes = profile.lanes * profile.devices.len();
 
     let mut times = Vec::with_capacity(args.runs);
@@ -323,9 +344,10 @@ pub fn best(rows: &[Row]) -> Option<&Row> {
 
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<9} {:<9} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
+        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
         "provider",
         "precision",
+        "input",
         "batch",
         "lanes",
         "load s",
@@ -341,11 +363,13 @@ pub fn table(rows: &[Row]) -> String {
         } else {
             r.lanes.to_string()
         };
+        let input = if r.byte_input { "u8" } else { "float" };
         match &r.error {
             None => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8}\n",
+                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8}\n",
                 r.provider,
                 r.precision,
+                input,
                 r.batch_size,
                 lanes,
                 r.load_s,
@@ -356,8 +380,8 @@ pub fn table(rows: &[Row]) -> String {
                 r.objects
             )),
             Some(e) => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5}  failed: {e}\n",
-                r.provider, r.precision, r.batch_size, lanes
+                "{:<9} {:<9} {:>5} {:>5} {:>5}  failed: {e}\n",
+                r.provider, r.precision, input, r.batch_size, lanes
             )),
         }
     }
@@ -391,6 +415,7 @@ mod tests {
             precision: "fp16".into(),
             batch_size: batch,
             lanes: 2,
+            byte_input: batch == 8,
             profile: format!("{provider} batch {batch}"),
             load_s: 1.0,
             seconds,
@@ -424,6 +449,7 @@ mod tests {
         let table = table(&rows);
         assert_eq!(table.lines().count(), 5);
         assert!(table.contains("failed: out of memory"), "{table}");
+        assert_eq!(table.matches(" u8 ").count(), 1, "{table}");
         assert!(super::best(&[]).is_none());
     }
 }

@@ -45,6 +45,9 @@ pub struct Tuning {
     /// ONNX Runtime intra-op threads per model (0: automatic).
     #[arg(long, env = "SV_INTRA_THREADS")]
     pub intra_threads: Option<usize>,
+    /// Give the models the letterboxed bytes and divide by 255 in the graph (true/false) [default: false].
+    #[arg(long, env = "SV_BYTE_INPUT")]
+    pub byte_input: Option<bool>,
     /// cuDNN convolution algorithm search: exhaustive, heuristic or default [default: exhaustive].
     #[arg(long, env = "SV_CUDNN_CONV_SEARCH")]
     #[serde(default, deserialize_with = "parsed")]
@@ -85,6 +88,7 @@ impl Tuning {
             lanes: self.lanes.or(fallback.lanes),
             prep_threads: self.prep_threads.or(fallback.prep_threads),
             intra_threads: self.intra_threads.or(fallback.intra_threads),
+            byte_input: self.byte_input.or(fallback.byte_input),
             cudnn_conv_search: self.cudnn_conv_search.or(fallback.cudnn_conv_search),
             cuda_nhwc: self.cuda_nhwc.or(fallback.cuda_nhwc),
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
@@ -124,6 +128,9 @@ impl Tuning {
         set(self.intra_threads, &mut config.intra_threads);
         if let Some(p) = self.precision {
             config.precision = p;
+        }
+        if let Some(b) = self.byte_input {
+            config.byte_input = b;
         }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
@@ -244,6 +251,7 @@ impl Tuning {
             "intra_threads",
             self.intra_threads.map(|n| Value::Number(n as u64)),
         );
+        push("byte_input", self.byte_input.map(Value::Bool));
         push(
             "cudnn_conv_search",
             self.cudnn_conv_search.map(|c| {
@@ -355,6 +363,7 @@ mod tests {
             pad_batches = "on"
             lanes = 2
             prep_threads = 6
+            byte_input = true
             cudnn_conv_search = "heuristic"
             cuda_nhwc = true
             cuda_tf32 = false
@@ -372,6 +381,7 @@ mod tests {
         assert_eq!(config.devices, vec![0, 1]);
         assert_eq!((config.batch_size, config.lanes), (8, 2));
         assert_eq!(config.worker.prep_threads, 6);
+        assert!(config.byte_input);
         assert_eq!(config.pad_batches, Switch::On);
         assert_eq!(config.cuda.conv_search, ConvSearch::Heuristic);
         assert!(config.cuda.prefer_nhwc && !config.cuda.tf32);
@@ -408,6 +418,7 @@ mod tests {
             batch_size: Some(8),
             pad_batches: Some(Switch::On),
             lanes: Some(2),
+            byte_input: Some(true),
             cudnn_conv_search: Some(ConvSearch::Heuristic),
             cuda_nhwc: Some(true),
             engine_cache: Some("/var/cache/trt".into()),
@@ -416,7 +427,7 @@ mod tests {
         assert_eq!(
             t.to_flags().join(" "),
             "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
-             --lanes 2 --cudnn-conv-search heuristic --cuda-nhwc true --engine-cache /var/cache/trt"
+             --lanes 2 --byte-input true --cudnn-conv-search heuristic --cuda-nhwc true --engine-cache /var/cache/trt"
         );
         assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
         assert_eq!(Tuning::default().to_toml(), "[infer]\n");

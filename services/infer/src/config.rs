@@ -116,6 +116,12 @@ pub struct InferConfig {
     pub ort_library: Option<PathBuf>,
     pub cuda: CudaOptions,
     pub tensorrt: TensorRtOptions,
+    /// Feed the models the letterboxed bytes (uint8) and let them divide by
+    /// 255 themselves (`crate::byte_input`): the same values to the bit, a
+    /// quarter of the bytes of a float32 input to copy to a GPU per run.
+    /// Off unless asked for until it is measured on a GPU (`scorevision
+    /// bench --sweep-byte-input`).
+    pub byte_input: bool,
 }
 
 impl InferConfig {
@@ -141,6 +147,7 @@ impl InferConfig {
             ort_library: None,
             cuda: CudaOptions::default(),
             tensorrt: TensorRtOptions::default(),
+            byte_input: false,
         }
     }
 }
@@ -179,6 +186,8 @@ pub struct Resolved {
     pub precision: Precision,
     pub player_model: PathBuf,
     pub pitch_model: PathBuf,
+    /// The models take the letterboxed bytes ([`InferConfig::byte_input`]).
+    pub byte_input: bool,
 }
 
 impl Resolved {
@@ -254,6 +263,9 @@ impl fmt::Display for Resolved {
             if self.prep_threads == 1 { "" } else { "s" },
             self.precision.name().to_uppercase(),
         )?;
+        if self.byte_input {
+            f.write_str(", byte input")?;
+        }
         if self.intra_threads > 0 {
             let plural = if self.intra_threads == 1 { "" } else { "s" };
             write!(
@@ -351,6 +363,7 @@ impl InferConfig {
             precision,
             player_model: pick(&self.player_model, &self.player_model_fp16),
             pitch_model: pick(&self.pitch_model, &self.pitch_model_fp16),
+            byte_input: self.byte_input,
         })
     }
 }

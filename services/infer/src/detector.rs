@@ -5,6 +5,7 @@ use std::path::Path;
 
 use sv_core::{Frame, FrameDetections};
 
+use crate::byte_input;
 use crate::config::{InferConfig, Resolved};
 use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
@@ -13,6 +14,7 @@ use crate::model::{Preprocess, YoloModel};
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
+use crate::tensor::ElementType;
 use crate::worker::assemble;
 
 pub struct Detector {
@@ -95,6 +97,7 @@ impl Detector {
                     },
                     intra_threads: resolved.intra_threads,
                     record_placement: lane == 0 && config.warm_up.is_some(),
+                    byte_input: resolved.byte_input,
                 };
                 Self::open_files(
                     config,
@@ -201,8 +204,14 @@ fn shape_profile(
     let header = OnnxHeader::read(path)?;
     let (w, h) = config.warm_up.unwrap_or((1280, 720));
     let lb = Preprocess::new(&header.info, imgsz, header.input.fixed_size()).letterbox(w, h);
+    // A byte-input session's input is the one the rewrite put in front.
+    let input = if resolved.byte_input && header.input.element == Some(ElementType::F32) {
+        byte_input::input_name(&header.input.name)
+    } else {
+        header.input.name
+    };
     Ok(ShapeProfile {
-        input: header.input.name,
+        input,
         batch: resolved.batch_size,
         height: lb.out_h as usize,
         width: lb.out_w as usize,

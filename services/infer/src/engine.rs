@@ -9,8 +9,10 @@ use ort::session::Session;
 use ort::session::builder::SessionBuilder;
 use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 
+use crate::byte_input;
 use crate::error::InferError;
 use crate::metadata::ModelInfo;
+use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderChoice, ProviderSettings, ShapeProfile};
 use crate::runtime;
 use crate::tensor::{ElementType, Input};
@@ -164,6 +166,9 @@ pub struct SessionOptions {
     pub intra_threads: usize,
     /// Record which provider runs each node until [`Engine::take_placement`].
     pub record_placement: bool,
+    /// Feed the model the letterboxed bytes and let it scale them
+    /// ([`crate::byte_input`]): a quarter of the bytes to move per run.
+    pub byte_input: bool,
 }
 
 impl SessionOptions {
@@ -174,6 +179,7 @@ impl SessionOptions {
             providers: ProviderSettings::new(providers),
             intra_threads: 0,
             record_placement: false,
+            byte_input: false,
         }
     }
 }
@@ -230,6 +236,12 @@ impl OrtEngine {
             return Err(load("file not found".into()));
         }
         let base = base_builder(options, threading, &name).map_err(load)?;
+        // With byte input the session is built from the rewritten graph.
+        let rewritten = if options.byte_input {
+            byte_input_model(path, &name).map_err(load)?
+        } else {
+            None
+        };
         // A provider can register and still fail when the session is built
         // (TensorRT without its libraries, a GPU out of memory): the next
         // one in the list gets the model, and the reason is kept.
@@ -238,7 +250,11 @@ impl OrtEngine {
         let (session, mut choice) = loop {
             let mut builder = base.clone();
             let choice = providers::register(&mut builder, &options.providers, profile, &excluded);
-            match builder.commit_from_file(path) {
+            let built = match &rewritten {
+                Some(bytes) => builder.commit_from_memory(bytes),
+                None => builder.commit_from_file(path),
+            };
+            match built {
                 Ok(session) => break (session, choice),
                 Err(e) if choice.provider != Provider::Cpu => {
                     let why = format!("the session failed to build: {e}");
@@ -272,7 +288,10 @@ impl OrtEngine {
                 let (h, w) = (shape[2], shape[3]);
                 (
                     element_type(*ty).ok_or_else(|| {
-                        shape_err("input", format!("{ty:?}, expected float32 or float16"))
+                        shape_err(
+                            "input",
+                            format!("{ty:?}, expected float32, float16 or uint8"),
+                        )
                     })?,
                     (h > 0 && w > 0).then_some((h as u32, w as u32)),
                 )
@@ -291,6 +310,7 @@ impl OrtEngine {
                     ValueType::Tensor { ty, .. } => element_type(*ty),
                     _ => None,
                 }
+                .filter(|&ty| ty != ElementType::U8)
                 .ok_or_else(|| {
                     shape_err(
                         "output",
@@ -374,8 +394,27 @@ fn element_type(ty: TensorElementType) -> Option<ElementType> {
     match ty {
         TensorElementType::Float32 => Some(ElementType::F32),
         TensorElementType::Float16 => Some(ElementType::F16),
+        TensorElementType::Uint8 => Some(ElementType::U8),
         _ => None,
     }
+}
+
+/// The model at `path` rewritten to take bytes, or `None` when it already
+/// does or takes float16 (see [`crate::byte_input`]).
+fn byte_input_model(path: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let header = OnnxHeader::parse(name, &bytes).map_err(|e| e.to_string())?;
+    match header.input.element {
+        Some(ElementType::U8) => return Ok(None),
+        Some(ElementType::F16) => {
+            tracing::info!(model = %name, "Byte input is for float32-input models; this one takes float16 and is fed as it is.");
+            return Ok(None);
+        }
+        _ => {}
+    }
+    byte_input::rewrite(&bytes, &header.input)
+        .map(Some)
+        .map_err(|e| format!("cannot give the model a byte input: {e}"))
 }
 
 impl Engine for OrtEngine {
@@ -399,6 +438,12 @@ impl Engine for OrtEngine {
                     .run(ort::inputs![self.input.as_str() => tensor])
             }
             Input::F16(data) => {
+                let tensor = TensorRef::from_array_view((shape, data))
+                    .map_err(|e| run_err(e.to_string()))?;
+                self.session
+                    .run(ort::inputs![self.input.as_str() => tensor])
+            }
+            Input::U8(data) => {
                 let tensor = TensorRef::from_array_view((shape, data))
                     .map_err(|e| run_err(e.to_string()))?;
                 self.session
@@ -435,6 +480,8 @@ impl Engine for OrtEngine {
                     data: OutputData::Owned(data.iter().map(|v| v.to_f32()).collect()),
                 })
             }
+            // Refused when the session was opened.
+            ElementType::U8 => Err(run_err("a uint8 output".into())),
         }
     }
 

@@ -7,14 +7,16 @@
 //! - [`metadata`]: the names/imgsz/stride/task/kpt_shape ultralytics exports.
 //! - [`runtime`] and [`engine`]: ONNX Runtime loading and the [`Engine`]
 //!   trait the models run through; [`providers`]: TensorRT / CUDA / CPU
-//!   and their options; [`tensor`]: f32 or f16 inputs; [`onnx_file`]: a
-//!   model's input and metadata read before a session exists.
+//!   and their options; [`tensor`]: f32, f16 or u8 inputs; [`onnx_file`]: a
+//!   model's input and metadata read before a session exists;
+//!   [`byte_input`]: a model rewritten to take the letterboxed bytes.
 //! - [`config`]: settings and the device profile that fills in the rest.
 //! - [`model`] and [`detector`]: one model, and the pair the miner runs.
 //! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
 //!   Runtime lanes, postprocessing, all overlapping) and the
 //!   [`sv_core::DetectionSource`] built on them.
 
+pub mod byte_input;
 pub mod config;
 pub mod detector;
 pub mod engine;

@@ -43,17 +43,32 @@ pub struct OnnxHeader {
 
 impl OnnxHeader {
     pub fn read(path: &Path) -> Result<Self, InferError> {
-        let load = |message: String| InferError::ModelLoad {
+        let bytes = std::fs::read(path).map_err(|e| InferError::ModelLoad {
             path: path.to_owned(),
-            message,
-        };
-        let bytes = std::fs::read(path).map_err(|e| load(e.to_string()))?;
-        let model = ModelProto::decode(bytes.as_slice())
-            .map_err(|e| load(format!("not an ONNX model: {e}")))?;
+            message: e.to_string(),
+        })?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        Self::parse(&name, &bytes).map_err(|e| match e {
+            InferError::ModelLoad { message, .. } => InferError::ModelLoad {
+                path: path.to_owned(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// The header of a serialized model named `name` (its file's stem).
+    pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, InferError> {
+        let load = |message: String| InferError::ModelLoad {
+            path: name.into(),
+            message,
+        };
+        let model =
+            ModelProto::decode(bytes).map_err(|e| load(format!("not an ONNX model: {e}")))?;
+        let name = name.to_owned();
         let info = ModelInfo::parse(&name, |key| {
             model
                 .metadata_props
@@ -72,6 +87,7 @@ impl OnnxHeader {
             .ok_or_else(|| load("the input is not a tensor".into()))?;
         let element = match tensor.elem_type {
             1 => Some(ElementType::F32),
+            2 => Some(ElementType::U8),
             10 => Some(ElementType::F16),
             _ => None,
         };
@@ -97,7 +113,8 @@ impl OnnxHeader {
     }
 }
 
-// The fields of onnx.proto the miner reads, with their field numbers.
+// The fields of onnx.proto the miner reads, with their field numbers
+// (byte_input writes an input back with the same types).
 
 #[derive(Clone, PartialEq, Message)]
 struct ModelProto {
@@ -122,39 +139,39 @@ struct GraphProto {
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct ValueInfoProto {
+pub(crate) struct ValueInfoProto {
     #[prost(string, tag = "1")]
-    name: String,
+    pub(crate) name: String,
     #[prost(message, optional, tag = "2")]
-    r#type: Option<TypeProto>,
+    pub(crate) r#type: Option<TypeProto>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct TypeProto {
+pub(crate) struct TypeProto {
     #[prost(message, optional, tag = "1")]
-    tensor_type: Option<TensorTypeProto>,
+    pub(crate) tensor_type: Option<TensorTypeProto>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct TensorTypeProto {
+pub(crate) struct TensorTypeProto {
     #[prost(int32, tag = "1")]
-    elem_type: i32,
+    pub(crate) elem_type: i32,
     #[prost(message, optional, tag = "2")]
-    shape: Option<TensorShapeProto>,
+    pub(crate) shape: Option<TensorShapeProto>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct TensorShapeProto {
+pub(crate) struct TensorShapeProto {
     #[prost(message, repeated, tag = "1")]
-    dim: Vec<Dimension>,
+    pub(crate) dim: Vec<Dimension>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-struct Dimension {
+pub(crate) struct Dimension {
     #[prost(int64, optional, tag = "1")]
-    dim_value: Option<i64>,
+    pub(crate) dim_value: Option<i64>,
     #[prost(string, optional, tag = "2")]
-    dim_param: Option<String>,
+    pub(crate) dim_param: Option<String>,
 }
 
 #[cfg(test)]

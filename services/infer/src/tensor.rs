@@ -3,7 +3,8 @@
 //! (ultralytics' `export(half=True)`, `to_fp16.py --fp16-io`). The letterbox
 //! writes either type straight from the frame's bytes through a lookup
 //! table, so an FP16 input costs half the memory traffic of an FP32 one and
-//! no conversion pass.
+//! no conversion pass. Byte-input models (`crate::byte_input`) take the
+//! pixels as u8 and scale them on the device.
 
 use half::f16;
 
@@ -14,6 +15,9 @@ use crate::pre::letterbox::UNIT;
 pub enum ElementType {
     F32,
     F16,
+    /// The letterboxed pixels as they are: a model rewritten for byte input
+    /// (`crate::byte_input`) divides by 255 itself.
+    U8,
 }
 
 impl ElementType {
@@ -21,6 +25,7 @@ impl ElementType {
         match self {
             Self::F32 => "float32",
             Self::F16 => "float16",
+            Self::U8 => "uint8",
         }
     }
 }
@@ -56,11 +61,29 @@ impl Unit for f16 {
     }
 }
 
+/// Every byte as itself: byte-input models take the pixels unscaled.
+pub static IDENTITY: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut v = 0;
+    while v < 256 {
+        table[v] = v as u8;
+        v += 1;
+    }
+    table
+};
+
+impl Unit for u8 {
+    fn table() -> &'static [u8; 256] {
+        &IDENTITY
+    }
+}
+
 /// A batch's input tensor, NCHW. It keeps its allocation between batches.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputTensor {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    U8(Vec<u8>),
 }
 
 impl InputTensor {
@@ -68,6 +91,7 @@ impl InputTensor {
         match ty {
             ElementType::F32 => Self::F32(Vec::new()),
             ElementType::F16 => Self::F16(Vec::new()),
+            ElementType::U8 => Self::U8(Vec::new()),
         }
     }
 
@@ -75,6 +99,7 @@ impl InputTensor {
         match self {
             Self::F32(_) => ElementType::F32,
             Self::F16(_) => ElementType::F16,
+            Self::U8(_) => ElementType::U8,
         }
     }
 
@@ -82,6 +107,7 @@ impl InputTensor {
         match self {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
+            Self::U8(v) => v.len(),
         }
     }
 
@@ -95,6 +121,7 @@ impl InputTensor {
         match self {
             Self::F32(v) => v.resize(len, 0.0),
             Self::F16(v) => v.resize(len, f16::ZERO),
+            Self::U8(v) => v.resize(len, 0),
         }
     }
 
@@ -103,6 +130,7 @@ impl InputTensor {
         match self {
             Self::F32(v) => v.chunks_exact_mut(len).map(ImageOut::F32).collect(),
             Self::F16(v) => v.chunks_exact_mut(len).map(ImageOut::F16).collect(),
+            Self::U8(v) => v.chunks_exact_mut(len).map(ImageOut::U8).collect(),
         }
     }
 
@@ -110,6 +138,7 @@ impl InputTensor {
         match self {
             Self::F32(v) => Input::F32(v),
             Self::F16(v) => Input::F16(v),
+            Self::U8(v) => Input::U8(v),
         }
     }
 }
@@ -119,6 +148,7 @@ impl InputTensor {
 pub enum Input<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
+    U8(&'a [u8]),
 }
 
 impl Input<'_> {
@@ -126,6 +156,7 @@ impl Input<'_> {
         match self {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
+            Self::U8(v) => v.len(),
         }
     }
 
@@ -137,15 +168,18 @@ impl Input<'_> {
         match self {
             Self::F32(_) => ElementType::F32,
             Self::F16(_) => ElementType::F16,
+            Self::U8(_) => ElementType::U8,
         }
     }
 
-    /// Every value as f32 (exact for both types), for engines that only
-    /// take f32 and for tests.
+    /// Every value as the f32 the model computes with (exact for f32 and
+    /// f16; bytes divided by 255 as a byte-input model does), for engines
+    /// that only take f32 and for tests.
     pub fn to_f32(&self) -> Vec<f32> {
         match self {
             Self::F32(v) => v.to_vec(),
             Self::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            Self::U8(v) => v.iter().map(|&x| UNIT[usize::from(x)]).collect(),
         }
     }
 }
@@ -155,6 +189,7 @@ impl Input<'_> {
 pub enum ImageOut<'a> {
     F32(&'a mut [f32]),
     F16(&'a mut [f16]),
+    U8(&'a mut [u8]),
 }
 
 impl ImageOut<'_> {
@@ -162,6 +197,7 @@ impl ImageOut<'_> {
         match self {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
+            Self::U8(v) => v.len(),
         }
     }
 

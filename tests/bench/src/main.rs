@@ -87,6 +87,9 @@ struct Common {
     cuda_nhwc: Option<bool>,
     #[arg(long)]
     cuda_tf32: Option<bool>,
+    /// Give the models the letterboxed bytes (the graph divides by 255).
+    #[arg(long)]
+    byte_input: Option<bool>,
 }
 
 impl Common {
@@ -102,6 +105,7 @@ impl Common {
         c.cuda.conv_search = self.cudnn_conv_search.unwrap_or(c.cuda.conv_search);
         c.cuda.prefer_nhwc = self.cuda_nhwc.unwrap_or(c.cuda.prefer_nhwc);
         c.cuda.tf32 = self.cuda_tf32.unwrap_or(c.cuda.tf32);
+        c.byte_input = self.byte_input.unwrap_or(c.byte_input);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);

@@ -21,6 +21,7 @@ impl Slot<'_> {
         match self.out {
             ImageOut::F32(out) => self.letterbox.draw_chw(self.frame, out),
             ImageOut::F16(out) => self.letterbox.draw_chw(self.frame, out),
+            ImageOut::U8(out) => self.letterbox.draw_chw(self.frame, out),
         }
     }
 }
