@@ -81,11 +81,16 @@ done
 #    12.0 s for 750 frames). One row each, batch 16 and 2 lanes, end to end:
 #    FP32 against FP16 in the same visit, NHWC convolutions, cuDNN's
 #    heuristic algorithm choice, byte input (a quarter of the bytes to copy,
-#    scaled on the device), and the float16-I/O file (half the bytes). The log of each names the operators ONNX Runtime put on the CPU.
+#    scaled on the device), static shapes (the 36 nodes ONNX Runtime put on
+#    the CPU were likely the dynamic export's shape arithmetic, which static
+#    shapes fold: 304 -> 221 nodes for the fixture player model), both, and
+#    the float16-I/O file (half the bytes). The log of each names the operators ONNX Runtime put on the CPU.
 ONE=(--sweep-providers $PROV --sweep-batch 16 --sweep-lanes 2 --runs 1)
 step v-fp32 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp32 --json "$OUT/v-fp32.json"
 step v-fp16 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --json "$OUT/v-fp16.json"
 step v-bytes 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true --json "$OUT/v-bytes.json"
+step v-static 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --static-shapes true --json "$OUT/v-static.json"
+step v-bytes-static 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true --static-shapes true --json "$OUT/v-bytes-static.json"
 step v-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cuda-nhwc true --json "$OUT/v-nhwc.json"
 step v-heuristic 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cudnn-conv-search heuristic --json "$OUT/v-heuristic.json"
 step fp16io 180 bash -c "$PY deploy/to_fp16.py $P32 ${P16%.onnx}io.onnx --fp16-io && $PY deploy/to_fp16.py $Q32 ${Q16%.onnx}io.onnx --fp16-io"
@@ -97,6 +102,8 @@ step v-fp16io 120 "$SV" bench "$CLIP" --player "$P32" --pitch "$Q32" --player-fp
 mapfile -t VARIANT < <(python3 - "$OUT" <<'PY' || printf '%s\n' fp16
 import glob, json, os, sys
 flags = {"v-fp32": ["fp32"], "v-fp16": ["fp16"], "v-bytes": ["fp16", "--byte-input", "true"],
+         "v-static": ["fp16", "--static-shapes", "true"],
+         "v-bytes-static": ["fp16", "--byte-input", "true", "--static-shapes", "true"],
          "v-nhwc": ["fp16", "--cuda-nhwc", "true"],
          "v-heuristic": ["fp16", "--cudnn-conv-search", "heuristic"]}
 best = None

@@ -48,6 +48,9 @@ pub struct Tuning {
     /// Give the models the letterboxed bytes and divide by 255 in the graph (true/false) [default: false].
     #[arg(long, env = "SV_BYTE_INPUT")]
     pub byte_input: Option<bool>,
+    /// With padded batches, sessions fixed to each model's one input shape (true/false) [default: false].
+    #[arg(long, env = "SV_STATIC_SHAPES")]
+    pub static_shapes: Option<bool>,
     /// cuDNN convolution algorithm search: exhaustive, heuristic or default [default: exhaustive].
     #[arg(long, env = "SV_CUDNN_CONV_SEARCH")]
     #[serde(default, deserialize_with = "parsed")]
@@ -89,6 +92,7 @@ impl Tuning {
             prep_threads: self.prep_threads.or(fallback.prep_threads),
             intra_threads: self.intra_threads.or(fallback.intra_threads),
             byte_input: self.byte_input.or(fallback.byte_input),
+            static_shapes: self.static_shapes.or(fallback.static_shapes),
             cudnn_conv_search: self.cudnn_conv_search.or(fallback.cudnn_conv_search),
             cuda_nhwc: self.cuda_nhwc.or(fallback.cuda_nhwc),
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
@@ -131,6 +135,9 @@ impl Tuning {
         }
         if let Some(b) = self.byte_input {
             config.byte_input = b;
+        }
+        if let Some(b) = self.static_shapes {
+            config.static_shapes = b;
         }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
@@ -252,6 +259,7 @@ impl Tuning {
             self.intra_threads.map(|n| Value::Number(n as u64)),
         );
         push("byte_input", self.byte_input.map(Value::Bool));
+        push("static_shapes", self.static_shapes.map(Value::Bool));
         push(
             "cudnn_conv_search",
             self.cudnn_conv_search.map(|c| {
@@ -364,6 +372,7 @@ mod tests {
             lanes = 2
             prep_threads = 6
             byte_input = true
+            static_shapes = true
             cudnn_conv_search = "heuristic"
             cuda_nhwc = true
             cuda_tf32 = false
@@ -381,7 +390,7 @@ mod tests {
         assert_eq!(config.devices, vec![0, 1]);
         assert_eq!((config.batch_size, config.lanes), (8, 2));
         assert_eq!(config.worker.prep_threads, 6);
-        assert!(config.byte_input);
+        assert!(config.byte_input && config.static_shapes);
         assert_eq!(config.pad_batches, Switch::On);
         assert_eq!(config.cuda.conv_search, ConvSearch::Heuristic);
         assert!(config.cuda.prefer_nhwc && !config.cuda.tf32);

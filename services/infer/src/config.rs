@@ -122,6 +122,12 @@ pub struct InferConfig {
     /// Off unless asked for until it is measured on a GPU (`scorevision
     /// bench --sweep-byte-input`).
     pub byte_input: bool,
+    /// With padded batches, sessions built for the one input shape each
+    /// model gets (the batch size at the letterbox of the warm-up frame
+    /// size), so ONNX Runtime folds the graph's shape arithmetic into
+    /// constants (`crate::engine::SessionOptions::static_shapes`). Off unless
+    /// asked for until it is measured on a GPU.
+    pub static_shapes: bool,
 }
 
 impl InferConfig {
@@ -148,6 +154,7 @@ impl InferConfig {
             cuda: CudaOptions::default(),
             tensorrt: TensorRtOptions::default(),
             byte_input: false,
+            static_shapes: false,
         }
     }
 }
@@ -188,6 +195,9 @@ pub struct Resolved {
     pub pitch_model: PathBuf,
     /// The models take the letterboxed bytes ([`InferConfig::byte_input`]).
     pub byte_input: bool,
+    /// Sessions fixed to one input shape ([`InferConfig::static_shapes`]):
+    /// only with padded batches and a warm-up size to take the shape from.
+    pub static_shapes: bool,
 }
 
 impl Resolved {
@@ -265,6 +275,9 @@ impl fmt::Display for Resolved {
         )?;
         if self.byte_input {
             f.write_str(", byte input")?;
+        }
+        if self.static_shapes {
+            f.write_str(", static shapes")?;
         }
         if self.intra_threads > 0 {
             let plural = if self.intra_threads == 1 { "" } else { "s" };
@@ -364,6 +377,9 @@ impl InferConfig {
             player_model: pick(&self.player_model, &self.player_model_fp16),
             pitch_model: pick(&self.pitch_model, &self.pitch_model_fp16),
             byte_input: self.byte_input,
+            // One shape needs every batch padded to the same size, and a
+            // frame size to letterbox.
+            static_shapes: self.static_shapes && pad_batches && self.warm_up.is_some(),
         })
     }
 }
@@ -491,6 +507,7 @@ mod tests {
                 name: "images".into(),
                 element: Some(crate::tensor::ElementType::F16),
                 dims: vec![batch, Some(3), Some(640), Some(640)],
+                params: vec![None; 4],
             },
             info: crate::metadata::ModelInfo::parse(name, |key| {
                 Some(

@@ -69,7 +69,7 @@ impl Detector {
         if let (true, Some(dir)) = (tensorrt, &config.tensorrt.cache_dir) {
             providers::prepare_cache_dir(dir).map_err(InferError::Config)?;
         }
-        let profiles = if tensorrt {
+        let profiles = if tensorrt || resolved.static_shapes {
             Some((
                 shape_profile(
                     &resolved.player_model,
@@ -98,6 +98,7 @@ impl Detector {
                     intra_threads: resolved.intra_threads,
                     record_placement: lane == 0 && config.warm_up.is_some(),
                     byte_input: resolved.byte_input,
+                    static_shapes: resolved.static_shapes,
                 };
                 Self::open_files(
                     config,
@@ -193,8 +194,9 @@ impl Detector {
     }
 }
 
-/// TensorRT's one input shape for a model: the letterbox of the warm-up
-/// frame size (16:9 clips all letterbox alike), full batches.
+/// The one input shape of a model for TensorRT and static-shape sessions:
+/// the letterbox of the warm-up frame size (16:9 clips all letterbox
+/// alike), full batches.
 fn shape_profile(
     path: &Path,
     imgsz: u32,

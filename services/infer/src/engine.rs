@@ -169,6 +169,12 @@ pub struct SessionOptions {
     /// Feed the model the letterboxed bytes and let it scale them
     /// ([`crate::byte_input`]): a quarter of the bytes to move per run.
     pub byte_input: bool,
+    /// Fix the input's symbolic dimensions to the shape profile's (the
+    /// padded batch at the letterbox of a 16:9 frame), so ONNX Runtime folds
+    /// the shape arithmetic of the graph into constants instead of running
+    /// it on the CPU between GPU kernels on every run. Another shape runs on
+    /// a second, dynamic session opened when first needed.
+    pub static_shapes: bool,
 }
 
 impl SessionOptions {
@@ -180,6 +186,7 @@ impl SessionOptions {
             intra_threads: 0,
             record_placement: false,
             byte_input: false,
+            static_shapes: false,
         }
     }
 }
@@ -206,9 +213,59 @@ pub struct OrtEngine {
     output_type: ElementType,
     choice: ProviderChoice,
     profiling: bool,
-    /// The input's (height, width) when the model has a fixed spatial size.
+    /// With static shapes: the one input shape `session` takes, and how to
+    /// open a session for any other.
+    static_shape: Option<[usize; 4]>,
+    dynamic: Dynamic,
+    /// The input's (height, width) when the model file has a fixed spatial
+    /// size (static shapes leave this as the file says).
     pub fixed_size: Option<(u32, u32)>,
     pub info: ModelInfo,
+}
+
+/// The dynamic-shape session of a static-shape engine, opened the first
+/// time a batch of another shape comes (a clip that is not 16:9).
+enum Dynamic {
+    None,
+    Later(Box<Reopen>),
+    Open(Box<Session>),
+}
+
+/// What opening the dynamic session takes (ONNX Runtime's builder cannot
+/// move between threads, so it is built again from these).
+struct Reopen {
+    path: PathBuf,
+    options: SessionOptions,
+    threading: Threading,
+    profile: Option<ShapeProfile>,
+    /// The providers the main session did not get.
+    excluded: Vec<Provider>,
+}
+
+impl Reopen {
+    fn open(self, name: &str) -> Result<Session, String> {
+        let options = SessionOptions {
+            record_placement: false,
+            ..self.options
+        };
+        let mut builder = base_builder(&options, self.threading, name)?;
+        providers::register(
+            &mut builder,
+            &options.providers,
+            self.profile.as_ref(),
+            &self.excluded,
+        );
+        let rewritten = if options.byte_input {
+            byte_input_model(&self.path, name)?
+        } else {
+            None
+        };
+        match rewritten {
+            Some(bytes) => builder.commit_from_memory(&bytes),
+            None => builder.commit_from_file(&self.path),
+        }
+        .map_err(|e| e.to_string())
+    }
 }
 
 impl OrtEngine {
@@ -217,7 +274,9 @@ impl OrtEngine {
         Self::open_with(path, options, Threading::default(), None)
     }
 
-    /// Opens `path`; `profile` is the one input shape TensorRT builds for.
+    /// Opens `path`; `profile` is the one input shape TensorRT builds for
+    /// and, with [`SessionOptions::static_shapes`], the one the session
+    /// takes.
     pub fn open_with(
         path: &Path,
         options: &SessionOptions,
@@ -235,7 +294,22 @@ impl OrtEngine {
         if !path.is_file() {
             return Err(load("file not found".into()));
         }
-        let base = base_builder(options, threading, &name).map_err(load)?;
+        let mut base = base_builder(options, threading, &name).map_err(load)?;
+        // With static shapes the file's header says which dimensions are
+        // symbolic and what the file's own size is.
+        let header = match (options.static_shapes, profile) {
+            (true, Some(profile)) => Some((OnnxHeader::read(path)?, profile)),
+            _ => None,
+        };
+        let overrides = header
+            .as_ref()
+            .map(|(header, profile)| static_overrides(header, profile))
+            .unwrap_or_default();
+        for (dim, value) in &overrides {
+            base = base
+                .with_dimension_override(dim, *value as i64)
+                .map_err(|e| load(e.to_string()))?;
+        }
         // With byte input the session is built from the rewritten graph.
         let rewritten = if options.byte_input {
             byte_input_model(path, &name).map_err(load)?
@@ -283,9 +357,28 @@ impl OrtEngine {
                 format!("{} inputs, expected 1", session.inputs().len()),
             ));
         };
+        let static_shape = match (overrides.is_empty(), profile) {
+            (false, Some(p)) => Some([p.batch, 3, p.height, p.width]),
+            _ => None,
+        };
         let (input_type, fixed_size) = match input.dtype() {
             ValueType::Tensor { ty, shape, .. } if shape.len() == 4 => {
-                let (h, w) = (shape[2], shape[3]);
+                // The file's own size, not the one the overrides fixed.
+                let (h, w) = match (&header, static_shape) {
+                    (Some((header, _)), Some(_)) => {
+                        let dim = |i: usize| {
+                            header
+                                .input
+                                .dims
+                                .get(i)
+                                .copied()
+                                .flatten()
+                                .map_or(0, |d| d as i64)
+                        };
+                        (dim(2), dim(3))
+                    }
+                    _ => (shape[2], shape[3]),
+                };
                 (
                     element_type(*ty).ok_or_else(|| {
                         shape_err(
@@ -328,8 +421,20 @@ impl OrtEngine {
             device = options.providers.device,
             input = input_type.name(),
             ?fixed_size,
+            ?static_shape,
             "Model loaded."
         );
+        let dynamic = if static_shape.is_some() {
+            Dynamic::Later(Box::new(Reopen {
+                path: path.to_owned(),
+                options: options.clone(),
+                threading,
+                profile: profile.cloned(),
+                excluded: choice.skipped.iter().map(|(p, _)| *p).collect(),
+            }))
+        } else {
+            Dynamic::None
+        };
         Ok(Self {
             name,
             session,
@@ -339,9 +444,48 @@ impl OrtEngine {
             output_type,
             choice,
             profiling: options.record_placement,
+            static_shape,
+            dynamic,
             fixed_size,
             info,
         })
+    }
+
+    /// The one input shape the main session takes, with static shapes.
+    pub fn static_shape(&self) -> Option<[usize; 4]> {
+        self.static_shape
+    }
+
+    /// The main session's input dimensions as ONNX Runtime reports them
+    /// (-1 where symbolic): with static shapes, the profile's.
+    pub fn session_input_dims(&self) -> Vec<i64> {
+        match self.session.inputs().first().map(|i| i.dtype()) {
+            Some(ValueType::Tensor { shape, .. }) => shape.iter().copied().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether a batch of another shape has opened the dynamic session.
+    pub fn opened_dynamic(&self) -> bool {
+        matches!(self.dynamic, Dynamic::Open(_))
+    }
+
+    /// The session for an input of `shape`: the static one when it fits.
+    fn session_for(&mut self, shape: [usize; 4]) -> Result<&mut Session, String> {
+        if self.static_shape.is_none_or(|s| s == shape) {
+            return Ok(&mut self.session);
+        }
+        if let Dynamic::Later(_) = self.dynamic {
+            let Dynamic::Later(reopen) = std::mem::replace(&mut self.dynamic, Dynamic::None) else {
+                unreachable!("checked above")
+            };
+            tracing::info!(model = %self.name, ?shape, static_shape = ?self.static_shape, "Opening a dynamic-shape session for an input of another shape.");
+            self.dynamic = Dynamic::Open(Box::new(reopen.open(&self.name)?));
+        }
+        match &mut self.dynamic {
+            Dynamic::Open(session) => Ok(session),
+            _ => Err("the dynamic-shape session failed to open earlier".into()),
+        }
     }
 
     /// The provider the session runs on and why earlier ones were not used.
@@ -399,6 +543,24 @@ fn element_type(ty: TensorElementType) -> Option<ElementType> {
     }
 }
 
+/// The input's symbolic dimensions fixed to `profile`'s batch, height and
+/// width: `(dimension name, value)`.
+fn static_overrides(header: &OnnxHeader, profile: &ShapeProfile) -> Vec<(String, usize)> {
+    let values = [
+        Some(profile.batch),
+        None,
+        Some(profile.height),
+        Some(profile.width),
+    ];
+    header
+        .input
+        .params
+        .iter()
+        .zip(values)
+        .filter_map(|(param, value)| Some((param.clone()?, value?)))
+        .collect()
+}
+
 /// The model at `path` rewritten to take bytes, or `None` when it already
 /// does or takes float16 (see [`crate::byte_input`]).
 fn byte_input_model(path: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
@@ -419,8 +581,9 @@ fn byte_input_model(path: &Path, name: &str) -> Result<Option<Vec<u8>>, String> 
 
 impl Engine for OrtEngine {
     fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
+        let model = self.name.clone();
         let run_err = |message: String| InferError::Run {
-            model: self.name.clone(),
+            model: model.clone(),
             message,
         };
         if input.element_type() != self.input_type {
@@ -430,34 +593,34 @@ impl Engine for OrtEngine {
                 self.input_type.name()
             )));
         }
+        let (input_name, output_name) = (self.input.clone(), self.output.clone());
+        let output_type = self.output_type;
+        let session = self.session_for(shape).map_err(run_err)?;
         let mut outputs = match input {
             Input::F32(data) => {
                 let tensor = TensorRef::from_array_view((shape, data))
                     .map_err(|e| run_err(e.to_string()))?;
-                self.session
-                    .run(ort::inputs![self.input.as_str() => tensor])
+                session.run(ort::inputs![input_name.as_str() => tensor])
             }
             Input::F16(data) => {
                 let tensor = TensorRef::from_array_view((shape, data))
                     .map_err(|e| run_err(e.to_string()))?;
-                self.session
-                    .run(ort::inputs![self.input.as_str() => tensor])
+                session.run(ort::inputs![input_name.as_str() => tensor])
             }
             Input::U8(data) => {
                 let tensor = TensorRef::from_array_view((shape, data))
                     .map_err(|e| run_err(e.to_string()))?;
-                self.session
-                    .run(ort::inputs![self.input.as_str() => tensor])
+                session.run(ort::inputs![input_name.as_str() => tensor])
             }
         }
         .map_err(|e| run_err(e.to_string()))?;
         // Take the value out of the session's outputs: it owns its buffer, so
         // postprocessing can read it on another thread without a copy.
         let value = outputs
-            .remove(self.output.as_str())
-            .ok_or_else(|| run_err(format!("no output named {}", self.output)))?;
+            .remove(output_name.as_str())
+            .ok_or_else(|| run_err(format!("no output named {output_name}")))?;
         drop(outputs);
-        match self.output_type {
+        match output_type {
             ElementType::F32 => {
                 let shape = value
                     .try_extract_tensor::<f32>()

@@ -21,6 +21,9 @@ pub struct InputSpec {
     pub element: Option<ElementType>,
     /// Each dimension; `None` where it is symbolic (dynamic).
     pub dims: Vec<Option<u64>>,
+    /// Each dimension's symbolic name, where it has one (ultralytics:
+    /// `batch`, `height`, `width`).
+    pub params: Vec<Option<String>>,
 }
 
 impl InputSpec {
@@ -101,12 +104,23 @@ impl OnnxHeader {
                     .collect()
             })
             .unwrap_or_default();
+        let params = tensor
+            .shape
+            .as_ref()
+            .map(|s| {
+                s.dim
+                    .iter()
+                    .map(|d| d.dim_param.clone().filter(|p| !p.is_empty()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(Self {
             name,
             input: InputSpec {
                 name: input.name.clone(),
                 element,
                 dims,
+                params,
             },
             info,
         })
@@ -192,6 +206,8 @@ mod tests {
         assert_eq!(players.input.element, Some(ElementType::F32));
         assert_eq!(players.input.dims.len(), 4);
         assert_eq!(players.input.fixed_size(), None, "dynamic export");
+        let params: Vec<Option<&str>> = players.input.params.iter().map(|p| p.as_deref()).collect();
+        assert_eq!(params, [Some("batch"), None, Some("height"), Some("width")]);
         assert_eq!(players.info.task, Task::Detect);
         assert_eq!(players.info.names.len(), 4);
         assert_eq!(players.info.stride, 32);

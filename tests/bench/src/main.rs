@@ -90,6 +90,9 @@ struct Common {
     /// Give the models the letterboxed bytes (the graph divides by 255).
     #[arg(long)]
     byte_input: Option<bool>,
+    /// Sessions fixed to each model's one (padded) input shape.
+    #[arg(long)]
+    static_shapes: Option<bool>,
 }
 
 impl Common {
@@ -106,6 +109,7 @@ impl Common {
         c.cuda.prefer_nhwc = self.cuda_nhwc.unwrap_or(c.cuda.prefer_nhwc);
         c.cuda.tf32 = self.cuda_tf32.unwrap_or(c.cuda.tf32);
         c.byte_input = self.byte_input.unwrap_or(c.byte_input);
+        c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);
