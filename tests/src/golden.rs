@@ -33,8 +33,14 @@ pub struct ModelGolden {
     pub keypoints: Vec<Vec<[f64; 3]>>,
 }
 
+/// The YOLOv8 fixtures' golden file.
 pub fn load() -> anyhow::Result<Golden> {
-    let path = crate::fixture("golden/ultralytics.json");
+    crate::YOLOV8.golden()
+}
+
+/// A golden file, by its path relative to tests/fixtures.
+pub fn load_from(rel: &str) -> anyhow::Result<Golden> {
+    let path = crate::fixture(rel);
     let text =
         std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(serde_json::from_str(&text)?)

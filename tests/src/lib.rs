@@ -22,12 +22,61 @@ pub fn sample_clip() -> PathBuf {
     fixture("clip/sample_720p.mp4")
 }
 
-pub fn player_model() -> PathBuf {
-    fixture("models/players.onnx")
+/// One model family's fixtures (tests/fixtures/README.md): a player
+/// detector, a pitch pose model, and what ultralytics 8.3.48 + supervision
+/// 0.22.0 made of them on the sample clip. The parity tests run the same
+/// checks on every entry of [`FAMILIES`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Family {
+    pub name: &'static str,
+    /// Paths relative to tests/fixtures.
+    pub players: &'static str,
+    pub pitch: &'static str,
+    pub golden: &'static str,
 }
 
+impl Family {
+    pub fn player_model(&self) -> PathBuf {
+        fixture(self.players)
+    }
+
+    pub fn pitch_model(&self) -> PathBuf {
+        fixture(self.pitch)
+    }
+
+    /// The reference outputs on these models (`make_goldens.py`).
+    pub fn golden(&self) -> anyhow::Result<golden::Golden> {
+        golden::load_from(self.golden)
+    }
+}
+
+/// YOLOv8 (`yolov8.yaml` / `yolov8-pose.yaml`): the default fixtures.
+pub const YOLOV8: Family = Family {
+    name: "yolov8",
+    players: "models/players.onnx",
+    pitch: "models/pitch.onnx",
+    golden: "golden/ultralytics.json",
+};
+
+/// YOLO11 (`yolo11.yaml` / `yolo11-pose.yaml`).
+pub const YOLO11: Family = Family {
+    name: "yolo11",
+    players: "models/players_yolo11.onnx",
+    pitch: "models/pitch_yolo11.onnx",
+    golden: "golden/ultralytics_yolo11.json",
+};
+
+/// Every model family the parity tests cover.
+pub const FAMILIES: [Family; 2] = [YOLOV8, YOLO11];
+
+/// The YOLOv8 player model.
+pub fn player_model() -> PathBuf {
+    YOLOV8.player_model()
+}
+
+/// The YOLOv8 pitch model.
 pub fn pitch_model() -> PathBuf {
-    fixture("models/pitch.onnx")
+    YOLOV8.pitch_model()
 }
 
 /// Frames in a video as ffprobe counts them (decoding every packet).

@@ -1,14 +1,15 @@
 //! The infer stage against ultralytics 8.3.48 itself: the golden outputs
 //! were made by ultralytics on the same models and the same (saved) frames,
 //! so any difference is ours. Preprocessing must be bit-exact (letterbox
-//! md5); boxes, classes, scores and keypoints must agree.
+//! md5); boxes, classes, scores and keypoints must agree. Every check runs
+//! on each model family's fixtures (YOLOv8, YOLO11: `sv_tests::FAMILIES`).
 
 use md5::{Digest, Md5};
 use sv_core::Frame;
 use sv_infer::model::{ModelOutput, YoloModel};
 use sv_infer::post::PoseInstance;
-use sv_tests::golden::{self, Golden, ModelGolden};
-use sv_tests::{golden_frames, open_model, pitch_model, player_model};
+use sv_tests::golden::{Golden, ModelGolden};
+use sv_tests::{FAMILIES, Family, golden_frames, open_model};
 
 fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
@@ -56,12 +57,12 @@ fn compare_boxes(what: &str, frame: u64, ours: &[([f32; 4], f32, u32)], golden: 
     }
 }
 
-fn compare_keypoints(frame: u64, ours: &[PoseInstance], golden: &ModelGolden) {
+fn compare_keypoints(fam: &str, frame: u64, ours: &[PoseInstance], golden: &ModelGolden) {
     for (i, (pose, want)) in ours.iter().zip(&golden.keypoints).enumerate() {
         assert_eq!(
             pose.keypoints.len(),
             want.len(),
-            "frame {frame} instance {i}: keypoint count"
+            "{fam} frame {frame} instance {i}: keypoint count"
         );
         for (k, (kp, w)) in pose.keypoints.iter().zip(want).enumerate() {
             let (dx, dy) = (
@@ -70,7 +71,7 @@ fn compare_keypoints(frame: u64, ours: &[PoseInstance], golden: &ModelGolden) {
             );
             assert!(
                 dx <= 0.5 && dy <= 0.5,
-                "frame {frame} instance {i} keypoint {k}: ({}, {}) vs ({}, {})",
+                "{fam} frame {frame} instance {i} keypoint {k}: ({}, {}) vs ({}, {})",
                 kp.x,
                 kp.y,
                 w[0],
@@ -78,7 +79,7 @@ fn compare_keypoints(frame: u64, ours: &[PoseInstance], golden: &ModelGolden) {
             );
             assert!(
                 (f64::from(kp.confidence) - w[2]).abs() < 1e-4,
-                "frame {frame} keypoint {k}: visibility"
+                "{fam} frame {frame} keypoint {k}: visibility"
             );
         }
     }
@@ -110,16 +111,17 @@ fn check_letterbox(what: &str, model: &YoloModel, frame: &Frame, golden: &ModelG
     );
 }
 
-fn setup() -> (Golden, Vec<Frame>, YoloModel, YoloModel) {
-    let golden = golden::load().unwrap();
+fn setup(family: &Family) -> (Golden, Vec<Frame>, YoloModel, YoloModel) {
+    let golden = family.golden().unwrap();
     let frames = golden_frames(&golden).unwrap();
-    let players = open_model(&player_model(), 1280).unwrap();
-    let pitch = open_model(&pitch_model(), 640).unwrap();
+    let players = open_model(&family.player_model(), 1280).unwrap();
+    let pitch = open_model(&family.pitch_model(), 640).unwrap();
     (golden, frames, players, pitch)
 }
 
-fn run_parity(batch: usize) {
-    let (golden, frames, mut players, mut pitch) = setup();
+fn run_parity(family: &Family, batch: usize) {
+    let (golden, frames, mut players, mut pitch) = setup(family);
+    let fam = family.name;
     assert_eq!(frames.len(), golden.frames.len());
     let (mut boxes, mut keypoints_visible) = (0, 0);
     for (chunk, goldens) in frames.chunks(batch).zip(golden.frames.chunks(batch)) {
@@ -130,18 +132,18 @@ fn run_parity(batch: usize) {
             .zip(goldens)
             .zip(player_out.into_iter().zip(pitch_out))
         {
-            check_letterbox("players", &players, frame, &g.players);
-            check_letterbox("pitch", &pitch, frame, &g.pitch);
+            check_letterbox(&format!("{fam} players"), &players, frame, &g.players);
+            check_letterbox(&format!("{fam} pitch"), &pitch, frame, &g.pitch);
             let ModelOutput::Detections(dets) = p else {
-                panic!("player model gave poses")
+                panic!("{fam} player model gave poses")
             };
             let ours: Vec<_> = dets
                 .iter()
                 .map(|d| (d.bbox, d.confidence, d.class_id))
                 .collect();
-            compare_boxes("players", frame.index, &ours, &g.players);
+            compare_boxes(&format!("{fam} players"), frame.index, &ours, &g.players);
             let ModelOutput::Poses(poses) = q else {
-                panic!("pitch model gave plain detections")
+                panic!("{fam} pitch model gave plain detections")
             };
             let ours: Vec<_> = poses
                 .iter()
@@ -153,8 +155,8 @@ fn run_parity(batch: usize) {
                     )
                 })
                 .collect();
-            compare_boxes("pitch", frame.index, &ours, &g.pitch);
-            compare_keypoints(frame.index, &poses, &g.pitch);
+            compare_boxes(&format!("{fam} pitch"), frame.index, &ours, &g.pitch);
+            compare_keypoints(fam, frame.index, &poses, &g.pitch);
             boxes += dets.len();
             keypoints_visible += poses.first().map_or(0, |p| {
                 p.keypoints.iter().filter(|k| k.confidence >= 0.5).count()
@@ -164,22 +166,38 @@ fn run_parity(batch: usize) {
     // The fixtures are only a test if the models actually find things.
     assert!(
         boxes >= frames.len(),
-        "only {boxes} player boxes in {} frames",
+        "{fam}: only {boxes} player boxes in {} frames",
         frames.len()
     );
     assert!(
         keypoints_visible > 0,
-        "no visible pitch keypoint in any frame"
+        "{fam}: no visible pitch keypoint in any frame"
     );
 }
 
-#[test]
-fn matches_ultralytics_one_frame_at_a_time() {
-    run_parity(1);
+/// One module of tests per model family, all running the same checks.
+macro_rules! per_family {
+    ($($module:ident => $family:expr),* $(,)?) => {
+        $(mod $module {
+            #[test]
+            fn matches_ultralytics_one_frame_at_a_time() {
+                super::run_parity(&$family, 1);
+            }
+
+            #[test]
+            fn matches_ultralytics_in_batches_of_four() {
+                // Batching must not change a single number.
+                super::run_parity(&$family, 4);
+            }
+        })*
+
+        #[test]
+        fn every_family_is_tested() {
+            let tested = [$(stringify!($module)),*];
+            let all: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+            assert_eq!(tested.as_slice(), all.as_slice());
+        }
+    };
 }
 
-#[test]
-fn matches_ultralytics_in_batches_of_four() {
-    // Batching must not change a single number.
-    run_parity(4);
-}
+per_family!(yolov8 => sv_tests::YOLOV8, yolo11 => sv_tests::YOLO11);

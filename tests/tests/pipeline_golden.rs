@@ -7,6 +7,8 @@
 //! reference sends `[]` for a frame without a pitch instance, so parity is
 //! checked with `MissingKeypoints::Empty`; the default (32 zero pairs there,
 //! the rest unchanged) is checked on the same chain with blank frames in.
+//! The parity checks run on each model family's fixtures (YOLOv8, YOLO11:
+//! `sv_tests::FAMILIES`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,21 +23,19 @@ use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 use sv_infer::{Detector, Provider};
 use sv_tests::png_frames::PngFrames;
-use sv_tests::{golden, golden_frames, open_model, pitch_model, player_model, sample_clip};
+use sv_tests::{FAMILIES, Family, YOLOV8, golden, golden_frames, open_model, sample_clip};
 use sv_track::ByteTrackConfig;
 
-#[tokio::test]
-async fn embedded_chain_reproduces_the_reference_miner_json() {
-    let golden = golden::load().unwrap();
+async fn embedded_chain_reproduces_the_reference_miner_json(family: &Family) {
+    let golden = family.golden().unwrap();
     let frames = PngFrames {
         frames: golden_frames(&golden).unwrap(),
     };
-    check_against_golden(frames, "saved-frames", &golden).await;
+    check_against_golden(family, frames, "saved-frames", &golden).await;
 }
 
-#[tokio::test]
-async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
-    let golden = golden::load().unwrap();
+async fn our_decode_of_the_clip_gives_the_reference_miner_json(family: &Family) {
+    let golden = family.golden().unwrap();
     let decode = sv_decode::Local::new(DecodeConfig {
         // The CPU path is held to exact parity; NVDEC to tolerances.
         hardware: HardwarePreference::Off,
@@ -43,14 +43,41 @@ async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
     })
     .unwrap();
     let clip = sample_clip().display().to_string();
-    check_against_golden(decode, &clip, &golden).await;
+    check_against_golden(family, decode, &clip, &golden).await;
 }
 
-/// The embedded chain (infer on the fixture models, then track) over `frames`.
-fn chain(frames: impl FrameSource + 'static) -> impl TrackSource {
+/// One module of tests per model family, all running the same checks.
+macro_rules! per_family {
+    ($($module:ident => $family:expr),* $(,)?) => {
+        $(mod $module {
+            #[tokio::test]
+            async fn embedded_chain_reproduces_the_reference_miner_json() {
+                super::embedded_chain_reproduces_the_reference_miner_json(&$family).await;
+            }
+
+            #[tokio::test]
+            async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
+                super::our_decode_of_the_clip_gives_the_reference_miner_json(&$family).await;
+            }
+        })*
+
+        #[test]
+        fn every_family_is_tested() {
+            let tested = [$(stringify!($module)),*];
+            let all: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+            assert_eq!(tested.as_slice(), all.as_slice());
+        }
+    };
+}
+
+per_family!(yolov8 => sv_tests::YOLOV8, yolo11 => sv_tests::YOLO11);
+
+/// The embedded chain (infer on a family's fixture models, then track) over
+/// `frames`.
+fn chain(family: &Family, frames: impl FrameSource + 'static) -> impl TrackSource {
     let detector = Detector::new(
-        open_model(&player_model(), 1280).unwrap(),
-        open_model(&pitch_model(), 640).unwrap(),
+        open_model(&family.player_model(), 1280).unwrap(),
+        open_model(&family.pitch_model(), 640).unwrap(),
     )
     .unwrap();
     let infer = Arc::new(sv_infer::Stage::with_detector(
@@ -63,11 +90,13 @@ fn chain(frames: impl FrameSource + 'static) -> impl TrackSource {
 }
 
 async fn check_against_golden(
+    family: &Family,
     frames: impl FrameSource + 'static,
     url: &str,
     golden: &golden::Golden,
 ) {
-    let track = chain(frames);
+    let fam = family.name;
+    let track = chain(family, frames);
     let stream = track.track(VideoRequest::new("golden", url));
     let response = ChallengeResponse::assemble(
         "golden",
@@ -91,23 +120,23 @@ async fn check_against_golden(
         assert_eq!(
             ours.keypoints.len(),
             want.keypoints.len(),
-            "frame {n}: keypoint count"
+            "{fam} frame {n}: keypoint count"
         );
         for (k, (a, b)) in ours.keypoints.iter().zip(&want.keypoints).enumerate() {
             assert!(
                 (a[0] - b[0]).abs() <= 0.5 && (a[1] - b[1]).abs() <= 0.5,
-                "frame {n} keypoint {k}: {a:?} vs {b:?}"
+                "{fam} frame {n} keypoint {k}: {a:?} vs {b:?}"
             );
         }
         let ids: Vec<u64> = ours.objects.iter().map(|o| o.id).collect();
         let want_ids: Vec<u64> = want.objects.iter().map(|o| o.id).collect();
-        assert_eq!(ids, want_ids, "frame {n}: tracker ids");
+        assert_eq!(ids, want_ids, "{fam} frame {n}: tracker ids");
         for (a, b) in ours.objects.iter().zip(&want.objects) {
-            assert_eq!(a.class_id, b.class_id, "frame {n} id {}: class", a.id);
+            assert_eq!(a.class_id, b.class_id, "{fam} frame {n} id {}: class", a.id);
             for c in 0..4 {
                 assert!(
                     (a.bbox[c] - b.bbox[c]).abs() < 1e-3,
-                    "frame {n} id {}: bbox {:?} vs {:?}",
+                    "{fam} frame {n} id {}: bbox {:?} vs {:?}",
                     a.id,
                     a.bbox,
                     b.bbox
@@ -118,7 +147,7 @@ async fn check_against_golden(
     }
     assert!(
         tracked > 0,
-        "nothing was tracked: the comparison proves nothing"
+        "{fam}: nothing was tracked: the comparison proves nothing"
     );
 }
 
@@ -150,7 +179,7 @@ async fn by_default_frames_without_the_pitch_get_32_zero_pairs() {
         let black = vec![0u8; (f.width * f.height * 3) as usize];
         frames[i] = Frame::rgb(f.index, f.width, f.height, Bytes::from(black));
     }
-    let track = chain(PngFrames { frames });
+    let track = chain(&YOLOV8, PngFrames { frames });
     let tracks: Vec<FrameTracks> = track
         .track(VideoRequest::new("blank", "saved-frames"))
         .map(Result::unwrap)
