@@ -31,11 +31,10 @@ pub mod stage;
 pub mod tensor;
 pub mod worker;
 
-pub use config::{InferConfig, Precision, Resolved, Switch};
+pub use config::{InferConfig, Precision, Resolved, Switch, WorkerConfig};
 pub use detector::{Detector, ProviderReport};
 pub use engine::{Engine, OrtEngine, SessionOptions, Threading};
 pub use error::InferError;
 pub use providers::{ConvSearch, CudaOptions, Provider, TensorRtOptions};
 pub use stage::Stage;
 pub use tensor::ElementType;
-pub use worker::WorkerConfig;

@@ -10,11 +10,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
-use crate::config::{InferConfig, Resolved};
+use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
 use crate::runtime::Provider;
-use crate::worker::{InferStats, Pending, Worker, WorkerConfig};
+use crate::worker::{InferStats, Pending, Worker};
 
 pub struct Stage<U> {
     upstream: U,
