@@ -36,7 +36,7 @@ async fn embedded_chain_reproduces_the_reference_miner_json() {
 #[tokio::test]
 async fn our_decode_of_the_clip_gives_the_reference_miner_json() {
     let golden = golden::load().unwrap();
-    let decode = sv_decode::Local::new(DecodeConfig {
+    let decode = sv_decode::Stage::new(DecodeConfig {
         // The CPU path is held to exact parity; NVDEC to tolerances.
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()

@@ -9,7 +9,8 @@
 //! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
 //!   threads that convert its pictures.
 //! - [`progressive`]: decoding a download while it arrives.
-//! - [`local`]: [`Local`], the in-process [`sv_core::FrameSource`].
+//! - [`stage`]: [`Stage`], the decode stage in process, as a
+//!   [`sv_core::FrameSource`].
 //! - [`warm`]: a tiny built-in clip decoded once per process at start-up.
 //! - [`shm`]: the shared-memory frame ring for decode and infer on one host.
 //! - [`sweep`]: downloads and rings left by a process that died, removed at
@@ -26,15 +27,17 @@ pub mod error;
 pub mod fetch;
 pub mod grpc;
 pub mod hardware;
-pub mod local;
 pub mod pipeline;
 pub mod progressive;
+pub mod serve;
 pub mod shm;
 pub mod source;
+pub mod stage;
 pub mod sweep;
 pub mod warm;
 
 pub use config::DecodeConfig;
 pub use error::DecodeError;
-pub use local::Local;
 pub use pipeline::{DecodeSummary, decode_file};
+pub use serve::{ServeConfig, serve};
+pub use stage::Stage;

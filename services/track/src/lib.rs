@@ -7,7 +7,9 @@
 
 pub mod bytetrack;
 pub mod grpc;
+pub mod serve;
 pub mod stage;
 
 pub use bytetrack::{ByteTrack, ByteTrackConfig};
+pub use serve::{ServeConfig, serve};
 pub use stage::Stage;

@@ -12,7 +12,7 @@ use tonic::{Response, Status, Streaming};
 
 use crate::envelope::Envelope;
 use crate::status::{from_status, malformed};
-use crate::streaming::{StreamStamp, receive, respond};
+use crate::streaming::receive;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamError};
 use crate::{ConvertError, v1};
 
@@ -33,16 +33,7 @@ pub fn outgoing(request: &VideoRequest) -> tonic::Request<v1::VideoRequest> {
     outgoing
 }
 
-/// The incoming request as a core request; the metadata's trace context
-/// wins over the message's when both are present.
-pub fn incoming(request: tonic::Request<v1::VideoRequest>) -> VideoRequest {
-    let metadata_trace = trace_from_metadata(request.metadata());
-    let mut request = VideoRequest::from(request.into_inner());
-    request.trace.extend(metadata_trace);
-    request
-}
-
-fn trace_from_metadata(metadata: &MetadataMap) -> TraceContext {
+pub(crate) fn trace_from_metadata(metadata: &MetadataMap) -> TraceContext {
     TRACE_KEYS
         .iter()
         .filter_map(|key| {
@@ -80,24 +71,6 @@ where
         }
     })
     .flatten()
-}
-
-/// The server half of a stage RPC: `items` (the stage's stream for
-/// `request`) as checked wire messages.
-pub fn answer<E, T, S>(
-    request: &VideoRequest,
-    items: S,
-) -> tokio_stream::wrappers::ReceiverStream<Result<E, Status>>
-where
-    E: Envelope,
-    T: Into<E::Item> + Send + 'static,
-    S: Stream<Item = Result<T, StageError>> + Send + 'static,
-{
-    let stamp = StreamStamp {
-        challenge_id: request.challenge_id.clone(),
-        trace: request.trace.clone(),
-    };
-    respond(items.map(|item| item.map(Into::into)), stamp)
 }
 
 /// The client half: a stage's replicas behind one balanced channel. Each
@@ -170,7 +143,7 @@ mod tests {
             "traceparent",
             MetadataValue::from_static("00-11111111111111111111111111111111-2222222222222222-01"),
         );
-        let back = incoming(wire);
+        let back = crate::server::incoming(wire);
         assert_eq!(back.challenge_id, "c1");
         assert_eq!(
             back.trace["traceparent"],

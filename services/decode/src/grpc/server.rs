@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use sv_core::{ErrorKind, Frame, FrameSource, StageError};
-use sv_proto::client::incoming;
+use sv_proto::server::incoming;
 use sv_proto::v1::decode_server::{Decode, DecodeServer};
 use sv_proto::v1::{self, FrameMessage};
 use sv_proto::{StreamStamp, respond};

@@ -1,4 +1,4 @@
-//! [`Local`]: the decode stage in process, as a [`FrameSource`].
+//! [`Stage`]: the decode stage in process, as a [`FrameSource`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,14 +47,14 @@ impl DecodeStats {
 }
 
 #[derive(Clone)]
-pub struct Local {
+pub struct Stage {
     config: Arc<DecodeConfig>,
     fetcher: Arc<Fetcher>,
     last: Arc<Mutex<DecodeStats>>,
     in_flight: Arc<AtomicUsize>,
 }
 
-/// Counts a video in [`Local::in_flight`] for as long as it lives.
+/// Counts a video in [`Stage::in_flight`] for as long as it lives.
 struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
@@ -70,7 +70,7 @@ impl Drop for InFlight {
     }
 }
 
-impl Local {
+impl Stage {
     /// The stage; with `config.warm_up`, the first one in a process decodes
     /// the built-in clip first (blocking: NVDEC's set-up takes seconds). The
     /// first one on a download directory removes what processes that died
@@ -105,7 +105,7 @@ impl Local {
 
 type Sender = mpsc::Sender<Result<Frame, StageError>>;
 
-impl FrameSource for Local {
+impl FrameSource for Stage {
     fn frames(&self, request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
@@ -171,7 +171,7 @@ fn thread_panicked(e: tokio::task::JoinError) -> DecodeError {
     }
 }
 
-impl Local {
+impl Stage {
     async fn run(&self, request: VideoRequest, tx: Sender) -> Result<(), DecodeError> {
         let started = Instant::now();
         let id = request.challenge_id.clone();
