@@ -106,24 +106,26 @@ impl Stage {
 type Sender = mpsc::Sender<Result<Frame, StageError>>;
 
 impl FrameSource for Stage {
-    fn frames(&self, request: VideoRequest) -> FrameStream {
+    fn frames(&self, mut request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
         let in_flight = InFlight::new(&self.in_flight);
         // One span per video, joined to the caller's trace (another process
         // or the same one); where the time went is recorded on it.
-        let span = tracing::info_span!(
-            "decode",
-            challenge_id = %request.challenge_id,
-            frames = Empty,
-            decoder = Empty,
-            streamed = Empty,
-            download_ms = Empty,
-            first_byte_ms = Empty,
-            first_frame_ms = Empty,
-            busy_ms = Empty,
+        let span = sv_telemetry::stage_span(
+            tracing::info_span!(
+                "decode",
+                challenge_id = %request.challenge_id,
+                frames = Empty,
+                decoder = Empty,
+                streamed = Empty,
+                download_ms = Empty,
+                first_byte_ms = Empty,
+                first_frame_ms = Empty,
+                busy_ms = Empty,
+            ),
+            &mut request.trace,
         );
-        sv_telemetry::set_parent(&span, &request.trace);
         let work = async move {
             let _in_flight = in_flight;
             if let Err(e) = this.run(request, tx.clone()).await {

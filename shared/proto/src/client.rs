@@ -6,8 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use sv_core::{ErrorKind, StageError, TraceContext, VideoRequest};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use sv_core::{ErrorKind, StageError, VideoRequest};
 use tonic::{Response, Status, Streaming};
 
 use crate::envelope::Envelope;
@@ -16,31 +15,12 @@ use crate::streaming::receive;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamError};
 use crate::{ConvertError, v1};
 
-/// W3C trace context keys, carried in metadata as well as in the message.
-const TRACE_KEYS: [&str; 2] = ["traceparent", "tracestate"];
-
 /// The outgoing request: the message plus its trace context as metadata,
 /// where tracing-aware proxies and collectors look for it.
 pub fn outgoing(request: &VideoRequest) -> tonic::Request<v1::VideoRequest> {
     let mut outgoing = tonic::Request::new(v1::VideoRequest::from(request.clone()));
-    for key in TRACE_KEYS {
-        if let Some(value) = request.trace.get(key)
-            && let Ok(value) = MetadataValue::try_from(value.as_str())
-        {
-            outgoing.metadata_mut().insert(key, value);
-        }
-    }
+    sv_telemetry::carrier_to_metadata(&request.trace, outgoing.metadata_mut());
     outgoing
-}
-
-pub(crate) fn trace_from_metadata(metadata: &MetadataMap) -> TraceContext {
-    TRACE_KEYS
-        .iter()
-        .filter_map(|key| {
-            let value = metadata.get(*key)?.to_str().ok()?;
-            Some((key.to_string(), value.to_string()))
-        })
-        .collect()
 }
 
 /// Runs `call` (a server-streaming RPC to `stage`) and yields its checked
@@ -126,8 +106,12 @@ impl RemoteStage {
 mod tests {
     use super::*;
 
+    use tonic::metadata::MetadataValue;
+
     #[test]
     fn trace_context_travels_in_metadata_and_wins() {
+        // What `sv_telemetry::init` installs in every binary.
+        sv_telemetry::install_propagator();
         let mut request = VideoRequest::new("c1", "file:///x.mp4");
         request.trace.insert(
             "traceparent".into(),

@@ -5,7 +5,6 @@ use futures::{Stream, StreamExt};
 use sv_core::{StageError, VideoRequest};
 use tonic::Status;
 
-use crate::client::trace_from_metadata;
 use crate::envelope::Envelope;
 use crate::streaming::{StreamStamp, respond};
 use crate::v1;
@@ -13,7 +12,7 @@ use crate::v1;
 /// The incoming request as a core request; the metadata's trace context
 /// wins over the message's when both are present.
 pub fn incoming(request: tonic::Request<v1::VideoRequest>) -> VideoRequest {
-    let metadata_trace = trace_from_metadata(request.metadata());
+    let metadata_trace = sv_telemetry::extract_metadata(request.metadata());
     let mut request = VideoRequest::from(request.into_inner());
     request.trace.extend(metadata_trace);
     request
