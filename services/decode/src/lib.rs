@@ -1,7 +1,7 @@
 //! Decode stage: turn a challenge's `video_url` into ordered RGB frames.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
-//! [`sv_core::FrameSource`]), [`serve`] (the stage as a gRPC server, on a
+//! [`sv_core::FrameSource`]), [`serve()`] (the stage as a gRPC server, on a
 //! listener it is given, until a shutdown signal), [`grpc::Remote`] (remote
 //! decode replicas as a `FrameSource`, for an infer stage), and
 //! [`DecodeConfig`] with its [`config::HardwarePreference`] and

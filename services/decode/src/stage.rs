@@ -74,7 +74,7 @@ impl Stage {
     /// The stage; with `config.warm_up`, the first one in a process decodes
     /// the built-in clip first (blocking: NVDEC's set-up takes seconds). The
     /// first one on a download directory removes what processes that died
-    /// left there ([`crate::sweep`]).
+    /// left there (the `sweep` module).
     pub fn new(config: DecodeConfig) -> Result<Self, DecodeError> {
         // Downloads a killed earlier process left (once per process).
         crate::sweep::once(&config.download_dir, crate::sweep::Leftover::Download);

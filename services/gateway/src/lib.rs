@@ -16,7 +16,7 @@
 //!
 //! Embedding: [`serve_after`] the embedded pipeline's warm-up (`scorevision
 //! serve`), [`serve_following`] remote track replicas' health
-//! (`scorevision gateway`), [`serve`] a pipeline already warm; or build an
+//! (`scorevision gateway`), [`serve()`] a pipeline already warm; or build an
 //! [`AppState`] (from config or from parts), keep its [`Readiness`] handle
 //! and call [`serve_state`]. [`GatewayConfig::load`] reads the TOML file.
 

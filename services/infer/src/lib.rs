@@ -3,7 +3,7 @@
 //! (../shared/PARITY.md A and B), through ONNX Runtime.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
-//! [`sv_core::DetectionSource`] over any `FrameSource`), [`serve`] (the
+//! [`sv_core::DetectionSource`] over any `FrameSource`), [`serve()`] (the
 //! stage as a gRPC server over an upstream the caller wires in),
 //! [`grpc::Remote`] (remote infer replicas, for a track stage), and
 //! [`InferConfig`] with the types it holds.

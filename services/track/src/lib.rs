@@ -2,7 +2,7 @@
 //! keypoints pass through untouched.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
-//! [`sv_core::TrackSource`] over any `DetectionSource`), [`serve`] (the
+//! [`sv_core::TrackSource`] over any `DetectionSource`), [`serve()`] (the
 //! stage as a gRPC server over an upstream the caller wires in), and
 //! [`grpc::Remote`] (remote track replicas, for the gateway).
 //!

@@ -41,7 +41,7 @@ impl ShmOptions {
 
 /// `scorevision.v1.Decode` over `source`; `shm` enables the shared-memory
 /// transport for clients that ask for it, after removing the rings that
-/// writers which died left in its directory ([`crate::sweep`]).
+/// writers which died left in its directory (the `sweep` module).
 pub fn service(
     source: Arc<dyn FrameSource>,
     shm: Option<ShmOptions>,

@@ -90,7 +90,10 @@ impl StageServer {
         }
     }
 
-    /// Serves until `shutdown` resolves, then drains (see [`drain`]).
+    /// Serves until `shutdown` resolves, then drains: NOT_SERVING, no new
+    /// connections or streams, [`ServerOptions::grace`] for the streams in
+    /// flight, then the rest are cut.
+    ///
     /// Health answers from the first moment, NOT_SERVING; it turns SERVING
     /// once `warm_up` resolves (and, with an upstream, while the stages
     /// below serve). A failed warm-up stops the server and is returned.
