@@ -8,7 +8,7 @@ use std::path::Path;
 use futures::StreamExt;
 use sv_core::{ErrorKind, Frame, FrameSource, PixelFormat, StageError, VideoRequest};
 use sv_decode::config::HardwarePreference;
-use sv_decode::{DecodeConfig, DecodeError, Local, decode_file};
+use sv_decode::{DecodeConfig, DecodeError, Stage, decode_file};
 use sv_tests::{ffprobe_frame_count, fixture, png_frames::load_png, sample_clip};
 
 fn software() -> DecodeConfig {
@@ -226,7 +226,7 @@ fn an_empty_file_is_not_a_video() {
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
 
-async fn collect(local: &Local, url: &str) -> (usize, Option<StageError>) {
+async fn collect(local: &Stage, url: &str) -> (usize, Option<StageError>) {
     let mut stream = local.frames(VideoRequest::new("test", url));
     let mut frames = 0;
     while let Some(item) = stream.next().await {
@@ -240,7 +240,7 @@ async fn collect(local: &Local, url: &str) -> (usize, Option<StageError>) {
 
 #[tokio::test]
 async fn the_stage_streams_local_paths_and_file_urls() {
-    let local = Local::new(software()).unwrap();
+    let local = Stage::new(software()).unwrap();
     let clip = sample_clip();
     let (frames, err) = collect(&local, clip.to_str().unwrap()).await;
     assert!(err.is_none(), "{err:?}");
@@ -261,7 +261,7 @@ async fn an_unreachable_url_is_unavailable() {
     let mut config = software();
     config.fetch.allow_private = true;
     config.fetch.retries = 0;
-    let local = Local::new(config).unwrap();
+    let local = Stage::new(config).unwrap();
     let (frames, err) = collect(&local, &format!("http://127.0.0.1:{port}/clip.mp4")).await;
     let err = err.expect("an unreachable URL must fail");
     assert_eq!(
@@ -274,7 +274,7 @@ async fn an_unreachable_url_is_unavailable() {
 
 #[tokio::test]
 async fn unsupported_schemes_and_private_targets_are_refused() {
-    let local = Local::new(software()).unwrap();
+    let local = Stage::new(software()).unwrap();
     let (_, err) = collect(&local, "ftp://example.com/clip.mp4").await;
     assert_eq!(err.unwrap().kind, ErrorKind::InvalidInput);
     // Loopback is refused by default: a challenge cannot make us fetch
@@ -286,7 +286,7 @@ async fn unsupported_schemes_and_private_targets_are_refused() {
 
 #[tokio::test]
 async fn a_consumer_that_leaves_stops_decoding() {
-    let local = Local::new(software()).unwrap();
+    let local = Stage::new(software()).unwrap();
     let mut stream = local.frames(VideoRequest::new("test", sample_clip().to_str().unwrap()));
     assert!(stream.next().await.unwrap().is_ok());
     drop(stream);

@@ -526,7 +526,7 @@ fn real_pipeline() -> Result<Arc<dyn TrackSource>> {
     let mut decode = sv_decode::DecodeConfig::default();
     decode.fetch.allow_nets = vec!["127.0.0.1/32".parse()?];
     decode.fetch.retries = 0;
-    let decode = sv_decode::Local::new(decode)?;
+    let decode = sv_decode::Stage::new(decode)?;
     let infer = sv_infer::InferConfig::new(sv_tests::player_model(), sv_tests::pitch_model());
     let infer = Arc::new(sv_infer::Stage::new(decode, &infer)?);
     Ok(Arc::new(sv_track::Stage::new(

@@ -83,7 +83,7 @@ async fn answer(byte_input: bool) -> (String, String) {
     config.byte_input = byte_input;
     config.batch_size = 4;
     config.warm_up = None;
-    let decode = sv_decode::Local::new(DecodeConfig {
+    let decode = sv_decode::Stage::new(DecodeConfig {
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()
     })

@@ -299,7 +299,7 @@ fn fp16_io_models_take_and_give_float16() {
 async fn tracking_on_fp16_detections_keeps_the_reference_ids() {
     let golden = golden::load().unwrap();
     let (players, pitch) = open_pair("models/players_fp16.onnx", "models/pitch_fp16.onnx");
-    let decode = sv_decode::Local::new(DecodeConfig {
+    let decode = sv_decode::Stage::new(DecodeConfig {
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()
     })

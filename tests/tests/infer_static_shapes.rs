@@ -134,7 +134,7 @@ async fn answer(static_shapes: bool) -> (String, String) {
     config.batch_size = 4;
     config.pad_batches = Switch::On;
     config.lanes = 1;
-    let decode = sv_decode::Local::new(DecodeConfig {
+    let decode = sv_decode::Stage::new(DecodeConfig {
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()
     })

@@ -36,7 +36,7 @@ async fn embedded_chain_reproduces_the_reference_miner_json(family: &Family) {
 
 async fn our_decode_of_the_clip_gives_the_reference_miner_json(family: &Family) {
     let golden = family.golden().unwrap();
-    let decode = sv_decode::Local::new(DecodeConfig {
+    let decode = sv_decode::Stage::new(DecodeConfig {
         // The CPU path is held to exact parity; NVDEC to tolerances.
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()

@@ -9,6 +9,7 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use sv_core::MissingKeypoints;
+use sv_decode::config::HardwarePreference;
 use sv_decode::fetch::{FetchPolicy, MinRate};
 use sv_telemetry::LogFormat;
 
@@ -53,14 +54,20 @@ pub enum Command {
     Annotate(crate::annotate::AnnotateArgs),
 }
 
+/// `--hardware-decode auto|off`, parsed once into decode's own type.
+pub fn hardware_decode() -> impl TypedValueParser<Value = HardwarePreference> {
+    clap::builder::PossibleValuesParser::new(HardwarePreference::NAMES)
+        .map(|name| name.parse::<HardwarePreference>().expect("a listed name"))
+}
+
 /// The embedded pipeline: the models, and how decode picks its decoder.
 #[derive(Debug, Clone, Args)]
 pub struct PipelineArgs {
     #[command(flatten)]
     pub models: ModelArgs,
     /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
-    pub hardware_decode: String,
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    pub hardware_decode: HardwarePreference,
 }
 
 /// The models and how the infer stage runs them.
@@ -236,8 +243,8 @@ pub struct DecodeArgs {
     #[command(flatten)]
     pub server: StageServerArgs,
     /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
-    pub hardware_decode: String,
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    pub hardware_decode: HardwarePreference,
     /// Memory-backed directory shared with infer (e.g. /dev/shm): enables the
     /// shared-memory frame transport for clients that ask for it.
     #[arg(long, env = "SV_SHM_DIR")]

@@ -15,8 +15,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use sv_core::{ChallengeResponse, MissingKeypoints, TrackSource, VideoRequest};
+use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
-use sv_decode::{DecodeConfig, Local};
 use sv_infer::{Precision, Provider};
 use sv_track::ByteTrackConfig;
 
@@ -31,8 +31,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub models: ModelArgs,
     /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
-    pub hardware_decode: String,
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    pub hardware_decode: HardwarePreference,
     /// Providers to compare, each on its own with the CPU as fallback
     /// [default: the best one this ONNX Runtime has].
     #[arg(long, value_delimiter = ',')]
@@ -145,11 +145,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let progress = progress_bar((settings.len() * (args.runs + 1)) as u64);
     let decode = DecodeConfig {
-        hardware: if args.hardware_decode == "off" {
-            HardwarePreference::Off
-        } else {
-            HardwarePreference::Auto
-        },
+        hardware: args.hardware_decode,
         fetch: {
             let mut fetch = DecodeConfig::default().fetch;
             fetch.allow_private = args.allow_private_urls;
@@ -277,7 +273,7 @@ async fn answer_runs(
     };
     let config = models.infer_config(None)?;
     let loading = Instant::now();
-    let decode = Local::new(decode)?;
+    let decode = sv_decode::Stage::new(decode)?;
     let infer = Arc::new(sv_infer::Stage::new(decode, &config)?);
     let track = sv_track::Stage::new(infer.clone(), ByteTrackConfig::default());
     row.load_s = loading.elapsed().as_secs_f64();

@@ -6,7 +6,6 @@
 mod annotate;
 mod args;
 mod bench;
-mod chain;
 mod crash;
 mod gateway;
 mod pipeline;

@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use sv_decode::config::HardwarePreference;
-use sv_decode::{DecodeConfig, Local};
+use sv_decode::DecodeConfig;
 use sv_infer::InferConfig;
 use sv_track::ByteTrackConfig;
 
@@ -17,12 +16,12 @@ use crate::tuning::Tuning;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-pub type Infer = sv_infer::Stage<Local>;
+pub type Infer = sv_infer::Stage<sv_decode::Stage>;
 pub type Track = sv_track::Stage<Arc<Infer>>;
 
 /// The three stages, with handles kept to each for statistics.
 pub struct Embedded {
-    pub decode: Local,
+    pub decode: sv_decode::Stage,
     pub infer: Arc<Infer>,
     pub track: Arc<Track>,
 }
@@ -36,12 +35,10 @@ impl Embedded {
         file: Option<&Path>,
     ) -> anyhow::Result<Self> {
         let infer = args.models.infer_config(file)?;
-        let hardware = if args.hardware_decode == "off" {
-            HardwarePreference::Off
-        } else {
-            HardwarePreference::Auto
-        };
-        let decode = Local::new(DecodeConfig { hardware, ..decode })?;
+        let decode = sv_decode::Stage::new(DecodeConfig {
+            hardware: args.hardware_decode,
+            ..decode
+        })?;
         let infer = Arc::new(sv_infer::Stage::new(decode.clone(), &infer)?);
         let track = Arc::new(sv_track::Stage::new(
             infer.clone(),

@@ -1,27 +1,24 @@
 //! `scorevision serve`: the validator API in front of the embedded pipeline.
 //!
 //! The port is bound first so probes get answers at once; readiness turns
-//! true only after both models are loaded and a warm-up frame went through.
-//! SIGTERM or Ctrl-C: readiness false, intake stops, in-flight challenges get
-//! the configured grace period.
+//! true only after both models are loaded and a warm-up frame went through
+//! (`sv_gateway::serve_after`). SIGTERM or Ctrl-C: readiness false, intake
+//! stops, in-flight challenges get the configured grace period.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use sv_core::TrackSource;
 use sv_decode::DecodeConfig;
-use sv_gateway::{AppState, GatewayConfig};
+use sv_gateway::GatewayConfig;
 
-use crate::args::ServeArgs;
+use crate::args::{KeypointArgs, ServeArgs};
 use crate::pipeline::{ConfigError, Embedded};
 
-/// A 720p frame: the size of the clips validators send.
-pub(crate) const WARM_UP_SIZE: (u32, u32) = (1280, 720);
-
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = load_config(args.config.as_deref(), true)?;
-    config.keypoints_when_missing = args.keypoints.or(config.keypoints_when_missing);
-    config.validate().map_err(|e| ConfigError(e.to_string()))?;
+    // The file's [infer] table is the infer stage's (see `Embedded::build`).
+    let config = gateway_config(args.config.as_deref(), &["infer"], &args.keypoints)?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr())
         .await
         .with_context(|| format!("binding {}", config.listen_addr()))?;
@@ -35,46 +32,41 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     args.fetch.apply(&mut decode.fetch)?;
     let pipeline = Embedded::build(&args.pipeline, decode, args.config.as_deref())?;
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
-    let state = AppState::from_config(&config, tracks).await?;
-    let readiness = state.readiness();
-    let server = tokio::spawn(sv_gateway::serve_state(
-        state,
+    let infer = pipeline.infer.clone();
+    let warm_up = async move {
+        let (width, height) = sv_infer::serve::WARM_UP_SIZE;
+        infer
+            .warm_up(width, height)
+            .await
+            .context("warming up the models")?;
+        tracing::info!(
+            provider = infer.provider().name(),
+            "Models warm; ready for challenges."
+        );
+        anyhow::Ok(())
+    };
+    sv_gateway::serve_after(
+        config,
         listener,
+        tracks,
+        warm_up,
         crate::signals::shutdown(),
-    ));
-
-    pipeline
-        .infer
-        .warm_up(WARM_UP_SIZE.0, WARM_UP_SIZE.1)
-        .await
-        .context("warming up the models")?;
-    readiness.set_ready(true);
-    tracing::info!(
-        provider = pipeline.infer.provider().name(),
-        "Models warm; ready for challenges."
-    );
-    server.await.context("gateway task")??;
+    )
+    .await?;
     Ok(())
 }
 
-/// Defaults, then the TOML file when given (unknown keys are an error).
-/// `serve` also reads the infer settings from the file's `[infer]` table;
-/// for the gateway alone (`infer_table` false) that table is an error.
-pub(crate) fn load_config(
-    path: Option<&std::path::Path>,
-    infer_table: bool,
-) -> anyhow::Result<GatewayConfig> {
-    let Some(path) = path else {
-        return Ok(GatewayConfig::default());
-    };
-    let bad = |e: &dyn std::fmt::Display| ConfigError(format!("{}: {e}", path.display()));
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("reading {}: {e}", path.display())))?;
-    let mut table: toml::Table = toml::from_str(&text).map_err(|e| bad(&e))?;
-    if infer_table {
-        table.remove("infer");
-    }
-    table
-        .try_into()
-        .map_err(|e: toml::de::Error| bad(&e).into())
+/// The gateway's settings: the TOML file (tables in `owned_elsewhere` are
+/// other readers'), `--keypoints-when-missing` over it, validated. Every
+/// problem is a configuration error (exit 64).
+pub(crate) fn gateway_config(
+    path: Option<&Path>,
+    owned_elsewhere: &[&str],
+    keypoints: &KeypointArgs,
+) -> Result<GatewayConfig, ConfigError> {
+    let mut config =
+        GatewayConfig::load(path, owned_elsewhere).map_err(|e| ConfigError(e.to_string()))?;
+    config.keypoints_when_missing = keypoints.or(config.keypoints_when_missing);
+    config.validate().map_err(|e| ConfigError(e.to_string()))?;
+    Ok(config)
 }

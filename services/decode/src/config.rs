@@ -15,6 +15,33 @@ pub enum HardwarePreference {
     Off,
 }
 
+impl HardwarePreference {
+    /// The names `--hardware-decode` takes (SV_HARDWARE_DECODE).
+    pub const NAMES: [&'static str; 2] = ["auto", "off"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for HardwarePreference {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "off" => Ok(Self::Off),
+            other => Err(format!(
+                "{other:?} is not one of {}",
+                Self::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DecodeConfig {
     pub hardware: HardwarePreference,

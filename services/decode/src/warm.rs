@@ -2,7 +2,7 @@
 //! starts, so the first challenge does not pay for the decoder's set-up.
 //!
 //! With NVDEC the set-up is the CUDA context (seconds on the first use in
-//! a process), which [`crate::context`] then hands to every later pipeline;
+//! a process), which the `context` module then hands to every later pipeline;
 //! with software decoding it is the plugins' first use. The clip
 //! (`assets/warmup.mp4`, made by `assets/make_warmup.sh`) is H.264 High
 //! 4:2:0 like the challenges, fed from memory: no file, no network.

@@ -17,7 +17,7 @@ use common::{Answer, Server, config, sample_clip};
 use futures::StreamExt;
 use sv_core::{FrameSource, VideoRequest};
 use sv_decode::pipeline::live_pipelines;
-use sv_decode::{Local, decode_file};
+use sv_decode::{Stage, decode_file};
 
 fn open_fds() -> Vec<String> {
     std::fs::read_dir("/proc/self/fd")
@@ -36,7 +36,7 @@ fn open_fds() -> Vec<String> {
 
 /// Frames until the end (or `limit`, then the stream is dropped), and
 /// whether it ended in an error.
-async fn take(local: &Local, url: &str, limit: usize) -> (usize, bool) {
+async fn take(local: &Stage, url: &str, limit: usize) -> (usize, bool) {
     let mut stream = local.frames(VideoRequest::new("leak", url));
     let mut frames = 0;
     while let Some(item) = stream.next().await {
@@ -53,7 +53,7 @@ async fn take(local: &Local, url: &str, limit: usize) -> (usize, bool) {
 
 /// Waits until no video is in flight and no pipeline is alive: a consumer
 /// that leaves stops its decode in the background.
-async fn settle(local: &Local) {
+async fn settle(local: &Stage) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while (local.in_flight() > 0 || live_pipelines() > 0) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -102,7 +102,7 @@ fn every_clip_releases_its_pipeline_and_descriptors() {
         let mut config = config();
         config.download_dir = downloads.clone();
         config.fetch.retries = 0;
-        let local = Local::new(config.clone()).unwrap();
+        let local = Stage::new(config.clone()).unwrap();
         let clip = sample_clip().display().to_string();
 
         let round = || async {

@@ -18,7 +18,7 @@ use futures::StreamExt;
 use sv_core::{ErrorKind, Frame, FrameSource, StageError, VideoRequest};
 use sv_decode::fetch::Fetcher;
 use sv_decode::progressive::{self, GrowingFile, Outcome, Progress};
-use sv_decode::{DecodeConfig, Local, decode_file};
+use sv_decode::{DecodeConfig, Stage, decode_file};
 
 /// Every frame of `path` as the file path decodes it.
 fn from_file(path: &Path, config: &DecodeConfig) -> Vec<Frame> {
@@ -46,7 +46,7 @@ fn assert_same_frames(got: &[Frame], want: &[Frame]) {
 
 /// All frames of `url`, calling `on_frame` with each count so far.
 async fn collect(
-    local: &Local,
+    local: &Stage,
     url: &str,
     mut on_frame: impl FnMut(usize),
 ) -> (Vec<Frame>, Option<StageError>) {
@@ -79,7 +79,7 @@ async fn the_first_frame_comes_out_before_the_last_byte_goes_in() {
         },
     )]))
     .await;
-    let local = Local::new(config()).unwrap();
+    let local = Stage::new(config()).unwrap();
     let mut before_last_byte = None;
     let (frames, err) = collect(&local, &server.url("/clip.mp4"), |n| {
         if n == 1 {
@@ -123,7 +123,7 @@ async fn a_clip_with_its_index_at_the_end_decodes_after_the_download() {
         },
     )]))
     .await;
-    let local = Local::new(config()).unwrap();
+    let local = Stage::new(config()).unwrap();
     let (frames, err) = collect(&local, &server.url("/late-index.mp4"), |_| {}).await;
     assert!(err.is_none(), "{err:?}");
     assert_same_frames(&frames, &from_file(&clip, &config()));
@@ -144,7 +144,7 @@ async fn a_retry_after_frames_were_sent_neither_repeats_nor_loses_a_frame() {
         },
     )]))
     .await;
-    let local = Local::new(config()).unwrap();
+    let local = Stage::new(config()).unwrap();
     // The first connection is cut once the consumer holds 5 frames.
     let (frames, err) = collect(&local, &server.url("/flaky.mp4"), |n| {
         if n == 5 {
@@ -172,7 +172,7 @@ async fn a_download_that_fails_mid_stream_is_a_clear_error() {
     .await;
     let mut config = config();
     config.fetch.retries = 1;
-    let local = Local::new(config).unwrap();
+    let local = Stage::new(config).unwrap();
     let (frames, err) = collect(&local, &server.url("/cut.mp4"), |_| {}).await;
     let err = err.expect("a cut download fails");
     assert_eq!(err.kind, ErrorKind::VideoUnavailable, "{}", err.message);
@@ -193,7 +193,7 @@ async fn with_streaming_off_the_frames_are_the_same() {
         stream_downloads: false,
         ..config()
     };
-    let local = Local::new(config.clone()).unwrap();
+    let local = Stage::new(config.clone()).unwrap();
     let (frames, err) = collect(&local, &server.url("/clip.mp4"), |_| {}).await;
     assert!(err.is_none(), "{err:?}");
     assert_same_frames(&frames, &from_file(&sample_clip(), &config));

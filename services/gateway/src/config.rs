@@ -4,7 +4,7 @@
 //! the chain.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -126,7 +126,45 @@ impl Default for StakeConfig {
     }
 }
 
+/// A config file that cannot be used: a configuration problem (the binary
+/// exits 64), not a failed run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
+}
+
 impl GatewayConfig {
+    /// Defaults, then the TOML file at `path` when given (unknown keys are
+    /// an error). The top-level tables named in `owned_elsewhere` belong to
+    /// another reader of the same file (`serve` reads its `[infer]` table
+    /// for the infer stage) and are skipped; anywhere else such a table is
+    /// an unknown key like any other. Call [`validate`](Self::validate)
+    /// once flags have overridden what they override.
+    pub fn load(path: Option<&Path>, owned_elsewhere: &[&str]) -> Result<Self, ConfigFileError> {
+        let Some(path) = path else {
+            return Ok(Self::default());
+        };
+        let invalid = |reason: &dyn std::fmt::Display| ConfigFileError::Invalid {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| invalid(&e))?;
+        for name in owned_elsewhere {
+            table.remove(*name);
+        }
+        table.try_into().map_err(|e: toml::de::Error| invalid(&e))
+    }
+
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }
@@ -173,6 +211,29 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loads_toml_skipping_only_the_tables_other_readers_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.toml");
+        std::fs::write(&path, "port = 8001\n[infer]\nbatch_size = 4\n").unwrap();
+        let config = GatewayConfig::load(Some(&path), &["infer"]).unwrap();
+        assert_eq!(config.port, 8001);
+        // The gateway alone owns no [infer] table: an unknown key.
+        let err = GatewayConfig::load(Some(&path), &[]).unwrap_err();
+        assert!(matches!(err, ConfigFileError::Invalid { .. }), "{err}");
+        assert!(
+            err.to_string().starts_with(&path.display().to_string()),
+            "{err}"
+        );
+        let missing = dir.path().join("missing.toml");
+        let err = GatewayConfig::load(Some(&missing), &[]).unwrap_err();
+        assert!(err.to_string().starts_with("reading "), "{err}");
+        assert_eq!(
+            GatewayConfig::load(None, &[]).unwrap(),
+            GatewayConfig::default()
+        );
+    }
 
     #[test]
     fn defaults_are_valid_and_listen_on_7999() {

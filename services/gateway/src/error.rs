@@ -82,6 +82,9 @@ pub enum Error {
     Chain { endpoint: String, reason: String },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
+    /// The embedded pipeline's warm-up failed; its own error says why.
+    #[error(transparent)]
+    WarmUp(Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// What happened to a request, as the metrics label it.
@@ -116,9 +119,12 @@ impl Error {
                 ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
-            Config { .. } | ReadFile { .. } | FileFormat { .. } | Chain { .. } | Serve(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Config { .. }
+            | ReadFile { .. }
+            | FileFormat { .. }
+            | Chain { .. }
+            | Serve(_)
+            | WarmUp(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -1,6 +1,6 @@
-//! Shared state behind every route, and the readiness flag.
+//! Shared state behind every route.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sv_core::{MissingKeypoints, TrackSource};
@@ -8,56 +8,10 @@ use sv_core::{MissingKeypoints, TrackSource};
 use crate::auth::Authenticator;
 use crate::config::{GatewayConfig, StakeConfig};
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 use crate::slots::Slots;
 use crate::stake::{ChainStake, StakePolicy, StakeSource, StaticStake};
 use crate::{Error, hotkey};
-
-/// Ready once the caller says models are loaded and warmed and every stage
-/// below has a serving replica; false again when one goes away or shutdown
-/// starts, with the reason validators and probes are told. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct Readiness(Arc<Mutex<Result<(), String>>>);
-
-/// Why a gateway that has not been told otherwise is not ready.
-pub const LOADING: &str = "the miner is not ready yet (models loading)";
-
-impl Default for Readiness {
-    fn default() -> Self {
-        Self(Arc::new(Mutex::new(Err(LOADING.into()))))
-    }
-}
-
-impl Readiness {
-    pub fn set_ready(&self, ready: bool) {
-        if ready {
-            self.set(Ok(()));
-        } else {
-            self.set(Err(LOADING.into()));
-        }
-    }
-
-    /// Not ready, because `reason` (e.g. "the infer stage has no serving replica").
-    pub fn set_not_ready(&self, reason: impl Into<String>) {
-        self.set(Err(reason.into()));
-    }
-
-    fn set(&self, state: Result<(), String>) {
-        if let Ok(mut s) = self.0.lock() {
-            *s = state;
-        }
-    }
-
-    /// `Ok` when ready, else why not.
-    pub fn state(&self) -> Result<(), String> {
-        self.0
-            .lock()
-            .map_or_else(|_| Err("readiness unknown".into()), |s| s.clone())
-    }
-
-    pub fn is_ready(&self) -> bool {
-        self.state().is_ok()
-    }
-}
 
 /// Cheap to clone (one `Arc`).
 #[derive(Clone)]
@@ -79,9 +33,10 @@ pub(crate) struct Shared {
     pub _background: Vec<AbortOnDrop>,
 }
 
-pub(crate) struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+/// A spawned task that goes with its owner.
+pub(crate) struct AbortOnDrop<T = ()>(pub tokio::task::JoinHandle<T>);
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }

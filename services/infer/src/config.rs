@@ -9,7 +9,6 @@ use crate::error::InferError;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{CudaOptions, Provider, TensorRtOptions};
 use crate::runtime;
-use crate::worker::WorkerConfig;
 
 /// Which model files run: the FP32 exports, or their FP16 versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -397,6 +396,33 @@ pub fn parse_devices(s: &str) -> Result<Vec<u32>, String> {
         devices.push(d);
     }
     Ok(devices)
+}
+
+/// How the pipeline's threads are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// Threads letterboxing a batch (the preparing thread included); 0:
+    /// automatic (see [`InferConfig::resolve_for`]), which
+    /// [`crate::worker::Worker::spawn`] takes as 1.
+    pub prep_threads: usize,
+    /// Batches waiting for the preparing thread.
+    pub queue: usize,
+    /// Batches prepared or running that postprocessing has not finished.
+    pub in_flight: usize,
+    /// Pad every run of frames to this many images (GPUs: one input shape
+    /// per model); `None` runs each batch at its own size.
+    pub pad_to: Option<usize>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            prep_threads: 0,
+            queue: 2,
+            in_flight: 4,
+            pad_to: None,
+        }
+    }
 }
 
 #[cfg(test)]

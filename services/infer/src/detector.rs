@@ -10,12 +10,11 @@ use crate::config::{InferConfig, Resolved};
 use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
 use crate::metadata::Task;
-use crate::model::{Preprocess, YoloModel};
+use crate::model::{ModelOutput, Preprocess, YoloModel};
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
 use crate::tensor::ElementType;
-use crate::worker::assemble;
 
 pub struct Detector {
     pub players: YoloModel,
@@ -218,4 +217,32 @@ fn shape_profile(
         height: lb.out_h as usize,
         width: lb.out_w as usize,
     })
+}
+
+/// Per frame: the player detections and the best pitch instance's keypoints.
+pub(crate) fn assemble(
+    indices: &[u64],
+    players: Vec<ModelOutput>,
+    poses: Vec<ModelOutput>,
+) -> Vec<FrameDetections> {
+    indices
+        .iter()
+        .zip(players.into_iter().zip(poses))
+        .map(|(&index, (players, poses))| {
+            let detections = match players {
+                ModelOutput::Detections(d) => d,
+                ModelOutput::Poses(p) => p.into_iter().map(|p| p.detection).collect(),
+            };
+            // The miner sends only the highest-scoring pitch instance.
+            let keypoints = match poses {
+                ModelOutput::Poses(p) => p.into_iter().next().map(|p| p.keypoints),
+                ModelOutput::Detections(_) => None,
+            };
+            FrameDetections {
+                index,
+                detections,
+                keypoints,
+            }
+        })
+        .collect()
 }

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use sv_core::{DetectionSource, DetectionStream, FrameDetections, VideoRequest};
-use sv_proto::client::{RemoteStage, answer, incoming};
+use sv_proto::client::RemoteStage;
+use sv_proto::server::{answer, incoming};
 use sv_proto::v1::infer_client::InferClient;
 use sv_proto::v1::infer_server::{Infer, InferServer};
 use sv_proto::v1::{self, DetectionMessage};
@@ -16,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 /// The gRPC name health and reflection report this stage under.
-pub const SERVICE_NAME: &str = "scorevision.v1.Infer";
+pub const SERVICE_NAME: &str = sv_proto::chain::INFER;
 
 /// Detections are small: a generous cap that still refuses garbage.
 const MAX_MESSAGE: usize = 16 << 20;

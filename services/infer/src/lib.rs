@@ -2,19 +2,33 @@
 //! frame, with ultralytics 8.3.48's exact pre- and postprocessing
 //! (../shared/PARITY.md A and B), through ONNX Runtime.
 //!
+//! The surface the binary uses: [`Stage`] (the in-process
+//! [`sv_core::DetectionSource`] over any `FrameSource`), [`serve()`] (the
+//! stage as a gRPC server over an upstream the caller wires in),
+//! [`grpc::Remote`] (remote infer replicas, for a track stage), and
+//! [`InferConfig`] with the types it holds.
+//!
 //! - [`pre`]: letterbox (OpenCV-exact bilinear resize) and tensor packing.
 //! - [`post`]: confidence filter, class-aware NMS, mapping back to frame pixels.
-//! - [`metadata`]: the names/imgsz/stride/task/kpt_shape ultralytics exports.
 //! - [`runtime`] and [`engine`]: ONNX Runtime loading and the [`Engine`]
 //!   trait the models run through; [`providers`]: TensorRT / CUDA / CPU
-//!   and their options; [`tensor`]: f32, f16 or u8 inputs; [`onnx_file`]: a
-//!   model's input and metadata read before a session exists;
+//!   and their options; [`tensor`]: f32, f16 or u8 inputs;
 //!   [`byte_input`]: a model rewritten to take the letterboxed bytes.
-//! - [`config`]: settings and the device profile that fills in the rest.
+//! - [`config`]: settings ([`InferConfig`], [`WorkerConfig`]) and the
+//!   device profile that fills in the rest.
 //! - [`model`] and [`detector`]: one model, and the pair the miner runs.
 //! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
-//!   Runtime lanes, postprocessing, all overlapping) and the
-//!   [`sv_core::DetectionSource`] built on them.
+//!   Runtime lanes, postprocessing, all overlapping) and the stage built on
+//!   them.
+//! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Infer`, its server
+//!   and [`grpc::Remote`].
+//!
+//! Private: the ultralytics metadata reader and the ONNX file header reader
+//! (a model's input and metadata before a session exists). The other
+//! modules stay public for the parity tests and benchmarks that run them on
+//! their own (letterbox md5, one model against ultralytics' goldens).
+//!
+//! Imports run one way: config <- detector <- worker <- stage <- serve.
 
 pub mod byte_input;
 pub mod config;
@@ -22,22 +36,23 @@ pub mod detector;
 pub mod engine;
 pub mod error;
 pub mod grpc;
-pub mod metadata;
+mod metadata;
 pub mod model;
-pub mod onnx_file;
+mod onnx_file;
 pub mod post;
 pub mod pre;
 pub mod providers;
 pub mod runtime;
+pub mod serve;
 pub mod stage;
 pub mod tensor;
 pub mod worker;
 
-pub use config::{InferConfig, Precision, Resolved, Switch};
+pub use config::{InferConfig, Precision, Resolved, Switch, WorkerConfig};
 pub use detector::{Detector, ProviderReport};
 pub use engine::{Engine, OrtEngine, SessionOptions, Threading};
 pub use error::InferError;
 pub use providers::{ConvSearch, CudaOptions, Provider, TensorRtOptions};
+pub use serve::{ServeConfig, serve};
 pub use stage::Stage;
 pub use tensor::ElementType;
-pub use worker::WorkerConfig;

@@ -10,11 +10,11 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
-use crate::config::{InferConfig, Resolved};
+use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
 use crate::runtime::Provider;
-use crate::worker::{InferStats, Pending, Worker, WorkerConfig};
+use crate::worker::{InferStats, Pending, Worker};
 
 pub struct Stage<U> {
     upstream: U,
@@ -157,9 +157,10 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
     fn detect(&self, mut request: VideoRequest) -> DetectionStream {
         // One span per challenge, joined to the caller's trace; decode joins
         // this one, and every batch is a child.
-        let span = tracing::info_span!("infer", challenge_id = %request.challenge_id);
-        sv_telemetry::set_parent(&span, &request.trace);
-        sv_telemetry::inject_span(&span, &mut request.trace);
+        let span = sv_telemetry::stage_span(
+            tracing::info_span!("infer", challenge_id = %request.challenge_id),
+            &mut request.trace,
+        );
         let challenge_id = request.challenge_id.clone();
         let frames = self.upstream.frames(request);
         let worker = self.worker.clone();

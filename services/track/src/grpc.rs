@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use sv_core::{FrameTracks, TrackSource, TrackStream, VideoRequest};
-use sv_proto::client::{RemoteStage, answer, incoming};
+use sv_proto::client::RemoteStage;
+use sv_proto::server::{answer, incoming};
 use sv_proto::v1::track_client::TrackClient;
 use sv_proto::v1::track_server::{Track, TrackServer};
 use sv_proto::v1::{self, TrackMessage};
@@ -15,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 /// The gRPC name health and reflection report this stage under.
-pub const SERVICE_NAME: &str = "scorevision.v1.Track";
+pub const SERVICE_NAME: &str = sv_proto::chain::TRACK;
 
 /// A frame's tracks are a few kilobytes.
 const MAX_MESSAGE: usize = 16 << 20;

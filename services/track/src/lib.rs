@@ -1,13 +1,23 @@
 //! Track stage: one ByteTrack per challenge over infer's detections; pitch
 //! keypoints pass through untouched.
 //!
+//! The surface the binary uses: [`Stage`] (the in-process
+//! [`sv_core::TrackSource`] over any `DetectionSource`), [`serve()`] (the
+//! stage as a gRPC server over an upstream the caller wires in), and
+//! [`grpc::Remote`] (remote track replicas, for the gateway).
+//!
 //! - [`bytetrack`]: a pure, synchronous port of supervision 0.22.0's
-//!   `sv.ByteTrack`, id for id (see ../shared/PARITY.md section C).
-//! - [`stage`]: [`Stage`], the [`sv_core::TrackSource`] built on it.
+//!   `sv.ByteTrack`, id for id (see ../shared/PARITY.md section C); public
+//!   for the golden tests and the benchmark.
+//! - [`stage`]: [`Stage`], the `TrackSource` built on it.
+//! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Track`, its server
+//!   and [`grpc::Remote`].
 
 pub mod bytetrack;
 pub mod grpc;
+pub mod serve;
 pub mod stage;
 
 pub use bytetrack::{ByteTrack, ByteTrackConfig};
+pub use serve::{ServeConfig, serve};
 pub use stage::Stage;

@@ -54,9 +54,10 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
     fn track(&self, mut request: VideoRequest) -> TrackStream {
         // One span per challenge, joined to the caller's trace; infer joins
         // this one.
-        let span = tracing::info_span!("track", challenge_id = %request.challenge_id);
-        sv_telemetry::set_parent(&span, &request.trace);
-        sv_telemetry::inject_span(&span, &mut request.trace);
+        let span = sv_telemetry::stage_span(
+            tracing::info_span!("track", challenge_id = %request.challenge_id),
+            &mut request.trace,
+        );
         let mut detections = self.upstream.detect(request);
         let mut tracker = ByteTrack::new(self.config.clone());
         let stats = self.stats.clone();

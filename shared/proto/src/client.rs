@@ -6,50 +6,21 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use sv_core::{ErrorKind, StageError, TraceContext, VideoRequest};
-use tonic::metadata::{MetadataMap, MetadataValue};
+use sv_core::{ErrorKind, StageError, VideoRequest};
 use tonic::{Response, Status, Streaming};
 
 use crate::envelope::Envelope;
 use crate::status::{from_status, malformed};
-use crate::streaming::{StreamStamp, receive, respond};
+use crate::streaming::receive;
 use crate::upstream::{Upstream, UpstreamConfig, UpstreamError};
 use crate::{ConvertError, v1};
-
-/// W3C trace context keys, carried in metadata as well as in the message.
-const TRACE_KEYS: [&str; 2] = ["traceparent", "tracestate"];
 
 /// The outgoing request: the message plus its trace context as metadata,
 /// where tracing-aware proxies and collectors look for it.
 pub fn outgoing(request: &VideoRequest) -> tonic::Request<v1::VideoRequest> {
     let mut outgoing = tonic::Request::new(v1::VideoRequest::from(request.clone()));
-    for key in TRACE_KEYS {
-        if let Some(value) = request.trace.get(key)
-            && let Ok(value) = MetadataValue::try_from(value.as_str())
-        {
-            outgoing.metadata_mut().insert(key, value);
-        }
-    }
+    sv_telemetry::carrier_to_metadata(&request.trace, outgoing.metadata_mut());
     outgoing
-}
-
-/// The incoming request as a core request; the metadata's trace context
-/// wins over the message's when both are present.
-pub fn incoming(request: tonic::Request<v1::VideoRequest>) -> VideoRequest {
-    let metadata_trace = trace_from_metadata(request.metadata());
-    let mut request = VideoRequest::from(request.into_inner());
-    request.trace.extend(metadata_trace);
-    request
-}
-
-fn trace_from_metadata(metadata: &MetadataMap) -> TraceContext {
-    TRACE_KEYS
-        .iter()
-        .filter_map(|key| {
-            let value = metadata.get(*key)?.to_str().ok()?;
-            Some((key.to_string(), value.to_string()))
-        })
-        .collect()
 }
 
 /// Runs `call` (a server-streaming RPC to `stage`) and yields its checked
@@ -80,24 +51,6 @@ where
         }
     })
     .flatten()
-}
-
-/// The server half of a stage RPC: `items` (the stage's stream for
-/// `request`) as checked wire messages.
-pub fn answer<E, T, S>(
-    request: &VideoRequest,
-    items: S,
-) -> tokio_stream::wrappers::ReceiverStream<Result<E, Status>>
-where
-    E: Envelope,
-    T: Into<E::Item> + Send + 'static,
-    S: Stream<Item = Result<T, StageError>> + Send + 'static,
-{
-    let stamp = StreamStamp {
-        challenge_id: request.challenge_id.clone(),
-        trace: request.trace.clone(),
-    };
-    respond(items.map(|item| item.map(Into::into)), stamp)
 }
 
 /// The client half: a stage's replicas behind one balanced channel. Each
@@ -153,8 +106,12 @@ impl RemoteStage {
 mod tests {
     use super::*;
 
+    use tonic::metadata::MetadataValue;
+
     #[test]
     fn trace_context_travels_in_metadata_and_wins() {
+        // What `sv_telemetry::init` installs in every binary.
+        sv_telemetry::install_propagator();
         let mut request = VideoRequest::new("c1", "file:///x.mp4");
         request.trace.insert(
             "traceparent".into(),
@@ -170,7 +127,7 @@ mod tests {
             "traceparent",
             MetadataValue::from_static("00-11111111111111111111111111111111-2222222222222222-01"),
         );
-        let back = incoming(wire);
+        let back = crate::server::incoming(wire);
         assert_eq!(back.challenge_id, "c1");
         assert_eq!(
             back.trace["traceparent"],

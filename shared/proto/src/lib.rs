@@ -12,8 +12,13 @@
 //!   current by DNS re-resolution.
 //! - [`client`]: the request with its trace metadata, the bounded wait for
 //!   an answer, the checked stream.
-//! - [`server`]: health, reflection and the shutdown drain.
+//! - [`server`]: [`StageServer`], what every stage's gRPC server shares
+//!   (health, reflection, warm-up, the shutdown drain), and the server half
+//!   of a stage RPC.
+//! - [`chain`]: the stages' gRPC names in pull order, and readiness through
+//!   the chain (each stage SERVING only while the ones below are).
 
+pub mod chain;
 pub mod client;
 pub mod convert;
 pub mod envelope;
@@ -33,6 +38,6 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 
 pub use convert::ConvertError;
 pub use envelope::{Body, Envelope};
-pub use server::{ServeError, StageHealth};
+pub use server::{ServeError, ServerOptions, StageHealth, StageServer};
 pub use streaming::{StreamStamp, receive, respond};
 pub use upstream::{Upstream, UpstreamConfig, UpstreamError};

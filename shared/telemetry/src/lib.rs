@@ -9,7 +9,8 @@
 //! - [`otel`]: the OTLP/gRPC span pipeline behind that layer.
 //! - [`propagation`]: W3C trace context in and out of the in-band
 //!   `TraceContext` map, tonic metadata and HTTP headers, so one trace spans
-//!   all four processes.
+//!   all four processes; [`stage_span`] is how every stage and the gateway
+//!   join a request's trace and pass it on.
 //!
 //! [`init`] installs the stack process-wide and is for `main` only. Tests never
 //! install a global subscriber: they call [`subscriber::build`] and scope the
@@ -22,7 +23,8 @@ pub mod subscriber;
 
 pub use config::{LogFormat, TelemetryConfig};
 pub use propagation::{
-    extract_headers, extract_metadata, inject_metadata, inject_span, install_propagator, set_parent,
+    carrier_to_metadata, extract_headers, extract_metadata, inject_metadata, inject_span,
+    install_propagator, set_parent, stage_span,
 };
 pub use subscriber::{TelemetryGuard, build};
 

@@ -49,6 +49,31 @@ pub fn set_parent(span: &tracing::Span, carrier: &BTreeMap<String, String>) {
     }
 }
 
+/// Makes `span` this process's part of a request's trace, the one way every
+/// stage (and the gateway) does it: its parent is the caller's context in
+/// `carrier` (the request's in-band trace map), and `carrier` then carries
+/// `span`'s own context, so whatever the request is passed on to joins
+/// `span`. Call it on a span just created. Without exported spans the
+/// carrier is left as it came, so a caller's context still reaches the
+/// stages.
+pub fn stage_span(span: tracing::Span, carrier: &mut BTreeMap<String, String>) -> tracing::Span {
+    set_parent(&span, carrier);
+    inject_span(&span, carrier);
+    span
+}
+
+/// Copies the trace-context entries of `carrier` into gRPC request
+/// metadata, where tracing-aware proxies and collectors look for them
+/// (the message carries them too).
+pub fn carrier_to_metadata(carrier: &BTreeMap<String, String>, metadata: &mut MetadataMap) {
+    let mut injector = MetadataInjector(metadata);
+    for field in propagator_fields() {
+        if let Some(value) = carrier.get(&field) {
+            injector.set(&field, value.clone());
+        }
+    }
+}
+
 /// Writes `span`'s trace context into gRPC request or response metadata.
 pub fn inject_metadata(span: &tracing::Span, metadata: &mut MetadataMap) {
     let Some(cx) = exported_context(span) else {

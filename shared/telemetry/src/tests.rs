@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use tonic::metadata::MetadataMap;
 
 use crate::{
-    LogFormat, TelemetryConfig, TelemetryError, build, extract_headers, extract_metadata,
-    inject_metadata, inject_span, install_propagator, set_parent,
+    LogFormat, TelemetryConfig, TelemetryError, build, carrier_to_metadata, extract_headers,
+    extract_metadata, inject_metadata, inject_span, install_propagator, set_parent, stage_span,
 };
 
 const REMOTE_PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -103,6 +103,36 @@ fn context_crosses_two_providers_through_the_map() {
     let (child_trace, child_span) = ids(&child_carrier["traceparent"]);
     assert_eq!(child_trace, trace_id);
     assert_ne!(child_span, parent_span);
+}
+
+#[test]
+fn a_stage_span_joins_the_carrier_s_trace_and_passes_its_own_on() {
+    install_propagator();
+    let (stage, _guard) = build(&logs_only().with_otlp_endpoint(dead_endpoint())).expect("build");
+    let mut carrier = BTreeMap::from([("traceparent".to_owned(), REMOTE_PARENT.to_owned())]);
+    tracing::subscriber::with_default(stage, || {
+        let _span = stage_span(tracing::info_span!("infer"), &mut carrier);
+    });
+    let (trace_id, span_id) = ids(&carrier["traceparent"]);
+    let (remote_trace, remote_span) = ids(REMOTE_PARENT);
+    assert_eq!(trace_id, remote_trace, "the caller's trace");
+    assert_ne!(span_id, remote_span, "the stage's own span is passed on");
+
+    // Without exported spans the caller's context goes on untouched.
+    let (logs, _guard) = build(&logs_only()).expect("build");
+    let mut untouched = BTreeMap::from([("traceparent".to_owned(), REMOTE_PARENT.to_owned())]);
+    tracing::subscriber::with_default(logs, || {
+        let _span = stage_span(tracing::info_span!("track"), &mut untouched);
+    });
+    assert_eq!(untouched["traceparent"], REMOTE_PARENT);
+
+    // The metadata copy takes the propagator's fields only.
+    let mut with_secret = untouched.clone();
+    with_secret.insert("authorization".to_owned(), "secret".to_owned());
+    let mut metadata = MetadataMap::new();
+    carrier_to_metadata(&with_secret, &mut metadata);
+    assert_eq!(extract_metadata(&metadata), untouched);
+    assert!(metadata.get("authorization").is_none());
 }
 
 #[test]

@@ -8,7 +8,7 @@ use futures::StreamExt;
 use sv_core::{
     ChallengeResponse, FrameSource, FrameStream, MissingKeypoints, TrackSource, VideoRequest,
 };
-use sv_decode::{DecodeConfig, Local};
+use sv_decode::{DecodeConfig, Stage};
 use sv_track::ByteTrackConfig;
 
 use crate::{Common, settings};
@@ -18,7 +18,7 @@ type Marks = Arc<Mutex<Vec<(Instant, Option<Instant>)>>>;
 
 /// Decode, noting when each video's first and last frames leave it.
 struct Probe {
-    inner: Local,
+    inner: Stage,
     marks: Marks,
 }
 
@@ -50,7 +50,7 @@ pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
     let (frames, seconds, steps) = runtime.block_on(async {
         let marks: Marks = Arc::default();
         let decode = Probe {
-            inner: Local::new(DecodeConfig::default())?,
+            inner: Stage::new(DecodeConfig::default())?,
             marks: marks.clone(),
         };
         let infer = Arc::new(sv_infer::Stage::new(decode, &config)?);

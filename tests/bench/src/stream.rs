@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
 use sv_core::{FrameSource, VideoRequest};
-use sv_decode::{DecodeConfig, Local};
+use sv_decode::{DecodeConfig, Stage};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -96,7 +96,7 @@ pub fn run(args: &StreamArgs) -> anyhow::Result<serde_json::Value> {
         .build()?;
     runtime.block_on(async {
         let addr = serve(Arc::new(body.clone())).await?;
-        let local = |stream_downloads| -> anyhow::Result<Local> {
+        let local = |stream_downloads| -> anyhow::Result<Stage> {
             let mut config = DecodeConfig {
                 hardware: crate::decode::hardware(&args.hardware_decode),
                 convert_threads: args.convert_threads,
@@ -104,7 +104,7 @@ pub fn run(args: &StreamArgs) -> anyhow::Result<serde_json::Value> {
                 ..DecodeConfig::default()
             };
             config.fetch.allow_nets = vec!["127.0.0.1/32".parse()?];
-            Ok(Local::new(config)?)
+            Ok(Stage::new(config)?)
         };
         let modes = [("streaming", local(true)?), ("download_then_decode", local(false)?)];
         let mut rows = Vec::new();

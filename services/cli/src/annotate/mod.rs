@@ -4,7 +4,7 @@
 //! number), as an H.264 MP4 (`--out`) and/or one PNG per frame (`--frames`).
 //! For an operator checking an answer: a picture beats a JSON diff.
 //!
-//! Frames come from the decode stage itself ([`sv_decode::Local`]), so they
+//! Frames come from the decode stage itself ([`sv_decode::Stage`]), so they
 //! are exactly the pixels the miner saw.
 //!
 //! - [`font`]: the embedded 5x7 bitmap font.
@@ -47,8 +47,8 @@ pub struct AnnotateArgs {
     pub frames: Option<PathBuf>,
     /// Use hardware video decoders when present (auto) or never (off), as
     /// the miner that made the answer did.
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = ["auto", "off"])]
-    pub hardware_decode: String,
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    pub hardware_decode: HardwarePreference,
     #[command(flatten)]
     pub fetch: FetchArgs,
 }
@@ -65,11 +65,7 @@ pub struct Picture {
 pub async fn run(args: AnnotateArgs) -> anyhow::Result<()> {
     let answer = load_result(&args.result)?;
     let mut decode = DecodeConfig {
-        hardware: if args.hardware_decode == "off" {
-            HardwarePreference::Off
-        } else {
-            HardwarePreference::Auto
-        },
+        hardware: args.hardware_decode,
         warm_up: false,
         ..DecodeConfig::default()
     };
@@ -82,7 +78,7 @@ pub async fn run(args: AnnotateArgs) -> anyhow::Result<()> {
             .transpose()?,
         mp4: args.out.as_deref().map(mp4::Writer::create).transpose()?,
     };
-    let source = sv_decode::Local::new(decode)?;
+    let source = sv_decode::Stage::new(decode)?;
     let frames = source.frames(VideoRequest::new("annotate", &args.clip));
     let clip = args.clip.clone();
     let result = args.result.clone();

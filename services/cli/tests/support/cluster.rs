@@ -69,7 +69,7 @@ impl Service {
             .args(&self.args)
             .envs(&self.env)
             // Decode says at DEBUG when a consumer left (the cancellation test).
-            .env("RUST_LOG", "info,ort=warn,sv_decode::local=debug")
+            .env("RUST_LOG", "info,ort=warn,sv_decode::stage=debug")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

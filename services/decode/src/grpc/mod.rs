@@ -17,7 +17,7 @@ pub use remote::{Remote, RemoteConfig};
 pub use server::{DecodeService, ShmOptions, service};
 
 /// The gRPC name health and reflection report this stage under.
-pub const SERVICE_NAME: &str = "scorevision.v1.Decode";
+pub const SERVICE_NAME: &str = sv_proto::chain::DECODE;
 
 /// Request header a client sets to `shm` to ask for frames by handle.
 pub const TRANSPORT_HEADER: &str = "sv-frame-transport";

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 use sv_core::{ErrorKind, Frame, FrameSource, StageError};
-use sv_proto::client::incoming;
+use sv_proto::server::incoming;
 use sv_proto::v1::decode_server::{Decode, DecodeServer};
 use sv_proto::v1::{self, FrameMessage};
 use sv_proto::{StreamStamp, respond};
@@ -41,7 +41,7 @@ impl ShmOptions {
 
 /// `scorevision.v1.Decode` over `source`; `shm` enables the shared-memory
 /// transport for clients that ask for it, after removing the rings that
-/// writers which died left in its directory ([`crate::sweep`]).
+/// writers which died left in its directory (the `sweep` module).
 pub fn service(
     source: Arc<dyn FrameSource>,
     shm: Option<ShmOptions>,

@@ -43,7 +43,7 @@
 //! writer that never sees its slots released gets `ReaderStalled` from
 //! [`RingWriter::write`] instead of waiting forever. A writer killed before
 //! it could unlink leaves its ring behind; the next decode server on the
-//! directory removes it ([`crate::sweep`]: the name carries the owner's PID).
+//! directory removes it (the `sweep` module: the name carries the owner's PID).
 
 pub mod error;
 mod layout;

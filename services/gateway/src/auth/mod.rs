@@ -168,6 +168,11 @@ impl<S> Layer<S> for FiberAuthLayer {
 #[derive(Clone)]
 pub struct AuthSpan(pub tracing::Span);
 
+/// The trace context the stages get with the challenge: the challenge
+/// span's (see [`sv_telemetry::stage_span`]).
+#[derive(Clone, Debug, Default)]
+pub struct ChallengeTrace(pub sv_core::TraceContext);
+
 /// Rejects requests that fail fiber authentication or the stake policy;
 /// passes the rest (body buffered) to `S`.
 #[derive(Clone)]
@@ -196,8 +201,11 @@ where
         let auth = self.auth.clone();
         // The challenge's root span: authentication is its first child, and
         // the handler adds the challenge id and the pipeline under it.
-        let span = tracing::info_span!("challenge", challenge_id = tracing::field::Empty);
-        sv_telemetry::set_parent(&span, &sv_telemetry::extract_headers(request.headers()));
+        let mut trace = sv_telemetry::extract_headers(request.headers());
+        let span = sv_telemetry::stage_span(
+            tracing::info_span!("challenge", challenge_id = tracing::field::Empty),
+            &mut trace,
+        );
         let auth_span = tracing::info_span!(parent: &span, "authenticate", challenge_id = tracing::field::Empty);
         Box::pin(async move {
             let authenticated = auth
@@ -207,6 +215,7 @@ where
             match authenticated {
                 Ok(mut request) => {
                     request.extensions_mut().insert(AuthSpan(auth_span));
+                    request.extensions_mut().insert(ChallengeTrace(trace));
                     inner.call(request).instrument(span).await
                 }
                 Err(error) => {

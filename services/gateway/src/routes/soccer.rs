@@ -8,14 +8,13 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, body::Bytes};
-use http::HeaderMap;
-use sv_core::{ChallengeResponse, TraceContext, VideoRequest};
+use sv_core::{ChallengeResponse, VideoRequest};
 use tokio::time::Instant;
 use tracing::{Instrument, info, warn};
 
 use super::ReceivedAt;
 use crate::Error;
-use crate::auth::AuthSpan;
+use crate::auth::{AuthSpan, ChallengeTrace};
 use crate::error::Outcome;
 use crate::state::AppState;
 
@@ -58,24 +57,11 @@ pub(crate) fn parse_challenge(body: &[u8]) -> Result<Challenge, Error> {
     })
 }
 
-/// W3C trace headers of the request, passed on so the stages join its trace.
-fn trace_context(headers: &HeaderMap) -> TraceContext {
-    ["traceparent", "tracestate"]
-        .into_iter()
-        .filter_map(|name| {
-            Some((
-                name.to_owned(),
-                headers.get(name)?.to_str().ok()?.to_owned(),
-            ))
-        })
-        .collect()
-}
-
 pub async fn challenge(
     State(state): State<AppState>,
     Extension(ReceivedAt(received)): Extension<ReceivedAt>,
     auth_span: Option<Extension<AuthSpan>>,
-    headers: HeaderMap,
+    trace: Option<Extension<ChallengeTrace>>,
     body: Bytes,
 ) -> Result<Response, Error> {
     let shared = &state.inner;
@@ -91,18 +77,18 @@ pub async fn challenge(
 
     let id = challenge.challenge_id;
     // The challenge span (opened by the auth layer) now knows its id; the
-    // stages' spans join its trace through the request's context.
+    // stages join its trace through the context the auth layer passed on.
     let span = tracing::Span::current();
     span.record("challenge_id", id.as_str());
     if let Some(Extension(AuthSpan(auth))) = &auth_span {
         auth.record("challenge_id", id.as_str());
     }
-    let mut trace = trace_context(&headers);
-    sv_telemetry::inject_span(&span, &mut trace);
     let request = VideoRequest {
         challenge_id: id.clone(),
         video_url: challenge.video_url.clone(),
-        trace,
+        trace: trace
+            .map(|Extension(ChallengeTrace(t))| t)
+            .unwrap_or_default(),
     };
     info!(
         challenge_id = %id,

@@ -22,38 +22,11 @@ use sv_core::{Frame, FrameDetections};
 use tokio::sync::{mpsc, oneshot};
 
 pub use stats::InferStats;
-pub(crate) use steps::assemble;
 
+use crate::config::WorkerConfig;
 use crate::detector::Detector;
 use crate::error::InferError;
 use steps::Job;
-
-/// How the pipeline's threads are laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WorkerConfig {
-    /// Threads letterboxing a batch (the preparing thread included); 0:
-    /// automatic (see [`crate::InferConfig::resolve_for`]), which
-    /// [`Worker::spawn`] takes as 1.
-    pub prep_threads: usize,
-    /// Batches waiting for the preparing thread.
-    pub queue: usize,
-    /// Batches prepared or running that postprocessing has not finished.
-    pub in_flight: usize,
-    /// Pad every run of frames to this many images (GPUs: one input shape
-    /// per model); `None` runs each batch at its own size.
-    pub pad_to: Option<usize>,
-}
-
-impl Default for WorkerConfig {
-    fn default() -> Self {
-        Self {
-            prep_threads: 0,
-            queue: 2,
-            in_flight: 4,
-            pad_to: None,
-        }
-    }
-}
 
 /// A handle to the pipeline; cheap to clone. Its threads end when the last
 /// handle is dropped, and that drop waits for them: the lanes release their

@@ -24,12 +24,12 @@ use std::time::Instant;
 use sv_core::{Frame, FrameDetections};
 use tokio::sync::{mpsc, oneshot};
 
-use super::WorkerConfig;
 use super::stats::InferStats;
-use crate::detector::Detector;
+use crate::config::WorkerConfig;
+use crate::detector::{Detector, assemble};
 use crate::engine::{Engine, Output};
 use crate::error::InferError;
-use crate::model::{ModelOutput, Postprocess, Preprocess};
+use crate::model::{Postprocess, Preprocess};
 use crate::pre::Letterbox;
 use crate::pre::batch::{self, same_size_runs};
 use crate::tensor::{ElementType, InputTensor};
@@ -300,32 +300,4 @@ fn postprocess(
         stats.batch_done(batch.frames);
         let _ = batch.reply.send(result); // the caller may have left
     }
-}
-
-/// Per frame: the player detections and the best pitch instance's keypoints.
-pub(crate) fn assemble(
-    indices: &[u64],
-    players: Vec<ModelOutput>,
-    poses: Vec<ModelOutput>,
-) -> Vec<FrameDetections> {
-    indices
-        .iter()
-        .zip(players.into_iter().zip(poses))
-        .map(|(&index, (players, poses))| {
-            let detections = match players {
-                ModelOutput::Detections(d) => d,
-                ModelOutput::Poses(p) => p.into_iter().map(|p| p.detection).collect(),
-            };
-            // The miner sends only the highest-scoring pitch instance.
-            let keypoints = match poses {
-                ModelOutput::Poses(p) => p.into_iter().next().map(|p| p.keypoints),
-                ModelOutput::Detections(_) => None,
-            };
-            FrameDetections {
-                index,
-                detections,
-                keypoints,
-            }
-        })
-        .collect()
 }

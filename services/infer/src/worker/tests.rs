@@ -11,7 +11,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use sv_core::{DetectionSource, Frame, FrameSource, FrameStream, StageError, VideoRequest};
 
-use super::{Worker, WorkerConfig};
+use super::Worker;
+use crate::config::WorkerConfig;
 use crate::detector::Detector;
 use crate::engine::{Engine, Output};
 use crate::error::InferError;

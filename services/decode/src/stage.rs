@@ -1,4 +1,4 @@
-//! [`Local`]: the decode stage in process, as a [`FrameSource`].
+//! [`Stage`]: the decode stage in process, as a [`FrameSource`].
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,14 +47,14 @@ impl DecodeStats {
 }
 
 #[derive(Clone)]
-pub struct Local {
+pub struct Stage {
     config: Arc<DecodeConfig>,
     fetcher: Arc<Fetcher>,
     last: Arc<Mutex<DecodeStats>>,
     in_flight: Arc<AtomicUsize>,
 }
 
-/// Counts a video in [`Local::in_flight`] for as long as it lives.
+/// Counts a video in [`Stage::in_flight`] for as long as it lives.
 struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
@@ -70,11 +70,11 @@ impl Drop for InFlight {
     }
 }
 
-impl Local {
+impl Stage {
     /// The stage; with `config.warm_up`, the first one in a process decodes
     /// the built-in clip first (blocking: NVDEC's set-up takes seconds). The
     /// first one on a download directory removes what processes that died
-    /// left there ([`crate::sweep`]).
+    /// left there (the `sweep` module).
     pub fn new(config: DecodeConfig) -> Result<Self, DecodeError> {
         // Downloads a killed earlier process left (once per process).
         crate::sweep::once(&config.download_dir, crate::sweep::Leftover::Download);
@@ -105,25 +105,27 @@ impl Local {
 
 type Sender = mpsc::Sender<Result<Frame, StageError>>;
 
-impl FrameSource for Local {
-    fn frames(&self, request: VideoRequest) -> FrameStream {
+impl FrameSource for Stage {
+    fn frames(&self, mut request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
         let this = self.clone();
         let in_flight = InFlight::new(&self.in_flight);
         // One span per video, joined to the caller's trace (another process
         // or the same one); where the time went is recorded on it.
-        let span = tracing::info_span!(
-            "decode",
-            challenge_id = %request.challenge_id,
-            frames = Empty,
-            decoder = Empty,
-            streamed = Empty,
-            download_ms = Empty,
-            first_byte_ms = Empty,
-            first_frame_ms = Empty,
-            busy_ms = Empty,
+        let span = sv_telemetry::stage_span(
+            tracing::info_span!(
+                "decode",
+                challenge_id = %request.challenge_id,
+                frames = Empty,
+                decoder = Empty,
+                streamed = Empty,
+                download_ms = Empty,
+                first_byte_ms = Empty,
+                first_frame_ms = Empty,
+                busy_ms = Empty,
+            ),
+            &mut request.trace,
         );
-        sv_telemetry::set_parent(&span, &request.trace);
         let work = async move {
             let _in_flight = in_flight;
             if let Err(e) = this.run(request, tx.clone()).await {
@@ -171,7 +173,7 @@ fn thread_panicked(e: tokio::task::JoinError) -> DecodeError {
     }
 }
 
-impl Local {
+impl Stage {
     async fn run(&self, request: VideoRequest, tx: Sender) -> Result<(), DecodeError> {
         let started = Instant::now();
         let id = request.challenge_id.clone();

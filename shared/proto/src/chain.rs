@@ -6,16 +6,20 @@
 
 use std::time::Duration;
 
-use sv_proto::Upstream;
-use sv_proto::server::StageHealth;
 use tokio::sync::watch;
 
+use crate::server::StageHealth;
+use crate::upstream::Upstream;
+
+/// The decode stage's gRPC service, as health and reflection name it.
+pub const DECODE: &str = "scorevision.v1.Decode";
+/// The infer stage's gRPC service.
+pub const INFER: &str = "scorevision.v1.Infer";
+/// The track stage's gRPC service.
+pub const TRACK: &str = "scorevision.v1.Track";
+
 /// The stages in pull order from the bottom: (name, gRPC service).
-pub const CHAIN: [(&str, &str); 3] = [
-    ("decode", sv_decode::grpc::SERVICE_NAME),
-    ("infer", sv_infer::grpc::SERVICE_NAME),
-    ("track", sv_track::grpc::SERVICE_NAME),
-];
+pub const CHAIN: [(&str, &str); 3] = [("decode", DECODE), ("infer", INFER), ("track", TRACK)];
 
 /// How often a stage (or the gateway) asks its upstream.
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -26,9 +30,16 @@ pub fn below(service: &str) -> Vec<&'static str> {
     CHAIN[..at].iter().rev().map(|(_, s)| *s).collect()
 }
 
+/// `service` and every service below it, nearest first: what a caller of
+/// `service` (the gateway, for track) asks about.
+pub fn from(service: &str) -> Vec<&'static str> {
+    let at = CHAIN.iter().position(|(_, s)| *s == service).unwrap_or(0);
+    CHAIN[..=at].iter().rev().map(|(_, s)| *s).collect()
+}
+
 /// Keeps `health` equal to "warm, and every stage below serving", relaying
-/// the statuses of the stages below, until the process ends. `warm` turns
-/// true once the stage itself is ready.
+/// the statuses of the stages below, until `warm`'s sender is dropped.
+/// `warm` turns true once the stage itself is ready.
 pub async fn follow(
     health: StageHealth,
     mut warm: watch::Receiver<bool>,
@@ -113,15 +124,13 @@ pub fn verdict(
 mod tests {
     use super::*;
 
-    const DECODE: &str = sv_decode::grpc::SERVICE_NAME;
-    const INFER: &str = sv_infer::grpc::SERVICE_NAME;
-    const TRACK: &str = sv_track::grpc::SERVICE_NAME;
-
     #[test]
     fn each_stage_relays_the_ones_below_it() {
         assert!(below(DECODE).is_empty());
         assert_eq!(below(INFER), vec![DECODE]);
         assert_eq!(below(TRACK), vec![INFER, DECODE]);
+        assert_eq!(from(TRACK), vec![TRACK, INFER, DECODE]);
+        assert_eq!(from(DECODE), vec![DECODE]);
     }
 
     #[test]

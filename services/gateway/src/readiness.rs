@@ -1,0 +1,92 @@
+//! [`Readiness`]: whether the gateway takes challenges, and why not; and
+//! [`follow_chain`], which keeps it equal to "every stage behind track has
+//! a serving replica" in the distributed mode.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sv_proto::Upstream;
+use sv_proto::chain;
+
+/// Ready once the caller says models are loaded and warmed and every stage
+/// below has a serving replica; false again when one goes away or shutdown
+/// starts, with the reason validators and probes are told. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<Mutex<Result<(), String>>>);
+
+/// Why a gateway that has not been told otherwise is not ready.
+pub const LOADING: &str = "the miner is not ready yet (models loading)";
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(Err(LOADING.into()))))
+    }
+}
+
+impl Readiness {
+    pub fn set_ready(&self, ready: bool) {
+        if ready {
+            self.set(Ok(()));
+        } else {
+            self.set(Err(LOADING.into()));
+        }
+    }
+
+    /// Not ready, because `reason` (e.g. "the infer stage has no serving replica").
+    pub fn set_not_ready(&self, reason: impl Into<String>) {
+        self.set(Err(reason.into()));
+    }
+
+    fn set(&self, state: Result<(), String>) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = state;
+        }
+    }
+
+    /// `Ok` when ready, else why not.
+    pub fn state(&self) -> Result<(), String> {
+        self.0
+            .lock()
+            .map_or_else(|_| Err("readiness unknown".into()), |s| s.clone())
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.state().is_ok()
+    }
+}
+
+/// How often the gateway asks track whether it and the stages below it are
+/// SERVING.
+const HEALTH_EVERY: Duration = Duration::from_secs(2);
+
+/// Keeps `readiness` equal to the chain's state as track's replicas report
+/// it (track relays the statuses of infer and decode, see
+/// [`sv_proto::chain::follow`]): ready once every stage is SERVING, not
+/// ready again while one is not, with the missing stage named in /readyz
+/// and in the 503 challenges get, so Kubernetes and validators stop sending
+/// work a broken pipeline cannot answer. Runs until dropped.
+pub async fn follow_chain(readiness: Readiness, track: Upstream) {
+    let services = chain::from(chain::TRACK);
+    let mut last: Option<Result<(), String>> = None;
+    loop {
+        let statuses = track.statuses(&services, HEALTH_EVERY).await;
+        let verdict = chain::verdict(&services, statuses);
+        if last.as_ref() != Some(&verdict) {
+            match &verdict {
+                Ok(()) => {
+                    readiness.set_ready(true);
+                    tracing::info!(
+                        track = track.label(),
+                        "Every stage SERVING; ready for challenges."
+                    );
+                }
+                Err(why) => {
+                    readiness.set_not_ready(why.clone());
+                    tracing::warn!(track = track.label(), reason = %why, "Not ready.");
+                }
+            }
+            last = Some(verdict);
+        }
+        tokio::time::sleep(HEALTH_EVERY).await;
+    }
+}

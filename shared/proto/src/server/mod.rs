@@ -1,0 +1,215 @@
+//! What every stage's gRPC server shares.
+//!
+//! - [`StageServer`]: one stage's service behind `grpc.health.v1` (NOT_SERVING
+//!   until the stage's warm-up resolves and, for a stage with an upstream,
+//!   while the stages below have no serving replica), server reflection,
+//!   HTTP/2 settings sized for frames, and the drain on shutdown. Every
+//!   stage crate's `serve(config, listener, shutdown)` is built on it.
+//! - [`StageHealth`]: the stage's health entry, for the chain follower.
+//! - [`incoming`] and [`answer`]: the two ends of a stage RPC's server half.
+
+mod cut;
+mod health;
+mod rpc;
+
+use std::error::Error as StdError;
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic::transport::server::Router;
+
+use crate::chain;
+use crate::upstream::Upstream;
+
+pub use health::StageHealth;
+pub use rpc::{answer, incoming};
+
+/// A failure to serve a stage, or to start it.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The stage itself could not start or warm up; its own error says why.
+    #[error(transparent)]
+    Stage(Box<dyn StdError + Send + Sync>),
+    #[error("the gRPC server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl ServeError {
+    /// The stage's own start-up error.
+    pub fn stage(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        Self::Stage(error.into())
+    }
+}
+
+/// How a stage server runs, beyond its own stage's settings.
+pub struct ServerOptions {
+    /// How long in-flight streams may finish after shutdown starts.
+    pub grace: Duration,
+    /// A health-only link to the stage this one pulls from: the stage is
+    /// SERVING only while every stage below has a serving replica, and
+    /// relays their statuses ([`chain::follow`]). `None` for decode, which
+    /// pulls from no stage.
+    pub upstream_health: Option<Upstream>,
+}
+
+impl Default for ServerOptions {
+    /// The 20 s drain the binary defaults to (`--grace-s`), no upstream.
+    fn default() -> Self {
+        Self {
+            grace: Duration::from_secs(20),
+            upstream_health: None,
+        }
+    }
+}
+
+/// One stage's gRPC server. Build it with the stage's routes, then
+/// [`serve`](Self::serve) it on a bound listener.
+pub struct StageServer {
+    service: &'static str,
+    routes: Routes,
+    options: ServerOptions,
+}
+
+impl StageServer {
+    /// `service` is the stage's full gRPC name ([`chain::DECODE`], ...), the
+    /// name its health entry answers under; `routes` holds its service
+    /// (`Routes::new(DecodeServer::new(..))`).
+    pub fn new(service: &'static str, routes: Routes, options: ServerOptions) -> Self {
+        Self {
+            service,
+            routes,
+            options,
+        }
+    }
+
+    /// Serves until `shutdown` resolves, then drains: NOT_SERVING, no new
+    /// connections or streams, [`ServerOptions::grace`] for the streams in
+    /// flight, then the rest are cut.
+    ///
+    /// Health answers from the first moment, NOT_SERVING; it turns SERVING
+    /// once `warm_up` resolves (and, with an upstream, while the stages
+    /// below serve). A failed warm-up stops the server and is returned.
+    pub async fn serve<E>(
+        self,
+        listener: TcpListener,
+        warm_up: impl Future<Output = Result<(), E>>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError>
+    where
+        E: Into<Box<dyn StdError + Send + Sync>>,
+    {
+        let (health, health_service) = StageHealth::new(self.service).await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(crate::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let routes = self
+            .routes
+            .add_service(health_service)
+            .add_service(reflection);
+        let router = Server::builder()
+            .tcp_nodelay(true)
+            .initial_stream_window_size(Some(8 << 20))
+            .initial_connection_window_size(Some(16 << 20))
+            .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .add_routes(routes);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "Listening (gRPC).");
+        }
+        let server = tokio::spawn(drain(
+            router,
+            listener,
+            health.clone(),
+            shutdown,
+            self.options.grace,
+        ));
+        // Aborts the server should this future be dropped or the warm-up
+        // fail: nothing outlives the call.
+        let mut server = AbortOnDrop(server);
+        let (warm, warm_rx) = tokio::sync::watch::channel(false);
+        let follows = self.options.upstream_health.is_some();
+        if let Some(upstream) = self.options.upstream_health {
+            tokio::spawn(chain::follow(
+                health.clone(),
+                warm_rx,
+                upstream,
+                self.service,
+            ));
+        }
+        tokio::select! {
+            warmed = warm_up => warmed.map_err(ServeError::stage)?,
+            // Shut down (or failed) before it was warm.
+            result = server.join() => return result,
+        }
+        if follows {
+            let _ = warm.send(true);
+        } else {
+            health.set_serving(true).await;
+        }
+        tracing::info!("Warm; SERVING while the stages below are.");
+        let result = server.join().await;
+        // The follower polls the upstream until this sender goes.
+        drop(warm);
+        result
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), ServeError>>);
+
+impl AbortOnDrop {
+    async fn join(&mut self) -> Result<(), ServeError> {
+        (&mut self.0).await?
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains: health goes NOT_SERVING,
+/// new connections and streams are refused (HTTP/2 GOAWAY), and in-flight
+/// streams get `grace` to finish before their connections are cut.
+async fn drain(
+    router: Router,
+    listener: TcpListener,
+    health: StageHealth,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) -> Result<(), ServeError> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let cut = CancellationToken::new();
+    // Cut on every way out, a panic or an abort included.
+    let _cut_on_return = cut.clone().drop_guard();
+    let server = router.serve_with_incoming_shutdown(cut::incoming(listener, cut), async {
+        let _ = stopped.await;
+    });
+    let mut server = std::pin::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(Into::into),
+        () = shutdown => {}
+    }
+    tracing::info!(
+        grace_s = grace.as_secs_f32(),
+        "Shutting down: NOT_SERVING, draining in-flight streams."
+    );
+    health.drain();
+    health.set_serving(false).await;
+    let _ = stop.send(());
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(_) => {
+            tracing::warn!("Grace period over; cutting the streams still open.");
+            Ok(())
+        }
+    }
+}
