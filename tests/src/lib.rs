@@ -3,6 +3,7 @@
 //! replays the saved (OpenCV-decoded) frames so model parity does not depend
 //! on which decoder made the pixels.
 
+pub mod chain;
 pub mod golden;
 pub mod http;
 pub mod otlp;
@@ -68,6 +69,13 @@ pub const YOLO11: Family = Family {
 
 /// Every model family the parity tests cover.
 pub const FAMILIES: [Family; 2] = [YOLOV8, YOLO11];
+
+/// Fails unless `tested` names every entry of [`FAMILIES`], in order: a
+/// family added there must get its tests.
+pub fn assert_every_family_tested(tested: &[&str]) {
+    let all: Vec<&str> = FAMILIES.iter().map(|f| f.name).collect();
+    assert_eq!(tested, all.as_slice(), "model families with parity tests");
+}
 
 /// The YOLOv8 player model.
 pub fn player_model() -> PathBuf {

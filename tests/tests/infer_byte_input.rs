@@ -6,17 +6,13 @@
 //! are fed as they are; and the whole chain built from an `InferConfig`
 //! with it on answers the clip exactly as with it off.
 
-use std::time::Instant;
-
-use sv_core::{ChallengeResponse, Frame, MissingKeypoints, TrackSource, VideoRequest};
-use sv_decode::DecodeConfig;
-use sv_decode::config::HardwarePreference;
+use sv_core::Frame;
 use sv_infer::model::YoloModel;
 use sv_infer::pre::batch::{draw_all, slots};
 use sv_infer::tensor::InputTensor;
 use sv_infer::{ElementType, InferConfig, OrtEngine, Provider, SessionOptions};
-use sv_tests::{fixture, golden, golden_frames, sample_clip};
-use sv_track::ByteTrackConfig;
+use sv_tests::chain::answer_clip;
+use sv_tests::{fixture, golden, golden_frames};
 
 fn open(file: &str, imgsz: u32, byte_input: bool) -> YoloModel {
     let mut options = SessionOptions::new(
@@ -83,27 +79,7 @@ async fn answer(byte_input: bool) -> (String, String) {
     config.byte_input = byte_input;
     config.batch_size = 4;
     config.warm_up = None;
-    let decode = sv_decode::Stage::new(DecodeConfig {
-        hardware: HardwarePreference::Off,
-        ..DecodeConfig::default()
-    })
-    .unwrap();
-    let infer = std::sync::Arc::new(sv_infer::Stage::new(decode, &config).unwrap());
-    let profile = infer.profile().unwrap().to_string();
-    let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
-    let clip = sample_clip().display().to_string();
-    let response = ChallengeResponse::assemble(
-        "bytes",
-        track.track(VideoRequest::new("bytes", &clip)),
-        Instant::now(),
-        MissingKeypoints::Zeros,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(response.frames.len(), 50);
-    let json = serde_json::to_value(&response.frames).unwrap();
-    (profile, json.to_string())
+    answer_clip(&config).await.unwrap()
 }
 
 #[tokio::test]

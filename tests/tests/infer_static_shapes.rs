@@ -5,17 +5,13 @@
 //! not 16:9, a short batch) still runs, on a dynamic session opened then,
 //! and the letterbox is the dynamic model's (the file's own size rules).
 
-use std::time::Instant;
-
-use sv_core::{ChallengeResponse, Frame, MissingKeypoints, TrackSource, VideoRequest};
-use sv_decode::DecodeConfig;
-use sv_decode::config::HardwarePreference;
+use sv_core::Frame;
 use sv_infer::pre::batch::{draw_all, slots};
 use sv_infer::providers::ShapeProfile;
 use sv_infer::tensor::InputTensor;
 use sv_infer::{Engine, InferConfig, OrtEngine, Provider, SessionOptions, Switch, Threading};
-use sv_tests::{fixture, golden, golden_frames, sample_clip};
-use sv_track::ByteTrackConfig;
+use sv_tests::chain::answer_clip;
+use sv_tests::{fixture, golden, golden_frames};
 
 fn open(file: &str, profile: Option<&ShapeProfile>, byte_input: bool) -> OrtEngine {
     let mut options = SessionOptions::new(
@@ -134,29 +130,7 @@ async fn answer(static_shapes: bool) -> (String, String) {
     config.batch_size = 4;
     config.pad_batches = Switch::On;
     config.lanes = 1;
-    let decode = sv_decode::Stage::new(DecodeConfig {
-        hardware: HardwarePreference::Off,
-        ..DecodeConfig::default()
-    })
-    .unwrap();
-    let infer = std::sync::Arc::new(sv_infer::Stage::new(decode, &config).unwrap());
-    let profile = infer.profile().unwrap().to_string();
-    let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
-    let clip = sample_clip().display().to_string();
-    let response = ChallengeResponse::assemble(
-        "static",
-        track.track(VideoRequest::new("static", &clip)),
-        Instant::now(),
-        MissingKeypoints::Zeros,
-        |_| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(response.frames.len(), 50);
-    (
-        profile,
-        serde_json::to_value(&response.frames).unwrap().to_string(),
-    )
+    answer_clip(&config).await.unwrap()
 }
 
 #[tokio::test]
