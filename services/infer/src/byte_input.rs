@@ -37,6 +37,12 @@ pub fn input_name(original: &str) -> String {
     format!("{original}{SUFFIX}")
 }
 
+/// Whether [`rewrite`] gives a model with this input a byte input: float32
+/// inputs only (see the module docs for float16).
+pub fn applies(spec: &InputSpec) -> bool {
+    spec.element == Some(ElementType::F32)
+}
+
 // onnx.proto field numbers and enum values used here.
 const MODEL_GRAPH: u32 = 7;
 const GRAPH_NODE: u32 = 1;

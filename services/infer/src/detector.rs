@@ -14,7 +14,6 @@ use crate::model::{ModelOutput, Preprocess, YoloModel};
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
-use crate::tensor::ElementType;
 
 pub struct Detector {
     pub players: YoloModel,
@@ -206,7 +205,7 @@ fn shape_profile(
     let (w, h) = config.warm_up.unwrap_or((1280, 720));
     let lb = Preprocess::new(&header.info, imgsz, header.input.fixed_size()).letterbox(w, h);
     // A byte-input session's input is the one the rewrite put in front.
-    let input = if resolved.byte_input && header.input.element == Some(ElementType::F32) {
+    let input = if resolved.byte_input && byte_input::applies(&header.input) {
         byte_input::input_name(&header.input.name)
     } else {
         header.input.name

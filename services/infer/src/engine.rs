@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use half::f16;
-use ort::session::Session;
 use ort::session::builder::SessionBuilder;
+use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 
 use crate::byte_input;
@@ -256,7 +256,8 @@ impl Reopen {
             &self.excluded,
         );
         let rewritten = if options.byte_input {
-            byte_input_model(&self.path, name)?
+            let (bytes, header) = read_model(&self.path, name)?;
+            byte_input_model(&bytes, &header, name)?
         } else {
             None
         };
@@ -295,26 +296,30 @@ impl OrtEngine {
             return Err(load("file not found".into()));
         }
         let mut base = base_builder(options, threading, &name).map_err(load)?;
-        // With static shapes the file's header says which dimensions are
-        // symbolic and what the file's own size is.
-        let header = match (options.static_shapes, profile) {
-            (true, Some(profile)) => Some((OnnxHeader::read(path)?, profile)),
-            _ => None,
+        // Static shapes and byte input need the file's header (which
+        // dimensions are symbolic, the file's own size, the input's type);
+        // the file is read once for both.
+        let static_profile = profile.filter(|_| options.static_shapes);
+        let file = if options.byte_input || static_profile.is_some() {
+            Some(read_model(path, &name).map_err(load)?)
+        } else {
+            None
         };
-        let overrides = header
-            .as_ref()
-            .map(|(header, profile)| static_overrides(header, profile))
-            .unwrap_or_default();
+        let overrides = match (&file, static_profile) {
+            (Some((_, header)), Some(profile)) => static_overrides(header, profile),
+            _ => Vec::new(),
+        };
         for (dim, value) in &overrides {
             base = base
                 .with_dimension_override(dim, *value as i64)
                 .map_err(|e| load(e.to_string()))?;
         }
         // With byte input the session is built from the rewritten graph.
-        let rewritten = if options.byte_input {
-            byte_input_model(path, &name).map_err(load)?
-        } else {
-            None
+        let rewritten = match (&file, options.byte_input) {
+            (Some((bytes, header)), true) => {
+                byte_input_model(bytes, header, &name).map_err(load)?
+            }
+            _ => None,
         };
         // A provider can register and still fail when the session is built
         // (TensorRT without its libraries, a GPU out of memory): the next
@@ -363,21 +368,11 @@ impl OrtEngine {
         };
         let (input_type, fixed_size) = match input.dtype() {
             ValueType::Tensor { ty, shape, .. } if shape.len() == 4 => {
-                // The file's own size, not the one the overrides fixed.
-                let (h, w) = match (&header, static_shape) {
-                    (Some((header, _)), Some(_)) => {
-                        let dim = |i: usize| {
-                            header
-                                .input
-                                .dims
-                                .get(i)
-                                .copied()
-                                .flatten()
-                                .map_or(0, |d| d as i64)
-                        };
-                        (dim(2), dim(3))
-                    }
-                    _ => (shape[2], shape[3]),
+                let (h, w) = (shape[2], shape[3]);
+                let fixed_size = match (&file, static_shape) {
+                    // The file's own size, not the one the overrides fixed.
+                    (Some((_, header)), Some(_)) => header.input.fixed_size(),
+                    _ => (h > 0 && w > 0).then_some((h as u32, w as u32)),
                 };
                 (
                     element_type(*ty).ok_or_else(|| {
@@ -386,7 +381,7 @@ impl OrtEngine {
                             format!("{ty:?}, expected float32, float16 or uint8"),
                         )
                     })?,
-                    (h > 0 && w > 0).then_some((h as u32, w as u32)),
+                    fixed_size,
                 )
             }
             other => {
@@ -561,20 +556,27 @@ fn static_overrides(header: &OnnxHeader, profile: &ShapeProfile) -> Vec<(String,
         .collect()
 }
 
-/// The model at `path` rewritten to take bytes, or `None` when it already
-/// does or takes float16 (see [`crate::byte_input`]).
-fn byte_input_model(path: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
+/// The model file's bytes and the header read from them.
+fn read_model(path: &Path, name: &str) -> Result<(Vec<u8>, OnnxHeader), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     let header = OnnxHeader::parse(name, &bytes).map_err(|e| e.to_string())?;
-    match header.input.element {
-        Some(ElementType::U8) => return Ok(None),
-        Some(ElementType::F16) => {
+    Ok((bytes, header))
+}
+
+/// The model rewritten to take bytes, or `None` when it already does or
+/// takes float16 (see [`crate::byte_input`]).
+fn byte_input_model(
+    bytes: &[u8],
+    header: &OnnxHeader,
+    name: &str,
+) -> Result<Option<Vec<u8>>, String> {
+    if !byte_input::applies(&header.input) {
+        if header.input.element == Some(ElementType::F16) {
             tracing::info!(model = %name, "Byte input is for float32-input models; this one takes float16 and is fed as it is.");
-            return Ok(None);
         }
-        _ => {}
+        return Ok(None);
     }
-    byte_input::rewrite(&bytes, &header.input)
+    byte_input::rewrite(bytes, &header.input)
         .map(Some)
         .map_err(|e| format!("cannot give the model a byte input: {e}"))
 }
@@ -596,24 +598,16 @@ impl Engine for OrtEngine {
         let (input_name, output_name) = (self.input.clone(), self.output.clone());
         let output_type = self.output_type;
         let session = self.session_for(shape).map_err(run_err)?;
-        let mut outputs = match input {
-            Input::F32(data) => {
-                let tensor = TensorRef::from_array_view((shape, data))
-                    .map_err(|e| run_err(e.to_string()))?;
-                session.run(ort::inputs![input_name.as_str() => tensor])
-            }
-            Input::F16(data) => {
-                let tensor = TensorRef::from_array_view((shape, data))
-                    .map_err(|e| run_err(e.to_string()))?;
-                session.run(ort::inputs![input_name.as_str() => tensor])
-            }
-            Input::U8(data) => {
-                let tensor = TensorRef::from_array_view((shape, data))
-                    .map_err(|e| run_err(e.to_string()))?;
-                session.run(ort::inputs![input_name.as_str() => tensor])
-            }
+        // A view of the caller's buffer in the model's element type.
+        let tensor: SessionInputValue<'_> = match input {
+            Input::F32(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
+            Input::F16(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
+            Input::U8(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
         }
         .map_err(|e| run_err(e.to_string()))?;
+        let mut outputs = session
+            .run(ort::inputs![input_name.as_str() => tensor])
+            .map_err(|e| run_err(e.to_string()))?;
         // Take the value out of the session's outputs: it owns its buffer, so
         // postprocessing can read it on another thread without a copy.
         let value = outputs

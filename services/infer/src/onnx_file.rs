@@ -94,26 +94,18 @@ impl OnnxHeader {
             10 => Some(ElementType::F16),
             _ => None,
         };
-        let dims = tensor
+        // Each dimension's value where fixed and name where symbolic.
+        let (dims, params) = tensor
             .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| d.dim_value.filter(|&v| v > 0).map(|v| v as u64))
-                    .collect()
+            .iter()
+            .flat_map(|s| &s.dim)
+            .map(|d| {
+                (
+                    d.dim_value.filter(|&v| v > 0).map(|v| v as u64),
+                    d.dim_param.clone().filter(|p| !p.is_empty()),
+                )
             })
-            .unwrap_or_default();
-        let params = tensor
-            .shape
-            .as_ref()
-            .map(|s| {
-                s.dim
-                    .iter()
-                    .map(|d| d.dim_param.clone().filter(|p| !p.is_empty()))
-                    .collect()
-            })
-            .unwrap_or_default();
+            .unzip();
         Ok(Self {
             name,
             input: InputSpec {
