@@ -11,16 +11,27 @@ use sv_decode::config::HardwarePreference;
 use sv_infer::InferConfig;
 use sv_track::ByteTrackConfig;
 
-/// The infer stage's device profile line and the answer's frames as JSON
-/// text, for the sample clip decoded in software (the exact path).
-pub async fn answer_clip(config: &InferConfig) -> anyhow::Result<(String, String)> {
+/// What the chain made of the sample clip.
+#[derive(Debug)]
+pub struct ClipAnswer {
+    /// The infer stage's device profile line.
+    pub profile: String,
+    /// The answer's frames as JSON text.
+    pub frames: String,
+    /// ONNX Runtime runs, and those from the engines' own input memory.
+    pub runs: u64,
+    pub host_runs: u64,
+}
+
+/// The sample clip (decoded in software, the exact path) answered.
+pub async fn answer_clip(config: &InferConfig) -> anyhow::Result<ClipAnswer> {
     let decode = sv_decode::Stage::new(DecodeConfig {
         hardware: HardwarePreference::Off,
         ..DecodeConfig::default()
     })?;
     let infer = Arc::new(sv_infer::Stage::new(decode, config)?);
     let profile = infer.profile().map(ToString::to_string).unwrap_or_default();
-    let track = sv_track::Stage::new(infer, ByteTrackConfig::default());
+    let track = sv_track::Stage::new(infer.clone(), ByteTrackConfig::default());
     let clip = crate::sample_clip().display().to_string();
     let response = ChallengeResponse::assemble(
         "fixture",
@@ -35,5 +46,10 @@ pub async fn answer_clip(config: &InferConfig) -> anyhow::Result<(String, String
         "{} frames answered, the clip has 50",
         response.frames.len()
     );
-    Ok((profile, serde_json::to_value(&response.frames)?.to_string()))
+    Ok(ClipAnswer {
+        profile,
+        frames: serde_json::to_value(&response.frames)?.to_string(),
+        runs: infer.stats().runs(),
+        host_runs: infer.stats().host_runs(),
+    })
 }

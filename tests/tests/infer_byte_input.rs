@@ -79,7 +79,8 @@ async fn answer(byte_input: bool) -> (String, String) {
     config.byte_input = byte_input;
     config.batch_size = 4;
     config.warm_up = None;
-    answer_clip(&config).await.unwrap()
+    let answer = answer_clip(&config).await.unwrap();
+    (answer.profile, answer.frames)
 }
 
 #[tokio::test]

@@ -130,7 +130,8 @@ async fn answer(static_shapes: bool) -> (String, String) {
     config.batch_size = 4;
     config.pad_batches = Switch::On;
     config.lanes = 1;
-    answer_clip(&config).await.unwrap()
+    let answer = answer_clip(&config).await.unwrap();
+    (answer.profile, answer.frames)
 }
 
 #[tokio::test]

@@ -51,6 +51,9 @@ pub struct Tuning {
     /// With padded batches, sessions fixed to each model's one input shape (true/false) [default: false].
     #[arg(long, env = "SV_STATIC_SHAPES")]
     pub static_shapes: Option<bool>,
+    /// With static shapes, inputs and outputs in page-locked memory bound to the sessions (true/false) [default: false].
+    #[arg(long, env = "SV_IO_BINDING")]
+    pub io_binding: Option<bool>,
     /// cuDNN convolution algorithm search: exhaustive, heuristic or default [default: exhaustive].
     #[arg(long, env = "SV_CUDNN_CONV_SEARCH")]
     #[serde(default, deserialize_with = "parsed")]
@@ -64,6 +67,9 @@ pub struct Tuning {
     /// Separate copy streams on the CUDA provider instead of the compute stream.
     #[arg(long, env = "SV_CUDA_COPY_STREAMS")]
     pub cuda_copy_streams: Option<bool>,
+    /// With I/O binding on a GPU, replay each session's kernels as a CUDA graph (true/false) [default: false].
+    #[arg(long, env = "SV_CUDA_GRAPH")]
+    pub cuda_graph: Option<bool>,
     /// Let TensorRT use FP16 kernels for FP32 models [default: true].
     #[arg(long, env = "SV_TRT_FP16")]
     pub trt_fp16: Option<bool>,
@@ -93,10 +99,12 @@ impl Tuning {
             intra_threads: self.intra_threads.or(fallback.intra_threads),
             byte_input: self.byte_input.or(fallback.byte_input),
             static_shapes: self.static_shapes.or(fallback.static_shapes),
+            io_binding: self.io_binding.or(fallback.io_binding),
             cudnn_conv_search: self.cudnn_conv_search.or(fallback.cudnn_conv_search),
             cuda_nhwc: self.cuda_nhwc.or(fallback.cuda_nhwc),
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
             cuda_copy_streams: self.cuda_copy_streams.or(fallback.cuda_copy_streams),
+            cuda_graph: self.cuda_graph.or(fallback.cuda_graph),
             trt_fp16: self.trt_fp16.or(fallback.trt_fp16),
             trt_opt_level: self.trt_opt_level.or(fallback.trt_opt_level),
             trt_workspace_mb: self.trt_workspace_mb.or(fallback.trt_workspace_mb),
@@ -139,6 +147,9 @@ impl Tuning {
         if let Some(b) = self.static_shapes {
             config.static_shapes = b;
         }
+        if let Some(b) = self.io_binding {
+            config.io_binding = b;
+        }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
         }
@@ -157,6 +168,9 @@ impl Tuning {
         }
         if let Some(b) = self.cuda_copy_streams {
             cuda.copy_in_default_stream = !b;
+        }
+        if let Some(b) = self.cuda_graph {
+            cuda.cuda_graph = b;
         }
         let trt = &mut config.tensorrt;
         trt.fp16 = self.trt_fp16.unwrap_or(true);
@@ -260,6 +274,7 @@ impl Tuning {
         );
         push("byte_input", self.byte_input.map(Value::Bool));
         push("static_shapes", self.static_shapes.map(Value::Bool));
+        push("io_binding", self.io_binding.map(Value::Bool));
         push(
             "cudnn_conv_search",
             self.cudnn_conv_search.map(|c| {
@@ -276,6 +291,7 @@ impl Tuning {
         push("cuda_nhwc", self.cuda_nhwc.map(Value::Bool));
         push("cuda_tf32", self.cuda_tf32.map(Value::Bool));
         push("cuda_copy_streams", self.cuda_copy_streams.map(Value::Bool));
+        push("cuda_graph", self.cuda_graph.map(Value::Bool));
         push("trt_fp16", self.trt_fp16.map(Value::Bool));
         push(
             "trt_opt_level",
@@ -373,8 +389,10 @@ mod tests {
             prep_threads = 6
             byte_input = true
             static_shapes = true
+            io_binding = true
             cudnn_conv_search = "heuristic"
             cuda_nhwc = true
+            cuda_graph = true
             cuda_tf32 = false
             trt_opt_level = 4
             engine_cache = "/var/cache/trt"
@@ -390,7 +408,8 @@ mod tests {
         assert_eq!(config.devices, vec![0, 1]);
         assert_eq!((config.batch_size, config.lanes), (8, 2));
         assert_eq!(config.worker.prep_threads, 6);
-        assert!(config.byte_input && config.static_shapes);
+        assert!(config.byte_input && config.static_shapes && config.io_binding);
+        assert!(config.cuda.cuda_graph);
         assert_eq!(config.pad_batches, Switch::On);
         assert_eq!(config.cuda.conv_search, ConvSearch::Heuristic);
         assert!(config.cuda.prefer_nhwc && !config.cuda.tf32);
@@ -430,13 +449,16 @@ mod tests {
             byte_input: Some(true),
             cudnn_conv_search: Some(ConvSearch::Heuristic),
             cuda_nhwc: Some(true),
+            io_binding: Some(true),
+            cuda_graph: Some(true),
             engine_cache: Some("/var/cache/trt".into()),
             ..Tuning::default()
         };
         assert_eq!(
             t.to_flags().join(" "),
             "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
-             --lanes 2 --byte-input true --cudnn-conv-search heuristic --cuda-nhwc true --engine-cache /var/cache/trt"
+             --lanes 2 --byte-input true --io-binding true --cudnn-conv-search heuristic --cuda-nhwc true \
+             --cuda-graph true --engine-cache /var/cache/trt"
         );
         assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
         assert_eq!(Tuning::default().to_toml(), "[infer]\n");

@@ -127,6 +127,12 @@ pub struct InferConfig {
     /// constants (`crate::engine::SessionOptions::static_shapes`). Off unless
     /// asked for until it is measured on a GPU.
     pub static_shapes: bool,
+    /// With static shapes, bind each session's input and output
+    /// (`crate::binding`): the letterbox writes into page-locked memory the
+    /// GPU copies from by DMA, outputs land in page-locked memory, and with
+    /// `cuda.cuda_graph` the buffers stay put so a CUDA graph can replay.
+    /// Off unless asked for until it is measured on a GPU.
+    pub io_binding: bool,
 }
 
 impl InferConfig {
@@ -154,6 +160,7 @@ impl InferConfig {
             tensorrt: TensorRtOptions::default(),
             byte_input: false,
             static_shapes: false,
+            io_binding: false,
         }
     }
 }
@@ -197,6 +204,12 @@ pub struct Resolved {
     /// Sessions fixed to one input shape ([`InferConfig::static_shapes`]):
     /// only with padded batches and a warm-up size to take the shape from.
     pub static_shapes: bool,
+    /// Bound inputs and outputs ([`InferConfig::io_binding`]): only with
+    /// static shapes (the buffers have the one shape).
+    pub io_binding: bool,
+    /// CUDA graphs (`CudaOptions::cuda_graph`): only with I/O binding and a
+    /// GPU provider.
+    pub cuda_graph: bool,
 }
 
 impl Resolved {
@@ -277,6 +290,12 @@ impl fmt::Display for Resolved {
         }
         if self.static_shapes {
             f.write_str(", static shapes")?;
+        }
+        if self.io_binding {
+            f.write_str(", I/O binding")?;
+        }
+        if self.cuda_graph {
+            f.write_str(", CUDA graphs")?;
         }
         if self.intra_threads > 0 {
             let plural = if self.intra_threads == 1 { "" } else { "s" };
@@ -359,6 +378,10 @@ impl InferConfig {
             (Precision::Fp16, Some(p)) => p.clone(),
             _ => fp32.to_owned(),
         };
+        // One shape needs every batch padded to the same size, and a frame
+        // size to letterbox; bound buffers and graphs need the one shape.
+        let static_shapes = self.static_shapes && pad_batches && self.warm_up.is_some();
+        let io_binding = self.io_binding && static_shapes;
         let devices = if self.devices.is_empty() || !gpu {
             vec![self.devices.first().copied().unwrap_or(0)]
         } else {
@@ -376,9 +399,9 @@ impl InferConfig {
             player_model: pick(&self.player_model, &self.player_model_fp16),
             pitch_model: pick(&self.pitch_model, &self.pitch_model_fp16),
             byte_input: self.byte_input,
-            // One shape needs every batch padded to the same size, and a
-            // frame size to letterbox.
-            static_shapes: self.static_shapes && pad_batches && self.warm_up.is_some(),
+            static_shapes,
+            io_binding,
+            cuda_graph: io_binding && gpu && self.cuda.cuda_graph,
         })
     }
 }
@@ -506,6 +529,32 @@ mod tests {
             c.resolve_for(Provider::Cuda, 16).unwrap().precision,
             Precision::Fp32
         );
+    }
+
+    #[test]
+    fn binding_needs_static_shapes_and_graphs_need_a_gpu() {
+        let mut c = InferConfig::new("p.onnx", "q.onnx");
+        c.io_binding = true;
+        c.cuda.cuda_graph = true;
+        // No static shapes: nothing to bind the one shape of.
+        let r = c.resolve_for(Provider::Cuda, 16).unwrap();
+        assert!(!r.static_shapes && !r.io_binding && !r.cuda_graph);
+        c.static_shapes = true;
+        let gpu = c.resolve_for(Provider::Cuda, 16).unwrap();
+        assert!(gpu.static_shapes && gpu.io_binding && gpu.cuda_graph);
+        assert!(
+            gpu.to_string()
+                .contains(", static shapes, I/O binding, CUDA graphs"),
+            "{gpu}"
+        );
+        // The CPU pads only when told; then it binds, without graphs.
+        c.pad_batches = Switch::On;
+        let cpu = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert!(cpu.io_binding && !cpu.cuda_graph);
+        // Graphs are asked of the GPU provider only with binding.
+        c.io_binding = false;
+        let unbound = c.resolve_for(Provider::TensorRt, 16).unwrap();
+        assert!(unbound.static_shapes && !unbound.io_binding && !unbound.cuda_graph);
     }
 
     #[test]

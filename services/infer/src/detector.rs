@@ -12,7 +12,7 @@ use crate::error::InferError;
 use crate::metadata::Task;
 use crate::model::{ModelOutput, Preprocess, YoloModel};
 use crate::onnx_file::OnnxHeader;
-use crate::providers::{self, Provider, ProviderSettings, ShapeProfile};
+use crate::providers::{self, CudaOptions, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
 
 pub struct Detector {
@@ -90,13 +90,17 @@ impl Detector {
                     providers: ProviderSettings {
                         wanted: config.providers.clone(),
                         device,
-                        cuda: config.cuda,
+                        cuda: CudaOptions {
+                            cuda_graph: resolved.cuda_graph,
+                            ..config.cuda
+                        },
                         tensorrt: config.tensorrt.clone(),
                     },
                     intra_threads: resolved.intra_threads,
                     record_placement: lane == 0 && config.warm_up.is_some(),
                     byte_input: resolved.byte_input,
                     static_shapes: resolved.static_shapes,
+                    io_binding: resolved.io_binding,
                 };
                 Self::open_files(
                     config,

@@ -9,13 +9,14 @@ use ort::session::builder::SessionBuilder;
 use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 
+use crate::binding::{self, Binding, Memory};
 use crate::byte_input;
 use crate::error::InferError;
 use crate::metadata::ModelInfo;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderChoice, ProviderSettings, ShapeProfile};
 use crate::runtime;
-use crate::tensor::{ElementType, Input};
+use crate::tensor::{ElementType, Input, InputTensor};
 
 /// A raw output tensor. ONNX Runtime's own f32 output value is kept as it
 /// is (no copy) and can move to another thread for postprocessing; an f16
@@ -155,6 +156,13 @@ pub trait Engine: Send {
     fn take_placement(&mut self) -> Option<Placement> {
         None
     }
+    /// Up to `count` input tensors of the engine's one input shape in the
+    /// memory it copies from fastest (page-locked host memory beside a
+    /// GPU), for the letterbox to write into; none when it has no such
+    /// memory (then ordinary buffers do).
+    fn host_inputs(&self, _count: usize) -> Vec<InputTensor> {
+        Vec::new()
+    }
 }
 
 /// How to open an ONNX model.
@@ -175,6 +183,11 @@ pub struct SessionOptions {
     /// it on the CPU between GPU kernels on every run. Another shape runs on
     /// a second, dynamic session opened when first needed.
     pub static_shapes: bool,
+    /// With static shapes, bind the one shape's input and output
+    /// ([`crate::binding`]): inputs the letterbox writes into page-locked
+    /// memory, outputs written there; with `providers.cuda.cuda_graph`,
+    /// fixed device buffers so that ONNX Runtime can replay a CUDA graph.
+    pub io_binding: bool,
 }
 
 impl SessionOptions {
@@ -187,6 +200,7 @@ impl SessionOptions {
             record_placement: false,
             byte_input: false,
             static_shapes: false,
+            io_binding: false,
         }
     }
 }
@@ -214,9 +228,16 @@ pub struct OrtEngine {
     choice: ProviderChoice,
     profiling: bool,
     /// With static shapes: the one input shape `session` takes, and how to
-    /// open a session for any other.
+    /// open a session for any other (or this one again, unbound).
     static_shape: Option<[usize; 4]>,
+    reopen: Option<Box<Reopen>>,
     dynamic: Dynamic,
+    /// With I/O binding: the static session's binding and where its
+    /// buffers live.
+    binding: Option<Binding>,
+    memory: Memory,
+    /// Why CUDA graphs were asked for and not used.
+    graph_refused: Option<String>,
     /// The input's (height, width) when the model file has a fixed spatial
     /// size (static shapes leave this as the file says).
     pub fixed_size: Option<(u32, u32)>,
@@ -227,12 +248,14 @@ pub struct OrtEngine {
 /// time a batch of another shape comes (a clip that is not 16:9).
 enum Dynamic {
     None,
-    Later(Box<Reopen>),
+    Later,
     Open(Box<Session>),
+    Failed(String),
 }
 
 /// What opening the dynamic session takes (ONNX Runtime's builder cannot
 /// move between threads, so it is built again from these).
+#[derive(Clone)]
 struct Reopen {
     path: PathBuf,
     options: SessionOptions,
@@ -243,10 +266,10 @@ struct Reopen {
 }
 
 impl Reopen {
-    fn open(self, name: &str) -> Result<Session, String> {
+    fn open(&self, name: &str) -> Result<Session, String> {
         let options = SessionOptions {
             record_placement: false,
-            ..self.options
+            ..self.options.clone()
         };
         let mut builder = base_builder(&options, self.threading, name)?;
         providers::register(
@@ -326,15 +349,25 @@ impl OrtEngine {
         // one in the list gets the model, and the reason is kept.
         let mut excluded = Vec::new();
         let mut failures: Vec<(Provider, String)> = Vec::new();
+        let mut settings = options.providers.clone();
+        let mut graph_refused = None;
         let (session, mut choice) = loop {
             let mut builder = base.clone();
-            let choice = providers::register(&mut builder, &options.providers, profile, &excluded);
+            let choice = providers::register(&mut builder, &settings, profile, &excluded);
             let built = match &rewritten {
                 Some(bytes) => builder.commit_from_memory(bytes),
                 None => builder.commit_from_file(path),
             };
             match built {
                 Ok(session) => break (session, choice),
+                // ONNX Runtime refuses graph capture for a graph with nodes
+                // it cannot capture: the same provider without it.
+                Err(e) if choice.provider.is_gpu() && settings.cuda.cuda_graph => {
+                    let why = e.to_string();
+                    tracing::warn!(model = %name, provider = choice.provider.name(), error = %why, "CUDA graphs refused; building the session without them.");
+                    settings.cuda.cuda_graph = false;
+                    graph_refused = Some(why);
+                }
                 Err(e) if choice.provider != Provider::Cpu => {
                     let why = format!("the session failed to build: {e}");
                     tracing::warn!(model = %name, provider = choice.provider.name(), error = %why, "Falling back to the next execution provider.");
@@ -419,16 +452,37 @@ impl OrtEngine {
             ?static_shape,
             "Model loaded."
         );
-        let dynamic = if static_shape.is_some() {
-            Dynamic::Later(Box::new(Reopen {
+        let reopen = static_shape.map(|_| {
+            Box::new(Reopen {
                 path: path.to_owned(),
                 options: options.clone(),
                 threading,
                 profile: profile.cloned(),
                 excluded: choice.skipped.iter().map(|(p, _)| *p).collect(),
-            }))
+            })
+        });
+        let dynamic = if static_shape.is_some() {
+            Dynamic::Later
         } else {
             Dynamic::None
+        };
+        let memory = if choice.provider.is_gpu() {
+            Memory::Gpu(settings.device)
+        } else {
+            Memory::Cpu
+        };
+        let binding = match (options.io_binding, static_shape) {
+            (true, Some(shape)) => {
+                let fixed = settings.cuda.cuda_graph.then_some((input_type, shape));
+                match Binding::new(&session, (&input, &output), memory, fixed) {
+                    Ok(binding) => Some(binding),
+                    Err(e) => {
+                        tracing::warn!(model = %name, error = %e, "I/O binding is not used.");
+                        None
+                    }
+                }
+            }
+            _ => None,
         };
         Ok(Self {
             name,
@@ -440,10 +494,69 @@ impl OrtEngine {
             choice,
             profiling: options.record_placement,
             static_shape,
+            reopen,
             dynamic,
+            binding,
+            memory,
+            graph_refused,
             fixed_size,
             info,
         })
+    }
+
+    /// Whether the static session runs bound, and with fixed buffers.
+    pub fn bound(&self) -> Option<bool> {
+        self.binding.as_ref().map(Binding::fixed)
+    }
+
+    /// Runs the static session through its binding, or says why not.
+    fn run_bound(
+        &mut self,
+        input: Input<'_>,
+        shape: [usize; 4],
+    ) -> Option<Result<DynValue, String>> {
+        if self.static_shape != Some(shape) {
+            return None;
+        }
+        let binding = self.binding.as_mut()?;
+        // Without fixed buffers only the memory the binding gave out is
+        // worth binding; an ordinary buffer runs as before.
+        if !binding.fixed() && !matches!(input, Input::Host(_)) {
+            return None;
+        }
+        Some(binding.run(&mut self.session, input, shape))
+    }
+
+    /// After a bound run failed: the binding goes, and a session that
+    /// captured a CUDA graph is opened again without one (a plain run
+    /// would replay the graph on stale buffers).
+    fn unbind(&mut self, why: &str) -> Result<(), String> {
+        let Some(binding) = self.binding.take() else {
+            return Ok(());
+        };
+        tracing::warn!(model = %self.name, error = %why, "A bound run failed; running without I/O binding from now on.");
+        if !binding.fixed() {
+            return Ok(());
+        }
+        let Some(reopen) = self.reopen.as_deref() else {
+            return Err("no way to reopen the session".into());
+        };
+        let mut options = reopen.options.clone();
+        options.io_binding = false;
+        options.record_placement = false;
+        options.providers.cuda.cuda_graph = false;
+        let fresh = Self::open_with(
+            &reopen.path,
+            &options,
+            reopen.threading,
+            reopen.profile.as_ref(),
+        )
+        .map_err(|e| e.to_string())?;
+        *self = Self {
+            graph_refused: Some(format!("a bound run failed: {why}")),
+            ..fresh
+        };
+        Ok(())
     }
 
     /// The one input shape the main session takes, with static shapes.
@@ -470,16 +583,17 @@ impl OrtEngine {
         if self.static_shape.is_none_or(|s| s == shape) {
             return Ok(&mut self.session);
         }
-        if let Dynamic::Later(_) = self.dynamic {
-            let Dynamic::Later(reopen) = std::mem::replace(&mut self.dynamic, Dynamic::None) else {
-                unreachable!("checked above")
-            };
+        if let (Dynamic::Later, Some(reopen)) = (&self.dynamic, &self.reopen) {
             tracing::info!(model = %self.name, ?shape, static_shape = ?self.static_shape, "Opening a dynamic-shape session for an input of another shape.");
-            self.dynamic = Dynamic::Open(Box::new(reopen.open(&self.name)?));
+            self.dynamic = match reopen.open(&self.name) {
+                Ok(session) => Dynamic::Open(Box::new(session)),
+                Err(e) => Dynamic::Failed(e),
+            };
         }
         match &mut self.dynamic {
             Dynamic::Open(session) => Ok(session),
-            _ => Err("the dynamic-shape session failed to open earlier".into()),
+            Dynamic::Failed(e) => Err(format!("the dynamic-shape session failed to open: {e}")),
+            _ => Err("no dynamic-shape session".into()),
         }
     }
 
@@ -581,6 +695,61 @@ fn byte_input_model(
         .map_err(|e| format!("cannot give the model a byte input: {e}"))
 }
 
+impl OrtEngine {
+    /// A run without binding: ONNX Runtime copies the input in and
+    /// allocates the output.
+    fn run_plain(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<DynValue, String> {
+        let (input_name, output_name) = (self.input.clone(), self.output.clone());
+        let session = self.session_for(shape)?;
+        // A view of the caller's buffer in the model's element type.
+        let tensor: SessionInputValue<'_> = match input.plain() {
+            Input::F32(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
+            Input::F16(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
+            Input::U8(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
+            Input::Host(_) => unreachable!("plain() resolves host tensors"),
+        }
+        .map_err(|e| e.to_string())?;
+        let mut outputs = session
+            .run(ort::inputs![input_name.as_str() => tensor])
+            .map_err(|e| e.to_string())?;
+        // Take the value out of the session's outputs: it owns its buffer, so
+        // postprocessing can read it on another thread without a copy.
+        outputs
+            .remove(output_name.as_str())
+            .ok_or_else(|| format!("no output named {output_name}"))
+    }
+}
+
+/// A run's output value as an [`Output`]: f32 kept as it is, f16 widened.
+fn output(value: DynValue, output_type: ElementType) -> Result<Output, String> {
+    match output_type {
+        ElementType::F32 => {
+            let shape = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.to_string())?
+                .0
+                .iter()
+                .map(|&d| d as usize)
+                .collect();
+            Ok(Output {
+                shape,
+                data: OutputData::Ort(value),
+            })
+        }
+        ElementType::F16 => {
+            let (shape, data) = value
+                .try_extract_tensor::<f16>()
+                .map_err(|e| e.to_string())?;
+            Ok(Output {
+                shape: shape.iter().map(|&d| d as usize).collect(),
+                data: OutputData::Owned(data.iter().map(|v| v.to_f32()).collect()),
+            })
+        }
+        // Refused when the session was opened.
+        ElementType::U8 => Err("a uint8 output".into()),
+    }
+}
+
 impl Engine for OrtEngine {
     fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
         let model = self.name.clone();
@@ -595,50 +764,27 @@ impl Engine for OrtEngine {
                 self.input_type.name()
             )));
         }
-        let (input_name, output_name) = (self.input.clone(), self.output.clone());
-        let output_type = self.output_type;
-        let session = self.session_for(shape).map_err(run_err)?;
-        // A view of the caller's buffer in the model's element type.
-        let tensor: SessionInputValue<'_> = match input {
-            Input::F32(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
-            Input::F16(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
-            Input::U8(data) => TensorRef::from_array_view((shape, data)).map(Into::into),
-        }
-        .map_err(|e| run_err(e.to_string()))?;
-        let mut outputs = session
-            .run(ort::inputs![input_name.as_str() => tensor])
-            .map_err(|e| run_err(e.to_string()))?;
-        // Take the value out of the session's outputs: it owns its buffer, so
-        // postprocessing can read it on another thread without a copy.
-        let value = outputs
-            .remove(output_name.as_str())
-            .ok_or_else(|| run_err(format!("no output named {output_name}")))?;
-        drop(outputs);
-        match output_type {
-            ElementType::F32 => {
-                let shape = value
-                    .try_extract_tensor::<f32>()
-                    .map_err(|e| run_err(e.to_string()))?
-                    .0
-                    .iter()
-                    .map(|&d| d as usize)
-                    .collect();
-                Ok(Output {
-                    shape,
-                    data: OutputData::Ort(value),
-                })
+        let value = match self.run_bound(input, shape) {
+            Some(Ok(value)) => value,
+            Some(Err(why)) => {
+                self.unbind(&why).map_err(run_err)?;
+                self.run_plain(input, shape).map_err(run_err)?
             }
-            ElementType::F16 => {
-                let (shape, data) = value
-                    .try_extract_tensor::<f16>()
-                    .map_err(|e| run_err(e.to_string()))?;
-                Ok(Output {
-                    shape: shape.iter().map(|&d| d as usize).collect(),
-                    data: OutputData::Owned(data.iter().map(|v| v.to_f32()).collect()),
-                })
+            None => self.run_plain(input, shape).map_err(run_err)?,
+        };
+        output(value, self.output_type).map_err(run_err)
+    }
+
+    fn host_inputs(&self, count: usize) -> Vec<InputTensor> {
+        let (Some(_), Some(shape)) = (&self.binding, self.static_shape) else {
+            return Vec::new();
+        };
+        match binding::host_inputs(&self.session, self.memory, self.input_type, shape, count) {
+            Ok(tensors) => tensors.into_iter().map(InputTensor::Host).collect(),
+            Err(e) => {
+                tracing::warn!(model = %self.name, error = %e, "No page-locked input buffers; ordinary ones are used.");
+                Vec::new()
             }
-            // Refused when the session was opened.
-            ElementType::U8 => Err(run_err("a uint8 output".into())),
         }
     }
 
@@ -647,7 +793,10 @@ impl Engine for OrtEngine {
     }
 
     fn describe(&self) -> String {
-        self.choice.to_string()
+        match &self.graph_refused {
+            Some(why) => format!("{} (CUDA graph not used: {why})", self.choice),
+            None => self.choice.to_string(),
+        }
     }
 
     fn input_type(&self) -> ElementType {

@@ -30,6 +30,7 @@
 //!
 //! Imports run one way: config <- detector <- worker <- stage <- serve.
 
+mod binding;
 pub mod byte_input;
 pub mod config;
 pub mod detector;

@@ -130,6 +130,12 @@ pub struct CudaOptions {
     /// Copies on the compute stream (ONNX Runtime's recommended setting);
     /// false gives copies their own streams.
     pub copy_in_default_stream: bool,
+    /// Record each session's kernels once and replay them as a CUDA graph
+    /// (one launch instead of hundreds per run). Needs one input shape and
+    /// inputs and outputs at fixed device addresses (`crate::binding`), so
+    /// it only takes effect with static shapes and I/O binding; TensorRT
+    /// gets its own switch for it from this one.
+    pub cuda_graph: bool,
 }
 
 impl CudaOptions {
@@ -140,6 +146,7 @@ impl CudaOptions {
         prefer_nhwc: false,
         tf32: false,
         copy_in_default_stream: true,
+        cuda_graph: false,
     };
 }
 
@@ -163,6 +170,9 @@ pub fn cuda_options(device: u32, o: &CudaOptions) -> Vec<(&'static str, String)>
     // unknown key fails the whole provider's registration.
     if !o.copy_in_default_stream {
         options.push(("do_copy_in_default_stream", flag(false)));
+    }
+    if o.cuda_graph {
+        options.push(("enable_cuda_graph", flag(true)));
     }
     options
 }
@@ -203,6 +213,7 @@ pub fn tensorrt_options(
     device: u32,
     o: &TensorRtOptions,
     profile: Option<&ShapeProfile>,
+    cuda_graph: bool,
 ) -> Vec<(&'static str, String)> {
     let flag = |b: bool| if b { "1" } else { "0" }.to_string();
     let mut options = vec![
@@ -223,6 +234,9 @@ pub fn tensorrt_options(
     }
     if let Some(bytes) = o.workspace_bytes {
         options.push(("trt_max_workspace_size", bytes.to_string()));
+    }
+    if cuda_graph {
+        options.push(("trt_cuda_graph_enable", flag(true)));
     }
     if let Some(p) = profile {
         options.extend([
@@ -306,7 +320,12 @@ pub fn register(
             Provider::TensorRt => try_register(
                 builder,
                 ep::TensorRT::default(),
-                &tensorrt_options(settings.device, &settings.tensorrt, profile),
+                &tensorrt_options(
+                    settings.device,
+                    &settings.tensorrt,
+                    profile,
+                    settings.cuda.cuda_graph,
+                ),
             ),
             Provider::Cuda => try_register(
                 builder,
@@ -373,6 +392,7 @@ mod tests {
             prefer_nhwc: true,
             tf32: true,
             copy_in_default_stream: false,
+            cuda_graph: true,
         };
         let options = cuda_options(3, &o);
         assert_eq!(get(&options, "device_id"), Some("3"));
@@ -381,9 +401,12 @@ mod tests {
         assert_eq!(get(&options, "prefer_nhwc"), Some("1"));
         assert_eq!(get(&options, "use_tf32"), Some("1"));
         assert_eq!(get(&options, "do_copy_in_default_stream"), Some("0"));
+        assert_eq!(get(&options, "enable_cuda_graph"), Some("1"));
         let defaults = cuda_options(0, &CudaOptions::default());
         assert_eq!(get(&defaults, "cudnn_conv_algo_search"), Some("EXHAUSTIVE"));
         assert_eq!(get(&defaults, "do_copy_in_default_stream"), None);
+        // Off is ONNX Runtime's default: the key is left out.
+        assert_eq!(get(&defaults, "enable_cuda_graph"), None);
     }
 
     #[test]
@@ -400,7 +423,8 @@ mod tests {
             height: 736,
             width: 1280,
         };
-        let options = tensorrt_options(1, &o, Some(&profile));
+        let options = tensorrt_options(1, &o, Some(&profile), true);
+        assert_eq!(get(&options, "trt_cuda_graph_enable"), Some("1"));
         assert_eq!(get(&options, "device_id"), Some("1"));
         assert_eq!(get(&options, "trt_fp16_enable"), Some("1"));
         assert_eq!(get(&options, "trt_engine_cache_enable"), Some("1"));
@@ -429,7 +453,8 @@ mod tests {
             Some("images:8x3x736x1280")
         );
         // Nothing asked, nothing set beyond the device and precision.
-        let bare = tensorrt_options(0, &TensorRtOptions::default(), None);
+        let bare = tensorrt_options(0, &TensorRtOptions::default(), None, false);
+        assert_eq!(get(&bare, "trt_cuda_graph_enable"), None);
         assert_eq!(bare.len(), 2, "{bare:?}");
         assert_eq!(get(&bare, "trt_fp16_enable"), Some("0"));
     }

@@ -4,9 +4,13 @@
 //! writes either type straight from the frame's bytes through a lookup
 //! table, so an FP16 input costs half the memory traffic of an FP32 one and
 //! no conversion pass. Byte-input models (`crate::byte_input`) take the
-//! pixels as u8 and scale them on the device.
+//! pixels as u8 and scale them on the device. With I/O binding
+//! (`crate::binding`) a tensor can live in memory ONNX Runtime allocated
+//! (page-locked beside a GPU), so the letterbox writes where the device
+//! copies from.
 
 use half::f16;
+use ort::value::{DynTensor, PrimitiveTensorElementType};
 
 use crate::pre::letterbox::UNIT;
 
@@ -79,11 +83,109 @@ impl Unit for u8 {
 }
 
 /// A batch's input tensor, NCHW. It keeps its allocation between batches.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum InputTensor {
     F32(Vec<f32>),
     F16(Vec<f16>),
     U8(Vec<u8>),
+    /// In memory ONNX Runtime allocated for the engine (page-locked host
+    /// memory beside a GPU): bound to the session as it is.
+    Host(HostTensor),
+}
+
+/// An input tensor in ONNX Runtime's memory, of one fixed size.
+#[derive(Debug)]
+pub struct HostTensor {
+    value: DynTensor,
+    ty: ElementType,
+    len: usize,
+}
+
+impl HostTensor {
+    /// Refuses a tensor that is not of `ty` or not readable from the CPU.
+    pub(crate) fn new(value: DynTensor, ty: ElementType) -> Result<Self, String> {
+        let len = match ty {
+            ElementType::F32 => value.try_extract_tensor::<f32>().map(|t| t.1.len()),
+            ElementType::F16 => value.try_extract_tensor::<f16>().map(|t| t.1.len()),
+            ElementType::U8 => value.try_extract_tensor::<u8>().map(|t| t.1.len()),
+        }
+        .map_err(|e| format!("not a CPU-readable {} tensor: {e}", ty.name()))?;
+        Ok(Self { value, ty, len })
+    }
+
+    pub(crate) fn value(&self) -> &DynTensor {
+        &self.value
+    }
+
+    /// Where ONNX Runtime allocated it ("Cpu", "CudaPinned", ...).
+    pub fn memory(&self) -> String {
+        self.value
+            .memory_info()
+            .allocation_device()
+            .as_str()
+            .to_owned()
+    }
+
+    /// The values, as slices of the element type.
+    pub fn input(&self) -> Input<'_> {
+        match self.ty {
+            ElementType::F32 => Input::F32(data(&self.value)),
+            ElementType::F16 => Input::F16(data(&self.value)),
+            ElementType::U8 => Input::U8(data(&self.value)),
+        }
+    }
+
+    /// Overwrites the values with `input`'s (of the same type and length).
+    pub(crate) fn copy_from(&mut self, input: Input<'_>) -> Result<(), String> {
+        let (ty, len) = (input.element_type(), input.len());
+        if ty != self.ty || len != self.len {
+            return Err(format!(
+                "a {len}-value {} input into a {}-value {} tensor",
+                ty.name(),
+                self.len,
+                self.ty.name()
+            ));
+        }
+        match input.plain() {
+            Input::F32(v) => data_mut(&mut self.value).copy_from_slice(v),
+            Input::F16(v) => data_mut(&mut self.value).copy_from_slice(v),
+            Input::U8(v) => data_mut(&mut self.value).copy_from_slice(v),
+            Input::Host(_) => unreachable!("plain() resolves host tensors"),
+        }
+        Ok(())
+    }
+
+    fn images(&mut self, len: usize) -> Vec<ImageOut<'_>> {
+        match self.ty {
+            ElementType::F32 => data_mut(&mut self.value)
+                .chunks_exact_mut(len)
+                .map(ImageOut::F32)
+                .collect(),
+            ElementType::F16 => data_mut(&mut self.value)
+                .chunks_exact_mut(len)
+                .map(ImageOut::F16)
+                .collect(),
+            ElementType::U8 => data_mut(&mut self.value)
+                .chunks_exact_mut(len)
+                .map(ImageOut::U8)
+                .collect(),
+        }
+    }
+}
+
+// `HostTensor::new` extracted the same type, so these cannot fail.
+fn data<T: PrimitiveTensorElementType + std::fmt::Debug>(value: &DynTensor) -> &[T] {
+    match value.try_extract_tensor::<T>() {
+        Ok((_, data)) => data,
+        Err(e) => panic!("a host tensor's data: {e}"),
+    }
+}
+
+fn data_mut<T: PrimitiveTensorElementType + std::fmt::Debug>(value: &mut DynTensor) -> &mut [T] {
+    match value.try_extract_tensor_mut::<T>() {
+        Ok((_, data)) => data,
+        Err(e) => panic!("a host tensor's data: {e}"),
+    }
 }
 
 impl InputTensor {
@@ -100,6 +202,7 @@ impl InputTensor {
             Self::F32(_) => ElementType::F32,
             Self::F16(_) => ElementType::F16,
             Self::U8(_) => ElementType::U8,
+            Self::Host(t) => t.ty,
         }
     }
 
@@ -108,6 +211,7 @@ impl InputTensor {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
             Self::U8(v) => v.len(),
+            Self::Host(t) => t.len,
         }
     }
 
@@ -117,11 +221,20 @@ impl InputTensor {
 
     /// Grows or shrinks to `len` elements; existing values are kept (every
     /// image is overwritten when drawn, padding images are never read back).
+    /// A host tensor has one size: asked for another (a batch of another
+    /// shape), it becomes an ordinary one.
     pub fn resize(&mut self, len: usize) {
+        if let Self::Host(t) = self {
+            if t.len == len {
+                return;
+            }
+            *self = Self::new(t.ty);
+        }
         match self {
             Self::F32(v) => v.resize(len, 0.0),
             Self::F16(v) => v.resize(len, f16::ZERO),
             Self::U8(v) => v.resize(len, 0),
+            Self::Host(_) => unreachable!("replaced above"),
         }
     }
 
@@ -131,6 +244,7 @@ impl InputTensor {
             Self::F32(v) => v.chunks_exact_mut(len).map(ImageOut::F32).collect(),
             Self::F16(v) => v.chunks_exact_mut(len).map(ImageOut::F16).collect(),
             Self::U8(v) => v.chunks_exact_mut(len).map(ImageOut::U8).collect(),
+            Self::Host(t) => t.images(len),
         }
     }
 
@@ -139,6 +253,7 @@ impl InputTensor {
             Self::F32(v) => Input::F32(v),
             Self::F16(v) => Input::F16(v),
             Self::U8(v) => Input::U8(v),
+            Self::Host(t) => Input::Host(t),
         }
     }
 }
@@ -149,14 +264,26 @@ pub enum Input<'a> {
     F32(&'a [f32]),
     F16(&'a [f16]),
     U8(&'a [u8]),
+    /// A tensor in ONNX Runtime's memory: the ONNX Runtime engine binds it
+    /// as it is, other engines read its slices ([`Input::plain`]).
+    Host(&'a HostTensor),
 }
 
-impl Input<'_> {
-    pub fn len(&self) -> usize {
+impl<'a> Input<'a> {
+    /// The values as slices of the element type (a host tensor's own).
+    pub fn plain(self) -> Input<'a> {
         match self {
+            Self::Host(t) => t.input(),
+            other => other,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self.plain() {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
             Self::U8(v) => v.len(),
+            Self::Host(t) => t.len,
         }
     }
 
@@ -169,6 +296,7 @@ impl Input<'_> {
             Self::F32(_) => ElementType::F32,
             Self::F16(_) => ElementType::F16,
             Self::U8(_) => ElementType::U8,
+            Self::Host(t) => t.ty,
         }
     }
 
@@ -176,10 +304,11 @@ impl Input<'_> {
     /// f16; bytes divided by 255 as a byte-input model does), for engines
     /// that only take f32 and for tests.
     pub fn to_f32(&self) -> Vec<f32> {
-        match self {
+        match self.plain() {
             Self::F32(v) => v.to_vec(),
             Self::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
             Self::U8(v) => v.iter().map(|&x| UNIT[usize::from(x)]).collect(),
+            Self::Host(_) => unreachable!("plain() resolves host tensors"),
         }
     }
 }

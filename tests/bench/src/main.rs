@@ -93,6 +93,12 @@ struct Common {
     /// Sessions fixed to each model's one (padded) input shape.
     #[arg(long)]
     static_shapes: Option<bool>,
+    /// With static shapes, inputs and outputs bound in page-locked memory.
+    #[arg(long)]
+    io_binding: Option<bool>,
+    /// With I/O binding on a GPU, CUDA graphs.
+    #[arg(long)]
+    cuda_graph: Option<bool>,
 }
 
 impl Common {
@@ -110,6 +116,8 @@ impl Common {
         c.cuda.tf32 = self.cuda_tf32.unwrap_or(c.cuda.tf32);
         c.byte_input = self.byte_input.unwrap_or(c.byte_input);
         c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
+        c.io_binding = self.io_binding.unwrap_or(c.io_binding);
+        c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 pub struct InferStats {
     frames: AtomicU64,
     batches: AtomicU64,
+    runs: AtomicU64,
+    host_runs: AtomicU64,
     preprocess_ns: AtomicU64,
     inference_ns: AtomicU64,
     postprocess_ns: AtomicU64,
@@ -44,6 +46,17 @@ impl InferStats {
         self.batches.load(Ordering::Relaxed)
     }
 
+    /// ONNX Runtime runs, both models, all lanes.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
+    /// Runs whose input the letterbox wrote into the engine's own memory
+    /// (page-locked beside a GPU, with I/O binding).
+    pub fn host_runs(&self) -> u64 {
+        self.host_runs.load(Ordering::Relaxed)
+    }
+
     /// Wall time during which the pipeline held at least one batch.
     pub fn busy(&self) -> Duration {
         let Ok(busy) = self.busy.lock() else {
@@ -71,8 +84,13 @@ impl InferStats {
         add(&self.preprocess_ns, time);
     }
 
-    pub(super) fn add_inference(&self, time: Duration) {
+    /// One run that took `time`; `host`: from the engine's own memory.
+    pub(super) fn add_inference(&self, time: Duration, host: bool) {
         add(&self.inference_ns, time);
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        if host {
+            self.host_runs.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(super) fn add_postprocess(&self, time: Duration) {

@@ -85,6 +85,18 @@ pub(super) fn spawn(
     let (back_tx, back_rx): Tensors = std::sync::mpsc::channel();
     let work_rx = Arc::new(Mutex::new(work_rx));
 
+    // The letterbox writes into the engines' page-locked buffers when they
+    // have them (I/O binding): enough for every lane to run one while one
+    // more is prepared and one waits to be taken; beyond that, ordinary
+    // buffers.
+    let mut free = Vec::new();
+    if let Some(first) = detectors.first() {
+        let count = detectors.len() + 2;
+        let players = first.players.engine().host_inputs(count);
+        let pitch = first.pitch.engine().host_inputs(count);
+        free.extend(players.into_iter().map(|t| (Model::Players, t)));
+        free.extend(pitch.into_iter().map(|t| (Model::Pitch, t)));
+    }
     let mut post = None;
     let mut pre = None;
     let mut engines = Vec::with_capacity(detectors.len());
@@ -129,7 +141,7 @@ pub(super) fn spawn(
                     threads: config.prep_threads.max(1),
                     pad_to: config.pad_to,
                     back: back_rx,
-                    free: Vec::new(),
+                    free,
                 };
                 prep.serve(jobs, &meta_tx, &work_tx, &stats)
             })?,
@@ -264,7 +276,8 @@ fn lane(
         };
         let started = Instant::now();
         let output = engine.run(item.tensor.view(), item.shape);
-        stats.add_inference(started.elapsed());
+        let host = matches!(item.tensor, InputTensor::Host(_));
+        stats.add_inference(started.elapsed(), host);
         let _ = back.send((item.model, item.tensor));
         let _ = item.done.send(output); // post may have given up on the batch
     }
