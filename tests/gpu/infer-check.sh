@@ -72,6 +72,10 @@ step parity-cuda16 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp
 step parity-cuda16-bytes 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp16 tests/fixtures/models/players_fp16.onnx --pitch-fp16 tests/fixtures/models/pitch_fp16.onnx --precision fp16 --byte-input true --out "$OUT/parity-cuda16-bytes.json"
 [ -f "$OUT/parity-cuda16-bytes.json" ] && [ -f "$OUT/parity-cuda16.json" ] && \
   python3 "$HERE/compare.py" "$OUT/parity-cuda16.json" "$OUT/parity-cuda16-bytes.json" cuda16-bytes >>"$OUT/parity.jsonl"
+# So must I/O binding and a replayed CUDA graph (static shapes, padded batches).
+step parity-cuda16-graph 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --player-fp16 tests/fixtures/models/players_fp16.onnx --pitch-fp16 tests/fixtures/models/pitch_fp16.onnx --precision fp16 --pad-batches on --static-shapes true --io-binding true --cuda-graph true --out "$OUT/parity-cuda16-graph.json"
+[ -f "$OUT/parity-cuda16-graph.json" ] && [ -f "$OUT/parity-cuda16.json" ] && \
+  python3 "$HERE/compare.py" "$OUT/parity-cuda16.json" "$OUT/parity-cuda16-graph.json" cuda16-graph >>"$OUT/parity.jsonl"
 for v in cuda32 tf32 cuda16; do
   [ -f "$OUT/parity-$v.json" ] && python3 "$HERE/compare.py" "$OUT/parity-cpu.json" "$OUT/parity-$v.json" "$v" >>"$OUT/parity.jsonl"
 done
@@ -84,13 +88,21 @@ done
 #    scaled on the device), static shapes (the 36 nodes ONNX Runtime put on
 #    the CPU were likely the dynamic export's shape arithmetic, which static
 #    shapes fold: 304 -> 221 nodes for the fixture player model), both, and
-#    the float16-I/O file (half the bytes). The log of each names the operators ONNX Runtime put on the CPU.
+#    the float16-I/O file (half the bytes), I/O binding (page-locked buffers
+#    the letterbox writes, DMA copies) and CUDA graphs (one replay instead
+#    of hundreds of kernel launches per run; they need static shapes and
+#    binding). The log of each names the operators ONNX Runtime put on the
+#    CPU and the profile line says whether the graph was refused.
 ONE=(--sweep-providers $PROV --sweep-batch 16 --sweep-lanes 2 --runs 1)
 step v-fp32 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp32 --json "$OUT/v-fp32.json"
 step v-fp16 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --json "$OUT/v-fp16.json"
 step v-bytes 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true --json "$OUT/v-bytes.json"
 step v-static 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --static-shapes true --json "$OUT/v-static.json"
 step v-bytes-static 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true --static-shapes true --json "$OUT/v-bytes-static.json"
+BOUND=(--static-shapes true --io-binding true)
+step v-bind 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 "${BOUND[@]}" --json "$OUT/v-bind.json"
+step v-graph 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 "${BOUND[@]}" --cuda-graph true --json "$OUT/v-graph.json"
+step v-bytes-graph 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --byte-input true "${BOUND[@]}" --cuda-graph true --json "$OUT/v-bytes-graph.json"
 step v-nhwc 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cuda-nhwc true --json "$OUT/v-nhwc.json"
 step v-heuristic 120 "$SV" bench "$CLIP" "${MODELS[@]}" "${ONE[@]}" --sweep-precisions fp16 --cudnn-conv-search heuristic --json "$OUT/v-heuristic.json"
 step fp16io 180 bash -c "$PY deploy/to_fp16.py $P32 ${P16%.onnx}io.onnx --fp16-io && $PY deploy/to_fp16.py $Q32 ${Q16%.onnx}io.onnx --fp16-io"
@@ -104,6 +116,10 @@ import glob, json, os, sys
 flags = {"v-fp32": ["fp32"], "v-fp16": ["fp16"], "v-bytes": ["fp16", "--byte-input", "true"],
          "v-static": ["fp16", "--static-shapes", "true"],
          "v-bytes-static": ["fp16", "--byte-input", "true", "--static-shapes", "true"],
+         "v-bind": ["fp16", "--static-shapes", "true", "--io-binding", "true"],
+         "v-graph": ["fp16", "--static-shapes", "true", "--io-binding", "true", "--cuda-graph", "true"],
+         "v-bytes-graph": ["fp16", "--byte-input", "true", "--static-shapes", "true", "--io-binding", "true",
+                           "--cuda-graph", "true"],
          "v-nhwc": ["fp16", "--cuda-nhwc", "true"],
          "v-heuristic": ["fp16", "--cudnn-conv-search", "heuristic"]}
 best = None

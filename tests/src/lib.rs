@@ -133,6 +133,27 @@ pub fn open_model(
     ))
 }
 
+/// The fixture models the one-shape features (static shapes, I/O
+/// binding) are checked on: (file, imgsz, byte input).
+pub const ONE_SHAPE_CASES: [(&str, u32, bool); 3] = [
+    ("models/players.onnx", 1280, false),
+    ("models/pitch.onnx", 640, false),
+    ("models/players.onnx", 1280, true),
+];
+
+/// The one input shape a static-shape session is built for: a 1280x720
+/// frame letterboxed at `imgsz` ((736, 1280) at 1280, (384, 640) at 640),
+/// `batch` images.
+pub fn shape_profile_720p(imgsz: u32, batch: usize) -> sv_infer::providers::ShapeProfile {
+    let lb = sv_infer::pre::Letterbox::new(1280, 720, (imgsz, imgsz), 32, true);
+    sv_infer::providers::ShapeProfile {
+        input: "images".into(),
+        batch,
+        height: lb.out_h as usize,
+        width: lb.out_w as usize,
+    }
+}
+
 /// The golden frames, as the reference miner decoded them.
 pub fn golden_frames(golden: &golden::Golden) -> anyhow::Result<Vec<sv_core::Frame>> {
     golden

@@ -13,7 +13,7 @@ use sv_infer::providers::ShapeProfile;
 use sv_infer::tensor::InputTensor;
 use sv_infer::{Engine, InferConfig, OrtEngine, Provider, SessionOptions, Switch, Threading};
 use sv_tests::chain::{ClipAnswer, answer_clip};
-use sv_tests::{fixture, golden, golden_frames};
+use sv_tests::{ONE_SHAPE_CASES, fixture, golden, golden_frames, shape_profile_720p};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Mode {
@@ -64,19 +64,9 @@ fn bits(output: &Output) -> Vec<u32> {
 fn bound_sessions_give_the_unbound_outputs() {
     let golden = golden::load().unwrap();
     let frames = golden_frames(&golden).unwrap();
-    for (file, imgsz, byte_input) in [
-        ("models/players.onnx", 1280, false),
-        ("models/pitch.onnx", 640, false),
-        ("models/players.onnx", 1280, true),
-    ] {
+    for (file, imgsz, byte_input) in ONE_SHAPE_CASES {
         let target = (imgsz, imgsz);
-        let lb = sv_infer::pre::Letterbox::new(1280, 720, target, 32, true);
-        let profile = ShapeProfile {
-            input: "images".into(),
-            batch: 2,
-            height: lb.out_h as usize,
-            width: lb.out_w as usize,
-        };
+        let profile = shape_profile_720p(imgsz, 2);
         let mut plain = open(file, &profile, byte_input, Mode::Plain);
         assert_eq!(plain.bound(), None);
         assert!(
@@ -160,13 +150,7 @@ fn bound_sessions_give_the_unbound_outputs() {
 fn a_host_buffer_asked_for_another_size_becomes_an_ordinary_one() {
     let golden = golden::load().unwrap();
     let frames = golden_frames(&golden).unwrap();
-    let lb = sv_infer::pre::Letterbox::new(1280, 720, (640, 640), 32, true);
-    let profile = ShapeProfile {
-        input: "images".into(),
-        batch: 2,
-        height: lb.out_h as usize,
-        width: lb.out_w as usize,
-    };
+    let profile = shape_profile_720p(640, 2);
     let mut engine = open("models/pitch.onnx", &profile, false, Mode::Bound);
     let mut plain = open("models/pitch.onnx", &profile, false, Mode::Plain);
     let mut tensor = engine.host_inputs(1).pop().unwrap();
@@ -214,4 +198,42 @@ async fn the_chain_answers_the_same_with_io_binding() {
     assert_eq!(off.host_runs, 0);
     assert!(on.runs >= 26, "{} runs", on.runs);
     assert_eq!(on.host_runs, on.runs, "runs from the engines' buffers");
+}
+
+#[test]
+fn a_bound_run_that_fails_leaves_the_engine_unbound_and_answering() {
+    // A host buffer of the pitch model's shape handed to the player model
+    // under the player model's shape: the bound run fails (ONNX Runtime
+    // refuses the input, or the copy into the fixed buffer its size), and
+    // so does the plain retry (the data is too short for the shape); the
+    // engine must drop its binding, say why, and answer the next batches.
+    let golden = golden::load().unwrap();
+    let frames = golden_frames(&golden).unwrap();
+    let (players, pitch) = (shape_profile_720p(1280, 2), shape_profile_720p(640, 2));
+    let mut plain = open("models/players.onnx", &players, false, Mode::Plain);
+    let mut want = InputTensor::new(plain.input_type());
+    let shape = fill(&mut want, &frames[10..12], (1280, 1280), 2);
+    let want = bits(&plain.run(want.view(), shape).unwrap());
+    let small = open("models/pitch.onnx", &pitch, false, Mode::Bound);
+    for mode in [Mode::Bound, Mode::Fixed] {
+        let mut engine = open("models/players.onnx", &players, false, mode);
+        let wrong = small.host_inputs(1).pop().unwrap();
+        assert!(engine.run(wrong.view(), shape).is_err(), "{mode:?}");
+        assert_eq!(engine.bound(), None, "{mode:?}: the binding is gone");
+        if mode == Mode::Fixed {
+            // The graph session was opened again without the graph.
+            let described = engine.describe();
+            assert!(
+                described.contains("CUDA graph not used: a bound run failed"),
+                "{described}"
+            );
+        }
+        let mut host = InputTensor::new(engine.input_type());
+        let shape = fill(&mut host, &frames[10..12], (1280, 1280), 2);
+        assert_eq!(
+            bits(&engine.run(host.view(), shape).unwrap()),
+            want,
+            "{mode:?}"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use sv_infer::providers::ShapeProfile;
 use sv_infer::tensor::InputTensor;
 use sv_infer::{Engine, InferConfig, OrtEngine, Provider, SessionOptions, Switch, Threading};
 use sv_tests::chain::answer_clip;
-use sv_tests::{fixture, golden, golden_frames};
+use sv_tests::{ONE_SHAPE_CASES, fixture, golden, golden_frames, shape_profile_720p};
 
 fn open(file: &str, profile: Option<&ShapeProfile>, byte_input: bool) -> OrtEngine {
     let mut options = SessionOptions::new(
@@ -77,20 +77,9 @@ fn static_shapes_fold_the_shape_arithmetic() {
 fn static_sessions_give_the_dynamic_outputs_and_other_shapes_still_run() {
     let golden = golden::load().unwrap();
     let frames = golden_frames(&golden).unwrap();
-    for (file, imgsz, byte_input) in [
-        ("models/players.onnx", 1280, false),
-        ("models/pitch.onnx", 640, false),
-        ("models/players.onnx", 1280, true),
-    ] {
-        // The letterbox of a 1280x720 frame: (736, 1280) or (384, 640).
+    for (file, imgsz, byte_input) in ONE_SHAPE_CASES {
         let target = (imgsz, imgsz);
-        let lb = sv_infer::pre::Letterbox::new(1280, 720, target, 32, true);
-        let profile = ShapeProfile {
-            input: "images".into(),
-            batch: 2,
-            height: lb.out_h as usize,
-            width: lb.out_w as usize,
-        };
+        let profile = shape_profile_720p(imgsz, 2);
         let mut dynamic = open(file, None, byte_input);
         let mut fixed = open(file, Some(&profile), byte_input);
         assert_eq!(dynamic.static_shape(), None);
