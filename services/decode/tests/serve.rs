@@ -12,12 +12,15 @@ use futures::StreamExt;
 use sv_core::{Frame, FrameSource, VideoRequest};
 use sv_decode::grpc::{FrameTransport, Remote, RemoteConfig, ShmOptions};
 use sv_decode::{DecodeConfig, ServeConfig, decode_file};
-use sv_proto::{ServeError, ServerOptions, Upstream, UpstreamConfig};
+use sv_proto::upstream::await_health;
+use sv_proto::{ServeError, ServerOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// Guards every wait against a hang; never a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// How often a test asks a server for its health.
+const STEP: Duration = Duration::from_millis(20);
 
 struct Served {
     url: String,
@@ -51,23 +54,9 @@ async fn start(shm: Option<&Path>) -> Served {
         shutdown,
         task,
     };
-    tokio::time::timeout(PATIENCE, async {
-        while serving(&served.url).await != Some(true) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("decode never turned SERVING");
+    let up = await_health(&served.url, PATIENCE, STEP, |h| h == Some(true)).await;
+    assert!(up, "decode never turned SERVING");
     served
-}
-
-/// The server's health ("") as one replica answers it.
-async fn serving(url: &str) -> Option<bool> {
-    let link = Upstream::new(&UpstreamConfig::new([url])).expect("health link");
-    match link.statuses(&[""], Duration::from_secs(1)).await {
-        Ok(statuses) => statuses[0],
-        Err(_) => None,
-    }
 }
 
 fn remote(url: &str, transport: FrameTransport, shm: Option<&Path>) -> Remote {
@@ -163,13 +152,8 @@ async fn shutdown_turns_health_off_and_the_video_in_flight_is_sent_whole() {
     assert_eq!(first.index, 0);
 
     let _ = served.shutdown.send(());
-    tokio::time::timeout(PATIENCE, async {
-        while serving(&served.url).await == Some(true) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("still SERVING after the shutdown signal");
+    let down = await_health(&served.url, PATIENCE, STEP, |h| h != Some(true)).await;
+    assert!(down, "still SERVING after the shutdown signal");
 
     let mut got = vec![first];
     got.extend(

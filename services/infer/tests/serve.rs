@@ -8,7 +8,8 @@ use std::time::Duration;
 use futures::StreamExt;
 use sv_core::{DetectionSource, Frame, FrameSource, FrameStream, VideoRequest};
 use sv_infer::{InferConfig, Provider, ServeConfig, Stage};
-use sv_proto::{ServerOptions, Upstream, UpstreamConfig};
+use sv_proto::upstream::await_health;
+use sv_proto::{ServerOptions, UpstreamConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -51,14 +52,6 @@ fn infer_config() -> InferConfig {
     config
 }
 
-async fn serving(url: &str) -> Option<bool> {
-    let link = Upstream::new(&UpstreamConfig::new([url])).expect("health link");
-    match link.statuses(&[""], Duration::from_secs(1)).await {
-        Ok(statuses) => statuses[0],
-        Err(_) => None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detections_over_the_wire_are_the_stage_s_own() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -74,14 +67,12 @@ async fn detections_over_the_wire_are_the_stage_s_own() {
     let served = tokio::spawn(sv_infer::serve(config, Frames, listener, async move {
         let _ = stop.await;
     }));
-    tokio::time::timeout(PATIENCE, async {
-        while serving(&url).await != Some(true) {
-            assert!(!served.is_finished(), "serve stopped before it was warm");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let up = await_health(&url, PATIENCE, Duration::from_millis(100), |h| {
+        assert!(!served.is_finished(), "serve stopped before it was warm");
+        h == Some(true)
     })
-    .await
-    .expect("infer never turned SERVING");
+    .await;
+    assert!(up, "infer never turned SERVING");
 
     let request = VideoRequest::new("wire", "https://example.com/clip.mp4");
     let remote = sv_infer::grpc::Remote::connect(&UpstreamConfig::new([&url])).expect("remote");

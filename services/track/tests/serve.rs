@@ -10,7 +10,8 @@ use sv_core::{
     Detection, DetectionSource, DetectionStream, FrameDetections, Keypoint, StageError,
     TrackSource, VideoRequest,
 };
-use sv_proto::{ServeError, ServerOptions, Upstream, UpstreamConfig};
+use sv_proto::upstream::await_health;
+use sv_proto::{ServeError, ServerOptions, UpstreamConfig};
 use sv_track::{ByteTrackConfig, ServeConfig, Stage};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 /// Guards every wait against a hang; never a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(15);
+/// How often a test asks a server for its health.
+const STEP: Duration = Duration::from_millis(20);
 
 /// Frame `index`: two players walking right, the ball still, and keypoints
 /// on every other frame.
@@ -113,24 +116,9 @@ async fn start(upstream: Scripted) -> Served {
     }
 }
 
-/// The server's own health ("") as one replica answers it: `Some(true)`
-/// SERVING, `Some(false)` NOT_SERVING, `None` no answer.
-async fn serving(url: &str) -> Option<bool> {
-    let link = Upstream::new(&UpstreamConfig::new([url])).expect("health link");
-    match link.statuses(&[""], Duration::from_secs(1)).await {
-        Ok(statuses) => statuses[0],
-        Err(_) => None,
-    }
-}
-
 async fn wait_serving(url: &str) {
-    tokio::time::timeout(PATIENCE, async {
-        while serving(url).await != Some(true) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("track never turned SERVING");
+    let up = await_health(url, PATIENCE, STEP, |h| h == Some(true)).await;
+    assert!(up, "track never turned SERVING");
 }
 
 fn remote(url: &str) -> sv_track::grpc::Remote {
@@ -183,13 +171,8 @@ async fn shutdown_turns_health_off_and_the_stream_in_flight_finishes() {
     );
 
     let _ = served.shutdown.send(());
-    tokio::time::timeout(PATIENCE, async {
-        while serving(&served.url).await == Some(true) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("still SERVING after the shutdown signal");
+    let down = await_health(&served.url, PATIENCE, STEP, |h| h != Some(true)).await;
+    assert!(down, "still SERVING after the shutdown signal");
 
     for index in 1..5 {
         detections_in

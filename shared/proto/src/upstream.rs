@@ -225,6 +225,35 @@ impl Upstream {
     }
 }
 
+/// The own health (service "") of the one server at `url`, as a single
+/// call within `within` answers it: `Some(true)` SERVING, `Some(false)`
+/// NOT_SERVING, `None` no answer (down, refusing, not a gRPC server).
+pub async fn server_health(url: &str, within: Duration) -> Option<bool> {
+    let link = Upstream::new(&UpstreamConfig::new([url])).ok()?;
+    match link.statuses(&[""], within).await {
+        Ok(statuses) => statuses.first().copied().flatten(),
+        Err(_) => None,
+    }
+}
+
+/// Asks the server at `url` for its own health every `every` until
+/// `wanted(health)` holds, for at most `patience`; whether it came to hold
+/// (a start-up that must turn SERVING, a shutdown that must stop it).
+pub async fn await_health(
+    url: &str,
+    patience: Duration,
+    every: Duration,
+    wanted: impl Fn(Option<bool>) -> bool,
+) -> bool {
+    tokio::time::timeout(patience, async {
+        while !wanted(server_health(url, Duration::from_secs(1)).await) {
+            tokio::time::sleep(every).await;
+        }
+    })
+    .await
+    .is_ok()
+}
+
 fn endpoint(addr: SocketAddr, config: &UpstreamConfig) -> Option<Endpoint> {
     let endpoint = Endpoint::from_shared(format!("http://{addr}")).ok()?;
     Some(

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use sv_core::{FrameTracks, StageError, VideoRequest};
 use sv_proto::client::RemoteStage;
 use sv_proto::server::answer;
+use sv_proto::upstream::{await_health, server_health};
 use sv_proto::v1::track_client::TrackClient;
 use sv_proto::v1::track_server::{Track, TrackServer};
 use sv_proto::v1::{self, TrackMessage};
@@ -188,14 +189,23 @@ async fn health_is_not_serving_until_the_warm_up_resolves() {
             "{service:?} before the warm-up"
         );
     }
+    // What the stages' own tests wait on says the same.
+    let url = format!("http://{}", server.addr);
+    let step = Duration::from_millis(20);
+    assert_eq!(server_health(&url, PATIENCE).await, Some(false));
+    assert!(!await_health(&url, Duration::from_millis(300), step, |h| h == Some(true)).await);
     server.warm_up(Ok(()));
     wait_for(server.addr, "", ServingStatus::Serving).await;
     assert_eq!(
         health(server.addr, chain::TRACK).await,
         Some(ServingStatus::Serving)
     );
+    assert_eq!(server_health(&url, PATIENCE).await, Some(true));
+    assert!(await_health(&url, PATIENCE, step, |h| h == Some(true)).await);
     server.shut_down();
     server.served().await.expect("a clean stop");
+    // Nobody answers on the port any more.
+    assert_eq!(server_health(&url, PATIENCE).await, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
