@@ -156,6 +156,11 @@ impl Binding {
         })
     }
 
+    /// Where its buffers live.
+    pub fn memory(&self) -> Memory {
+        self.memory
+    }
+
     /// Whether the input and output stay at fixed device addresses.
     pub fn fixed(&self) -> bool {
         self.fixed.is_some()
@@ -227,10 +232,9 @@ impl Binding {
         let tensor = device_output
             .downcast::<DynTensorValueType>()
             .map_err(err)?;
-        let (device, id) = match self.memory {
-            Memory::Gpu(device) => (AllocationDevice::CUDA_PINNED, device as i32),
-            Memory::Cpu => (AllocationDevice::CPU, 0),
-        };
-        tensor.to(device, id).map(|t| t.into_dyn()).map_err(err)
+        tensor
+            .to(self.host.allocation_device(), self.host.device_id())
+            .map(|t| t.into_dyn())
+            .map_err(err)
     }
 }

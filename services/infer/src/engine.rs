@@ -231,26 +231,18 @@ pub struct OrtEngine {
     /// open a session for any other (or this one again, unbound).
     static_shape: Option<[usize; 4]>,
     reopen: Option<Box<Reopen>>,
-    dynamic: Dynamic,
-    /// With I/O binding: the static session's binding and where its
-    /// buffers live.
+    /// The dynamic-shape session of a static-shape engine, opened (or
+    /// failed to open) the first time a batch of another shape comes (a
+    /// clip that is not 16:9).
+    dynamic: Option<Result<Box<Session>, String>>,
+    /// With I/O binding: the static session's binding.
     binding: Option<Binding>,
-    memory: Memory,
     /// Why CUDA graphs were asked for and not used.
     graph_refused: Option<String>,
     /// The input's (height, width) when the model file has a fixed spatial
     /// size (static shapes leave this as the file says).
     pub fixed_size: Option<(u32, u32)>,
     pub info: ModelInfo,
-}
-
-/// The dynamic-shape session of a static-shape engine, opened the first
-/// time a batch of another shape comes (a clip that is not 16:9).
-enum Dynamic {
-    None,
-    Later,
-    Open(Box<Session>),
-    Failed(String),
 }
 
 /// What opening the dynamic session takes (ONNX Runtime's builder cannot
@@ -461,11 +453,6 @@ impl OrtEngine {
                 excluded: choice.skipped.iter().map(|(p, _)| *p).collect(),
             })
         });
-        let dynamic = if static_shape.is_some() {
-            Dynamic::Later
-        } else {
-            Dynamic::None
-        };
         let memory = if choice.provider.is_gpu() {
             Memory::Gpu(settings.device)
         } else {
@@ -495,9 +482,8 @@ impl OrtEngine {
             profiling: options.record_placement,
             static_shape,
             reopen,
-            dynamic,
+            dynamic: None,
             binding,
-            memory,
             graph_refused,
             fixed_size,
             info,
@@ -575,7 +561,7 @@ impl OrtEngine {
 
     /// Whether a batch of another shape has opened the dynamic session.
     pub fn opened_dynamic(&self) -> bool {
-        matches!(self.dynamic, Dynamic::Open(_))
+        matches!(self.dynamic, Some(Ok(_)))
     }
 
     /// The session for an input of `shape`: the static one when it fits.
@@ -583,17 +569,14 @@ impl OrtEngine {
         if self.static_shape.is_none_or(|s| s == shape) {
             return Ok(&mut self.session);
         }
-        if let (Dynamic::Later, Some(reopen)) = (&self.dynamic, &self.reopen) {
+        if let (None, Some(reopen)) = (&self.dynamic, &self.reopen) {
             tracing::info!(model = %self.name, ?shape, static_shape = ?self.static_shape, "Opening a dynamic-shape session for an input of another shape.");
-            self.dynamic = match reopen.open(&self.name) {
-                Ok(session) => Dynamic::Open(Box::new(session)),
-                Err(e) => Dynamic::Failed(e),
-            };
+            self.dynamic = Some(reopen.open(&self.name).map(Box::new));
         }
         match &mut self.dynamic {
-            Dynamic::Open(session) => Ok(session),
-            Dynamic::Failed(e) => Err(format!("the dynamic-shape session failed to open: {e}")),
-            _ => Err("no dynamic-shape session".into()),
+            Some(Ok(session)) => Ok(session),
+            Some(Err(e)) => Err(format!("the dynamic-shape session failed to open: {e}")),
+            None => Err("no dynamic-shape session".into()),
         }
     }
 
@@ -776,10 +759,11 @@ impl Engine for OrtEngine {
     }
 
     fn host_inputs(&self, count: usize) -> Vec<InputTensor> {
-        let (Some(_), Some(shape)) = (&self.binding, self.static_shape) else {
+        let (Some(binding), Some(shape)) = (&self.binding, self.static_shape) else {
             return Vec::new();
         };
-        match binding::host_inputs(&self.session, self.memory, self.input_type, shape, count) {
+        let memory = binding.memory();
+        match binding::host_inputs(&self.session, memory, self.input_type, shape, count) {
             Ok(tensors) => tensors.into_iter().map(InputTensor::Host).collect(),
             Err(e) => {
                 tracing::warn!(model = %self.name, error = %e, "No page-locked input buffers; ordinary ones are used.");

@@ -146,29 +146,21 @@ impl HostTensor {
                 self.ty.name()
             ));
         }
-        match input.plain() {
-            Input::F32(v) => data_mut(&mut self.value).copy_from_slice(v),
-            Input::F16(v) => data_mut(&mut self.value).copy_from_slice(v),
-            Input::U8(v) => data_mut(&mut self.value).copy_from_slice(v),
-            Input::Host(_) => unreachable!("plain() resolves host tensors"),
+        match (self.values_mut(), input.plain()) {
+            (ImageOut::F32(to), Input::F32(from)) => to.copy_from_slice(from),
+            (ImageOut::F16(to), Input::F16(from)) => to.copy_from_slice(from),
+            (ImageOut::U8(to), Input::U8(from)) => to.copy_from_slice(from),
+            _ => unreachable!("the element types were checked above"),
         }
         Ok(())
     }
 
-    fn images(&mut self, len: usize) -> Vec<ImageOut<'_>> {
+    /// All the values, writable.
+    fn values_mut(&mut self) -> ImageOut<'_> {
         match self.ty {
-            ElementType::F32 => data_mut(&mut self.value)
-                .chunks_exact_mut(len)
-                .map(ImageOut::F32)
-                .collect(),
-            ElementType::F16 => data_mut(&mut self.value)
-                .chunks_exact_mut(len)
-                .map(ImageOut::F16)
-                .collect(),
-            ElementType::U8 => data_mut(&mut self.value)
-                .chunks_exact_mut(len)
-                .map(ImageOut::U8)
-                .collect(),
+            ElementType::F32 => ImageOut::F32(data_mut(&mut self.value)),
+            ElementType::F16 => ImageOut::F16(data_mut(&mut self.value)),
+            ElementType::U8 => ImageOut::U8(data_mut(&mut self.value)),
         }
     }
 }
@@ -240,11 +232,16 @@ impl InputTensor {
 
     /// Splits the tensor into `len`-element images, in order.
     pub fn images(&mut self, len: usize) -> Vec<ImageOut<'_>> {
-        match self {
-            Self::F32(v) => v.chunks_exact_mut(len).map(ImageOut::F32).collect(),
-            Self::F16(v) => v.chunks_exact_mut(len).map(ImageOut::F16).collect(),
-            Self::U8(v) => v.chunks_exact_mut(len).map(ImageOut::U8).collect(),
-            Self::Host(t) => t.images(len),
+        let values = match self {
+            Self::F32(v) => ImageOut::F32(v),
+            Self::F16(v) => ImageOut::F16(v),
+            Self::U8(v) => ImageOut::U8(v),
+            Self::Host(t) => t.values_mut(),
+        };
+        match values {
+            ImageOut::F32(v) => v.chunks_exact_mut(len).map(ImageOut::F32).collect(),
+            ImageOut::F16(v) => v.chunks_exact_mut(len).map(ImageOut::F16).collect(),
+            ImageOut::U8(v) => v.chunks_exact_mut(len).map(ImageOut::U8).collect(),
         }
     }
 
@@ -279,7 +276,7 @@ impl<'a> Input<'a> {
     }
 
     pub fn len(&self) -> usize {
-        match self.plain() {
+        match self {
             Self::F32(v) => v.len(),
             Self::F16(v) => v.len(),
             Self::U8(v) => v.len(),
