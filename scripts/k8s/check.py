@@ -268,6 +268,12 @@ class Overlay:
                 env = self.env_of(pod, c)
                 self.check_cli_contract(o, cname, c, env)
                 listen = env.get("SV_LISTEN")
+                stage = (c.get("args") or [None])[0]
+                if long_running and stage in ("decode", "infer", "track"):
+                    host = (listen or "").rsplit(":", 1)[0].strip("[]")
+                    if not listen or host in ("127.0.0.1", "::1", "localhost"):
+                        self.err(o, f"{cname}: the {stage} stage listens on loopback only (SV_LISTEN "
+                                    f"{listen or 'unset'}): kubelet's probes and its callers cannot reach it")
                 if listen:
                     port = int(listen.rsplit(":", 1)[1])
                     if port not in [p["containerPort"] for p in c.get("ports") or []]:
@@ -784,6 +790,9 @@ def breaks():
          lambda o: container(o, "decode")["env"].append({"name": "SV_ALLOW_LOCAL_FILES", "value": "true"})),
         ("decode fetches from private networks", "is for tests only",
          lambda o: container(o, "decode").setdefault("args", []).append("--allow-net=10.0.0.0/8")),
+        ("a stage left on loopback", "listens on loopback only",
+         lambda o: container(o, "track")["env"].remove(
+             next(e for e in container(o, "track")["env"] if e["name"] == "SV_LISTEN"))),
         ("SV_LISTEN on an undeclared port", "SV_LISTEN=0.0.0.0:50052",
          lambda o: env(container(o, "decode"), "SV_LISTEN", "0.0.0.0:50052")),
         ("public Service loses the source IP", "externalTrafficPolicy",

@@ -9,8 +9,9 @@ use clap::builder::TypedValueParser;
 use clap::{Args, Parser, Subcommand};
 use ipnet::IpNet;
 use sv_core::MissingKeypoints;
-use sv_decode::config::HardwarePreference;
-use sv_decode::fetch::{FetchPolicy, MinRate};
+use sv_decode::DecodeConfig;
+use sv_decode::config::{HardwarePreference, PictureSize};
+use sv_decode::fetch::MinRate;
 use sv_telemetry::LogFormat;
 
 use crate::pipeline::ConfigError;
@@ -147,9 +148,10 @@ impl KeypointArgs {
     }
 }
 
-/// Where videos may be downloaded from (`process`, `serve`, `decode`).
-/// Public addresses always; non-public ones (loopback, private, link-local,
-/// ...) only when named here, checked after DNS and on every redirect.
+/// Where videos may be downloaded from, and which are taken (`process`,
+/// `serve`, `decode`). Public addresses always; non-public ones (loopback,
+/// private, link-local, ...) only when named here, checked after DNS and on
+/// every redirect.
 #[derive(Debug, Clone, Args)]
 pub struct FetchArgs {
     /// Also download from this non-public network (a CIDR such as
@@ -185,10 +187,37 @@ pub struct FetchArgs {
         default_value_t = 10.0
     )]
     pub min_download_window_s: f64,
+    /// Give up a video host that sends no response this many seconds after
+    /// the connection (not retried: it would wait as long again).
+    #[arg(
+        long,
+        env = "SV_FIRST_BYTE_TIMEOUT_S",
+        value_name = "S",
+        default_value_t = 10.0
+    )]
+    pub first_byte_timeout_s: f64,
+    /// Refuse clips whose pictures are larger than WIDTHxHEIGHT (either
+    /// way round), as soon as the stream says its size.
+    #[arg(
+        long,
+        env = "SV_MAX_PICTURE",
+        value_name = "WxH",
+        default_value = "3840x2160"
+    )]
+    pub max_picture: PictureSize,
 }
 
 impl FetchArgs {
-    pub fn apply(&self, policy: &mut FetchPolicy) -> Result<(), ConfigError> {
+    pub fn apply(&self, decode: &mut DecodeConfig) -> Result<(), ConfigError> {
+        decode.max_picture = self.max_picture;
+        let wait = self.first_byte_timeout_s;
+        if !(wait.is_finite() && wait > 0.0 && wait <= 600.0) {
+            return Err(ConfigError(format!(
+                "--first-byte-timeout-s {wait} is not a number of seconds in (0, 600]"
+            )));
+        }
+        let policy = &mut decode.fetch;
+        policy.first_byte_timeout = Duration::from_secs_f64(wait);
         policy.allow_private = self.allow_private_urls;
         policy.allow_nets = self.allow_net.clone();
         let window = self.min_download_window_s;
@@ -230,8 +259,15 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StageServerArgs {
     /// Address to serve gRPC (the stage, grpc.health.v1 and reflection) on.
-    #[arg(long, env = "SV_LISTEN", default_value = "0.0.0.0:50051")]
+    /// Loopback unless told: a stage trusts its callers with its memory
+    /// and must not face the internet; the manifests give the pod's address.
+    #[arg(long, env = "SV_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: String,
+    /// Stage streams served at once; beyond it a new one is refused at once
+    /// (RESOURCE_EXHAUSTED, a 503 at the gateway). 0: sized to the
+    /// hardware (decode: two per core; infer: four per lane; track: 64).
+    #[arg(long, env = "SV_MAX_STREAMS", default_value_t = 0)]
+    pub max_streams: usize,
     /// Seconds in-flight streams get to finish after SIGTERM (keep it below
     /// the pod's terminationGracePeriodSeconds).
     #[arg(long, env = "SV_SHUTDOWN_GRACE_S", default_value_t = 20.0)]

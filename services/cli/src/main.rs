@@ -23,6 +23,8 @@ use clap::Parser;
 const EXIT_CONFIG: u8 = 64;
 
 fn main() -> ExitCode {
+    // SAFETY: the first line of main; no other thread exists yet.
+    unsafe { sv_infer::runtime::disable_telemetry() };
     crash::install_if_asked();
     let cli = args::Cli::parse();
     // OTEL_SERVICE_NAME wins; otherwise each stage names itself.

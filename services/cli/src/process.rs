@@ -16,7 +16,7 @@ use sv_proto::UpstreamConfig;
 
 pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
     let mut decode = DecodeConfig::default();
-    args.fetch.apply(&mut decode.fetch)?;
+    args.fetch.apply(&mut decode)?;
     let loading = Instant::now();
     let pipeline = Embedded::build(&args.pipeline, decode, None)?;
     let load_time = loading.elapsed();

@@ -29,7 +29,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         local_files: false,
         ..DecodeConfig::default()
     };
-    args.fetch.apply(&mut decode.fetch)?;
+    args.fetch.apply(&mut decode)?;
     let pipeline = Embedded::build(&args.pipeline, decode, args.config.as_deref())?;
     let tracks: Arc<dyn TrackSource> = pipeline.track.clone();
     let infer = pipeline.infer.clone();

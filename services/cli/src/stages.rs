@@ -30,6 +30,7 @@ async fn server(
     let options = ServerOptions {
         grace: Duration::from_secs_f64(args.grace_s),
         upstream_health,
+        max_streams: args.max_streams,
     };
     Ok((listener, options))
 }
@@ -45,7 +46,7 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         local_files: args.allow_local_files,
         ..DecodeConfig::default()
     };
-    args.fetch.apply(&mut decode.fetch)?;
+    args.fetch.apply(&mut decode)?;
     let shm = args.shm_dir.map(|dir| ShmOptions {
         slots: args.shm_slots.max(2),
         ..ShmOptions::new(dir)

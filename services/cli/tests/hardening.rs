@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
-use support::cluster::{Service, free_port, write_gateway_config};
+use support::cluster::{Service, free_port};
 use support::{fixture, signed};
 use sv_core::{ErrorKind, FrameSource, StageError, VideoRequest};
 use sv_decode::grpc::{Remote, RemoteConfig};
@@ -153,32 +153,9 @@ async fn process_downloads_from_the_networks_allow_net_names_only() -> Result<()
 
 /// `scorevision serve` on the fixture models with `extra` flags, ready.
 async fn serve(dir: &std::path::Path, extra: &[&str]) -> Result<(Service, SocketAddr)> {
-    let port = free_port();
-    let config = write_gateway_config(dir, port)?;
-    let mut args: Vec<String> = vec!["serve".into(), "--config".into()];
-    args.push(config.display().to_string());
-    for model in [
-        ("--player", "models/players.onnx"),
-        ("--pitch", "models/pitch.onnx"),
-    ] {
-        args.push(model.0.into());
-        args.push(fixture(model.1).display().to_string());
-    }
-    args.extend(["--providers".into(), "cpu".into()]);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let mut service = Service::new("serve", port, args, Default::default(), dir);
-    service.start()?;
+    let service = support::cluster::serve(dir, extra, "", None).await?;
     let addr = service.addr;
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Ok((200, _)) = sv_tests::http::get_any(addr, "/readyz").await {
-            return Ok((service, addr));
-        }
-        if Instant::now() > deadline {
-            bail!("serve not ready:\n{}", service.log());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok((service, addr))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,11 +42,69 @@ impl std::str::FromStr for HardwarePreference {
     }
 }
 
+/// The largest pictures a clip may have, in either orientation: a
+/// 2160x3840 portrait clip passes a 3840x2160 limit. A clip beyond it is
+/// refused as soon as its stream's caps are known, before a decoder or a
+/// frame buffer is made for it (an 8192x8192 clip took decode to 2.1 GB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PictureSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl PictureSize {
+    /// 4K UHD: the largest broadcast clips validators could send.
+    pub const UHD: Self = Self {
+        width: 3840,
+        height: 2160,
+    };
+
+    /// Whether a `width` x `height` picture fits, turned either way.
+    pub fn fits(self, width: u32, height: u32) -> bool {
+        let (long, short) = (width.max(height), width.min(height));
+        long <= self.width.max(self.height) && short <= self.width.min(self.height)
+    }
+
+    /// Bytes of one RGB picture at this size.
+    pub fn rgb_bytes(self) -> usize {
+        self.width as usize * self.height as usize * 3
+    }
+}
+
+impl std::fmt::Display for PictureSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+impl std::str::FromStr for PictureSize {
+    type Err = String;
+
+    /// `WIDTHxHEIGHT`, both positive.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a picture size such as 3840x2160");
+        let (w, h) = s.trim().split_once(['x', 'X']).ok_or_else(bad)?;
+        let width: u32 = w.trim().parse().map_err(|_| bad())?;
+        let height: u32 = h.trim().parse().map_err(|_| bad())?;
+        if width == 0 || height == 0 || width > 1 << 15 || height > 1 << 15 {
+            return Err(bad());
+        }
+        Ok(Self { width, height })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DecodeConfig {
     pub hardware: HardwarePreference,
-    /// Frames buffered between the GStreamer thread and the consumer.
+    /// Frames buffered between the GStreamer thread and the consumer, at
+    /// most; [`frames_in_flight_bytes`](Self::frames_in_flight_bytes) may
+    /// allow fewer for large pictures.
     pub channel_capacity: usize,
+    /// Bytes of decoded frames buffered per video, at most (one frame
+    /// always fits): eight 720p frames, two 4K ones ([`crate::budget`]).
+    pub frames_in_flight_bytes: usize,
+    /// Larger clips are refused before they are decoded.
+    pub max_picture: PictureSize,
     /// Longest time the pipeline may go without producing a frame or a bus
     /// message before the video is declared stalled.
     pub stall_timeout: Duration,
@@ -75,6 +133,8 @@ impl Default for DecodeConfig {
         Self {
             hardware: HardwarePreference::Auto,
             channel_capacity: 8,
+            frames_in_flight_bytes: 8 * 1280 * 720 * 3,
+            max_picture: PictureSize::UHD,
             stall_timeout: Duration::from_secs(30),
             download_dir: std::env::temp_dir(),
             fetch: FetchPolicy::default(),
@@ -83,5 +143,24 @@ impl Default for DecodeConfig {
             warm_up: true,
             local_files: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picture_sizes_parse_and_fit_either_way() {
+        let uhd: PictureSize = "3840x2160".parse().unwrap();
+        assert_eq!(uhd, PictureSize::UHD);
+        assert_eq!(uhd.to_string(), "3840x2160");
+        assert!(uhd.fits(1280, 720) && uhd.fits(3840, 2160) && uhd.fits(2160, 3840));
+        assert!(!uhd.fits(8192, 8192) && !uhd.fits(3841, 2160) && !uhd.fits(4096, 2160));
+        assert!(!uhd.fits(2200, 2200), "the short side is bounded too");
+        for bad in ["", "3840", "0x10", "10x0", "ax1", "99999x1", "-1x5"] {
+            assert!(bad.parse::<PictureSize>().is_err(), "{bad:?}");
+        }
+        assert_eq!(" 1920X1080 ".parse::<PictureSize>().unwrap().height, 1080);
     }
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use sv_core::{ErrorKind, StageError};
 
+use crate::config::PictureSize;
 use crate::fetch::FetchError;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,15 @@ pub enum DecodeError {
     NotAVideo { uri: String, message: String },
     #[error("{uri} has no video stream")]
     NoVideoStream { uri: String },
+    #[error(
+        "{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)"
+    )]
+    PictureTooLarge {
+        uri: String,
+        width: u32,
+        height: u32,
+        max: PictureSize,
+    },
     #[error("decoding {uri} failed after {frames} frames: {message}")]
     Corrupt {
         uri: String,
@@ -48,6 +58,7 @@ impl DecodeError {
             | Self::LocalFilesRefused
             | Self::NotAVideo { .. }
             | Self::NoVideoStream { .. }
+            | Self::PictureTooLarge { .. }
             | Self::Corrupt { .. } => ErrorKind::InvalidInput,
             Self::Fetch(e) => e.kind(),
             Self::Stalled { .. } => ErrorKind::DeadlineExceeded,

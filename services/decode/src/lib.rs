@@ -10,6 +10,7 @@
 //! - [`fetch`]: safe download of http(s) videos (size cap, timeouts, retries,
 //!   private-address guard).
 //! - [`hardware`]: prefer NVDEC / VA-API decoders when the registry has them.
+//! - [`budget`]: decoded frames waiting for their consumer, bounded in bytes.
 //! - [`colour`]: YUV to RGB exactly as the reference miner's OpenCV (swscale) does it.
 //! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
 //!   threads that convert its pictures ([`decode_file`]).
@@ -30,6 +31,7 @@
 //! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
 //! a consumer that goes away stops it.
 
+pub mod budget;
 pub mod colour;
 pub mod config;
 mod context;

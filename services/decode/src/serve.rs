@@ -23,6 +23,16 @@ pub struct ServeConfig {
     pub server: ServerOptions,
 }
 
+/// Streams decode serves at once unless told (`--max-streams`): two per
+/// core, at least 4 and at most 64. Each stream runs a decoder and its
+/// converting threads and holds its frames in flight (bounded in bytes, see
+/// `DecodeConfig::frames_in_flight_bytes`), so the cores bound what helps
+/// and the bound keeps memory flat under a flood of streams.
+pub fn default_max_streams() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    (2 * cores).clamp(4, 64)
+}
+
 /// Serves `scorevision.v1.Decode` on `listener` until `shutdown` resolves,
 /// then drains. The stage is built first (with `decode.warm_up`, the
 /// built-in clip is decoded before the port answers); it is SERVING from
@@ -35,7 +45,8 @@ pub async fn serve(
     let local: Arc<dyn FrameSource> =
         Arc::new(Stage::new(config.decode).map_err(ServeError::stage)?);
     let routes = Routes::new(grpc::service(local, config.shm));
-    StageServer::new(grpc::SERVICE_NAME, routes, config.server)
+    let server = config.server.with_default_max_streams(default_max_streams());
+    StageServer::new(grpc::SERVICE_NAME, routes, server)
         .serve(listener, async { Ok::<(), Infallible>(()) }, shutdown)
         .await
 }

@@ -35,8 +35,9 @@ pub fn classify(url: &str, local_files: bool) -> Result<Source, DecodeError> {
         Some(s) if s.eq_ignore_ascii_case("file") => {}
         // A path may contain "://" further on; a scheme is letters first.
         Some(s) if is_scheme(s) => {
+            // The URL goes into errors and logs: without its credentials.
             return Err(DecodeError::UnsupportedUrl {
-                url: url.to_owned(),
+                url: sv_core::text::redact_credentials(url).into_owned(),
             });
         }
         _ => {}

@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use sv_core::{Frame, FrameSource, FrameStream, StageError, VideoRequest};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 use tracing::field::Empty;
 
+use crate::budget::{FrameBudget, Held};
 use crate::config::DecodeConfig;
 use crate::error::DecodeError;
 use crate::fetch::{FetchError, Fetcher};
@@ -103,11 +105,15 @@ impl Stage {
     }
 }
 
-type Sender = mpsc::Sender<Result<Frame, StageError>>;
+/// A frame (or the error ending the video) with its share of the frame
+/// budget, returned when the consumer receives it.
+type Sent = (Result<Frame, StageError>, Option<Held>);
+type Sender = mpsc::Sender<Sent>;
 
 impl FrameSource for Stage {
     fn frames(&self, mut request: VideoRequest) -> FrameStream {
         let (tx, rx) = mpsc::channel(self.config.channel_capacity.max(1));
+        let budget = FrameBudget::new(self.config.frames_in_flight_bytes);
         let this = self.clone();
         let in_flight = InFlight::new(&self.in_flight);
         // One span per video, joined to the caller's trace (another process
@@ -128,29 +134,37 @@ impl FrameSource for Stage {
         );
         let work = async move {
             let _in_flight = in_flight;
-            if let Err(e) = this.run(request, tx.clone()).await {
+            if let Err(e) = this.run(request, Emitting { tx: tx.clone(), budget }).await {
                 // The receiver may be gone already; then nobody needs to know.
-                let _ = tx.send(Err(StageError::from(e))).await;
+                let _ = tx.send((Err(StageError::from(e)), None)).await;
             }
         };
         tokio::spawn(work.instrument(span));
-        Box::pin(ReceiverStream::new(rx))
+        // Receiving a frame returns its share of the budget.
+        Box::pin(ReceiverStream::new(rx).map(|(item, _share)| item))
     }
+}
+
+/// Where one video's frames go: the channel to the consumer and the byte
+/// budget of frames in flight on it.
+struct Emitting {
+    tx: Sender,
+    budget: Arc<FrameBudget>,
 }
 
 /// Hands frames to the consumer from the decode thread, timing the first
 /// one and the time spent blocked on a slow consumer.
 struct Emitter {
-    tx: Sender,
+    to: Emitting,
     started: Instant,
     first_frame: Option<Duration>,
     blocked: Duration,
 }
 
 impl Emitter {
-    fn new(tx: Sender, started: Instant) -> Self {
+    fn new(to: Emitting, started: Instant) -> Self {
         Self {
-            tx,
+            to,
             started,
             first_frame: None,
             blocked: Duration::ZERO,
@@ -161,7 +175,11 @@ impl Emitter {
         let now = Instant::now();
         self.first_frame
             .get_or_insert_with(|| now.duration_since(self.started));
-        let open = self.tx.blocking_send(Ok(frame)).is_ok();
+        let tx = &self.to.tx;
+        let open = match self.to.budget.take(frame.data.len(), || tx.is_closed()) {
+            Some(share) => tx.blocking_send((Ok(frame), Some(share))).is_ok(),
+            None => false,
+        };
         self.blocked += now.elapsed();
         open
     }
@@ -174,13 +192,13 @@ fn thread_panicked(e: tokio::task::JoinError) -> DecodeError {
 }
 
 impl Stage {
-    async fn run(&self, request: VideoRequest, tx: Sender) -> Result<(), DecodeError> {
+    async fn run(&self, request: VideoRequest, to: Emitting) -> Result<(), DecodeError> {
         let started = Instant::now();
         let id = request.challenge_id.clone();
         let source = source::classify(&request.video_url, self.config.local_files)?;
         let (summary, stats) = match source {
-            Source::Local(path) => self.decode_local(path, &id, started, tx).await?,
-            Source::Http(url) => self.decode_download(url, &id, started, tx).await?,
+            Source::Local(path) => self.decode_local(path, &id, started, to).await?,
+            Source::Http(url) => self.decode_download(url, &id, started, to).await?,
         };
         let span = tracing::Span::current();
         span.record("frames", stats.frames);
@@ -220,14 +238,14 @@ impl Stage {
         path: PathBuf,
         id: &str,
         started: Instant,
-        tx: Sender,
+        to: Emitting,
     ) -> Result<(DecodeSummary, DecodeStats), DecodeError> {
         let config = self.config.clone();
         let span = tracing::info_span!("gstreamer", challenge_id = %id);
         tokio::task::spawn_blocking(move || {
             let _span = span.enter();
             let began = Instant::now();
-            let mut emitter = Emitter::new(tx, started);
+            let mut emitter = Emitter::new(to, started);
             let summary = pipeline::decode_file(&path, &config, |f| emitter.emit(f))?;
             let stats = DecodeStats {
                 frames: summary.frames,
@@ -250,7 +268,7 @@ impl Stage {
         url: String,
         id: &str,
         started: Instant,
-        tx: Sender,
+        to: Emitting,
     ) -> Result<(DecodeSummary, DecodeStats), DecodeError> {
         let download = Download::new(&self.config.download_dir);
         let progress = Arc::new(Progress::default());
@@ -264,7 +282,7 @@ impl Stage {
             }
             .instrument(tracing::info_span!("download", challenge_id = %id))
         };
-        let consumer = tx.clone();
+        let consumer = to.tx.clone();
         let decode = {
             let (config, progress) = (self.config.clone(), progress.clone());
             let path = download.path().to_owned();
@@ -272,7 +290,7 @@ impl Stage {
             tokio::task::spawn_blocking(move || {
                 let _span = span.enter();
                 let began = Instant::now();
-                let mut emitter = Emitter::new(tx, started);
+                let mut emitter = Emitter::new(to, started);
                 // Messages name the challenge, not our temporary file.
                 let uri = "the downloaded video";
                 let decoded =

@@ -44,6 +44,7 @@ async fn start(shm: Option<&Path>) -> Served {
         server: ServerOptions {
             grace: PATIENCE,
             upstream_health: None,
+            ..ServerOptions::default()
         },
     };
     let task = tokio::spawn(sv_decode::serve(config, listener, async move {

@@ -29,6 +29,16 @@ pub struct GatewayConfig {
     pub challenge_timeout_s: f64,
     /// Largest accepted request body (challenge JSON is ~200 bytes).
     pub max_body_bytes: usize,
+    /// A client must send a request's headers within this many seconds of
+    /// connecting (or of its first byte after a finished request), and
+    /// then its body within as many again; a validator sends both at once.
+    pub header_read_timeout_s: f64,
+    /// A keep-alive connection with no request is closed after this.
+    pub idle_timeout_s: f64,
+    /// Open connections at most (a validator needs a handful); at the cap
+    /// the connection that has waited longest without a request is closed
+    /// to make room. Half the descriptor limit caps it too.
+    pub max_connections: usize,
     /// Nonce freshness window either side of our clock.
     pub nonce_window_s: u64,
     /// Hard cap on remembered nonces.
@@ -55,6 +65,9 @@ impl Default for GatewayConfig {
             queue_timeout_s: 120.0,
             challenge_timeout_s: 230.0,
             max_body_bytes: 64 * 1024,
+            header_read_timeout_s: 5.0,
+            idle_timeout_s: 60.0,
+            max_connections: 512,
             nonce_window_s: 120,
             max_nonces: 100_000,
             min_stake_tao: 1000.0,
@@ -176,8 +189,16 @@ impl GatewayConfig {
                 reason: reason.into(),
             })
         };
-        if self.max_concurrent == 0 {
-            return bad("max_concurrent must be at least 1");
+        if self.max_concurrent == 0 || self.max_connections == 0 {
+            return bad("max_concurrent and max_connections must be at least 1");
+        }
+        for (name, v) in [
+            ("header_read_timeout_s", self.header_read_timeout_s),
+            ("idle_timeout_s", self.idle_timeout_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return bad(&format!("{name} must be a positive number of seconds"));
+            }
         }
         for (name, v) in [
             ("queue_timeout_s", self.queue_timeout_s),
@@ -205,6 +226,16 @@ impl GatewayConfig {
 
     pub(crate) fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    /// The connection watch's settings ([`crate::conn`]), before the
+    /// descriptor limit has its say.
+    pub fn connection_limits(&self) -> crate::conn::Limits {
+        crate::conn::Limits {
+            header_read_timeout: Self::secs(self.header_read_timeout_s),
+            idle_timeout: Self::secs(self.idle_timeout_s),
+            max_connections: self.max_connections,
+        }
     }
 }
 

@@ -49,6 +49,8 @@ pub enum Error {
     BodyTooLarge { limit: usize },
     #[error("could not read the request body: {reason}")]
     BodyRead { reason: String },
+    #[error("the request body did not arrive within {after_s:.1} s")]
+    BodyTimeout { after_s: f64 },
     #[error("invalid challenge: {reason}")]
     BadChallenge { reason: String },
     /// Why: models loading, or which stage has no serving replica.
@@ -104,6 +106,7 @@ impl Error {
             UnknownValidator { .. } | LowStake { .. } => StatusCode::FORBIDDEN,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             BodyRead { .. } | BadChallenge { .. } => StatusCode::BAD_REQUEST,
+            BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             StakeNotLoaded | NotReady(_) | Busy { .. } | QueueTimeout { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -117,6 +120,8 @@ impl Error {
                 ErrorKind::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                 ErrorKind::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
                 ErrorKind::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+                // A stage is at its stream limit: busy, not broken.
+                ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Config { .. }
@@ -139,7 +144,9 @@ impl Error {
             Nonce(NonceError::StoreFull(_)) => "busy",
             Nonce(_) => "bad_nonce",
             UnknownValidator { .. } | LowStake { .. } | StakeNotLoaded => "forbidden",
-            BodyTooLarge { .. } | BodyRead { .. } | BadChallenge { .. } => "bad_request",
+            BodyTooLarge { .. } | BodyRead { .. } | BodyTimeout { .. } | BadChallenge { .. } => {
+                "bad_request"
+            }
             NotReady(_) => "not_ready",
             Busy { .. } | QueueTimeout { .. } => "busy",
             ChallengeTimeout { .. } => "timeout",
@@ -150,6 +157,7 @@ impl Error {
                 ErrorKind::DeadlineExceeded => "timeout",
                 ErrorKind::ResourceExhausted => "too_large",
                 ErrorKind::Cancelled => "cancelled",
+                ErrorKind::Overloaded => "busy",
                 ErrorKind::Internal => "internal",
             },
             _ => "internal",

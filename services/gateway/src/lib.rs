@@ -11,6 +11,8 @@
 //!   for stage timings the gateway cannot see.
 //! - [`error`]: the one error enum and its HTTP mapping.
 //! - [`readiness`]: [`Readiness`], and following the remote stages' health.
+//! - [`conn`]: the accept loop: header and idle timeouts per connection, a
+//!   cap on open connections, the descriptor limit raised.
 //! - [`serve`](mod@serve): serving it on a bound listener until a shutdown
 //!   signal, then draining.
 //!
@@ -22,6 +24,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod conn;
 pub mod error;
 pub mod hotkey;
 pub mod metrics;

@@ -3,8 +3,8 @@
 //! a serving replica" in the distributed mode.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use futures::StreamExt;
 use sv_proto::Upstream;
 use sv_proto::chain;
 
@@ -55,21 +55,20 @@ impl Readiness {
     }
 }
 
-/// How often the gateway asks track whether it and the stages below it are
-/// SERVING.
-const HEALTH_EVERY: Duration = Duration::from_secs(2);
-
 /// Keeps `readiness` equal to the chain's state as track's replicas report
 /// it (track relays the statuses of infer and decode, see
 /// [`sv_proto::chain::follow`]): ready once every stage is SERVING, not
 /// ready again while one is not, with the missing stage named in /readyz
 /// and in the 503 challenges get, so Kubernetes and validators stop sending
-/// work a broken pipeline cannot answer. Runs until dropped.
+/// work a broken pipeline cannot answer. The statuses come through health
+/// Watch streams ([`Upstream::watch_statuses`]): a killed stage is seen as
+/// soon as its connection breaks, even when it is back before any poll
+/// would have asked. Runs until dropped.
 pub async fn follow_chain(readiness: Readiness, track: Upstream) {
     let services = chain::from(chain::TRACK);
+    let mut updates = track.watch_statuses(&services, chain::WATCH_RETRY);
     let mut last: Option<Result<(), String>> = None;
-    loop {
-        let statuses = track.statuses(&services, HEALTH_EVERY).await;
+    while let Some(statuses) = updates.next().await {
         let verdict = chain::verdict(&services, statuses);
         if last.as_ref() != Some(&verdict) {
             match &verdict {
@@ -87,6 +86,5 @@ pub async fn follow_chain(readiness: Readiness, track: Upstream) {
             }
             last = Some(verdict);
         }
-        tokio::time::sleep(HEALTH_EVERY).await;
     }
 }

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::config::GatewayConfig;
+use crate::conn::{fds, serve_connections};
 use crate::error::Error;
 use crate::readiness::follow_chain;
 use crate::routes::app;
@@ -32,9 +33,10 @@ pub async fn serve(
     serve_state(state, listener, shutdown).await
 }
 
-/// Serves a prepared state. On `shutdown`: readiness goes false, intake
-/// stops, in-flight challenges get `shutdown_grace_s` to finish, then the
-/// rest are dropped (which cancels their upstream streams).
+/// Serves a prepared state. The descriptor limit is raised first and caps
+/// the open connections ([`crate::conn`]). On `shutdown`: readiness goes
+/// false, intake stops, in-flight challenges get `shutdown_grace_s` to
+/// finish, then the rest are dropped (which cancels their upstream streams).
 pub async fn serve_state(
     state: AppState,
     listener: TcpListener,
@@ -42,7 +44,11 @@ pub async fn serve_state(
 ) -> Result<(), Error> {
     let readiness = state.readiness();
     let grace = state.inner.shutdown_grace;
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let mut limits = state.inner.connections;
+    limits.max_connections =
+        fds::connection_cap(limits.max_connections, fds::raise_descriptor_limit());
+    let (stopping_tx, stopping_rx) = tokio::sync::watch::channel(false);
+    let mut grace_rx = stopping_rx.clone();
     let signal = async move {
         shutdown.await;
         readiness.set_ready(false);
@@ -51,20 +57,28 @@ pub async fn serve_state(
             "Shutting down; finishing in-flight challenges."
         );
         let _ = stopping_tx.send(true);
+        // Keeps the sender, so the receivers see the flag and never a close.
+        std::future::pending::<()>().await;
     };
     if let Ok(addr) = listener.local_addr() {
-        info!(%addr, hotkey = state.our_hotkey(), "Gateway listening.");
+        info!(
+            %addr,
+            hotkey = state.our_hotkey(),
+            max_connections = limits.max_connections,
+            header_read_timeout_s = limits.header_read_timeout.as_secs_f64(),
+            idle_timeout_s = limits.idle_timeout.as_secs_f64(),
+            "Gateway listening."
+        );
     }
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let server = serve_connections(listener, app(state), limits, stopping_rx);
     let grace_over = async move {
         // Resolves only once shutdown has started and the grace period passed.
-        if stopping_rx.wait_for(|stopping| *stopping).await.is_err() {
-            std::future::pending::<()>().await;
-        }
+        let _ = grace_rx.wait_for(|stopping| *stopping).await;
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result.map_err(Error::Serve),
+        () = server => Ok(()),
+        () = signal => Ok(()),
         () = grace_over => {
             warn!("Grace period over; dropping unfinished challenges.");
             Ok(())

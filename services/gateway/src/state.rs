@@ -28,6 +28,7 @@ pub(crate) struct Shared {
     pub challenge_timeout: Duration,
     pub queue_timeout: Duration,
     pub shutdown_grace: Duration,
+    pub connections: crate::conn::Limits,
     pub keypoints_when_missing: MissingKeypoints,
     /// Background work (the chain stake sync) stopped when the state goes.
     pub _background: Vec<AbortOnDrop>,
@@ -67,6 +68,7 @@ impl AppState {
             Duration::from_secs(config.nonce_window_s),
             config.max_nonces,
             config.max_body_bytes,
+            GatewayConfig::secs(config.header_read_timeout_s),
         );
         let shared = Shared {
             tracks,
@@ -77,6 +79,7 @@ impl AppState {
             challenge_timeout: GatewayConfig::secs(config.challenge_timeout_s),
             queue_timeout: GatewayConfig::secs(config.queue_timeout_s),
             shutdown_grace: GatewayConfig::secs(config.shutdown_grace_s),
+            connections: config.connection_limits(),
             keypoints_when_missing: config.keypoints_when_missing,
             _background: background,
         };

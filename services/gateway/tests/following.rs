@@ -50,6 +50,7 @@ async fn stage(service: &'static str, below: Option<&Stage>) -> Stage {
         grace: Duration::from_secs(1),
         upstream_health: below
             .map(|b| Upstream::new(&UpstreamConfig::new([b.url.as_str()])).expect("link")),
+        ..ServerOptions::default()
     };
     let server = StageServer::new(service, Routes::default(), options);
     let task = tokio::spawn(server.serve(

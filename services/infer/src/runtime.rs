@@ -57,6 +57,28 @@ fn venv_library(venv: &Path) -> Option<PathBuf> {
     found.pop()
 }
 
+/// The variable ONNX Runtime reads when its environment is created: "1"
+/// keeps its telemetry (Microsoft's 1DS client in the PyPI wheels) from
+/// starting at all. Without it the library writes a device id and an
+/// event database under `~/.cache/Microsoft/DeveloperTools/.onnxruntime`
+/// and tries to reach Microsoft's collector; disabling the events through
+/// the API ([`ort::environment::EnvironmentBuilder::with_telemetry`], also
+/// done) comes too late to stop either.
+pub const TELEMETRY_OFF_VAR: &str = "ORT_DISABLE_TELEMETRY";
+
+/// Turns ONNX Runtime's telemetry off for this process, before the library
+/// is loaded. Binaries call it first thing in `main`.
+///
+/// # Safety
+///
+/// Sets an environment variable: no other thread may be running, since
+/// another thread reading the environment at the same time is undefined
+/// behaviour on Linux.
+pub unsafe fn disable_telemetry() {
+    // SAFETY: the caller guarantees that this is the only thread.
+    unsafe { std::env::set_var(TELEMETRY_OFF_VAR, "1") };
+}
+
 /// The process-wide ONNX Runtime environment, loading the library on first
 /// use. Later calls return the same environment whatever path they pass.
 pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
@@ -68,6 +90,7 @@ pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
         let builder = ort::init_from(library).map_err(|e| e.to_string())?;
         builder
             .with_name("scorevision")
+            .with_telemetry(false)
             .build()
             .map_err(|e| e.to_string())
     });

@@ -26,6 +26,14 @@ pub struct ServeConfig {
     pub server: ServerOptions,
 }
 
+/// Streams infer serves at once unless told (`--max-streams`): four per
+/// lane, at least 8. Frames of every live stream share the lanes' batches,
+/// so a few streams per lane keep them full; more would only queue frames
+/// (and their memory) behind the same lanes.
+pub fn default_max_streams(lanes: usize) -> usize {
+    (4 * lanes).max(8)
+}
+
 /// Why the stage never turned SERVING.
 #[derive(Debug, thiserror::Error)]
 #[error("warming up the models")]
@@ -53,7 +61,11 @@ pub async fn serve<U: FrameSource>(
         tracing::info!(provider = stage.provider().name(), "Models warm.");
         Ok::<(), WarmUpError>(())
     };
-    StageServer::new(grpc::SERVICE_NAME, routes, config.server)
+    let lanes = stage
+        .profile()
+        .map_or(1, |p| p.lanes.max(1) * p.devices.len().max(1));
+    let server = config.server.with_default_max_streams(default_max_streams(lanes));
+    StageServer::new(grpc::SERVICE_NAME, routes, server)
         .serve(listener, warm_up, shutdown)
         .await
 }

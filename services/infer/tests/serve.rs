@@ -62,6 +62,7 @@ async fn detections_over_the_wire_are_the_stage_s_own() {
         server: ServerOptions {
             grace: PATIENCE,
             upstream_health: None,
+            ..ServerOptions::default()
         },
     };
     let served = tokio::spawn(sv_infer::serve(config, Frames, listener, async move {

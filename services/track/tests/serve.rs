@@ -104,6 +104,7 @@ async fn start(upstream: Scripted) -> Served {
         server: ServerOptions {
             grace: PATIENCE,
             upstream_health: None,
+            ..ServerOptions::default()
         },
     };
     let task = tokio::spawn(sv_track::serve(config, upstream, listener, async move {

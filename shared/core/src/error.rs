@@ -21,21 +21,25 @@ pub enum ErrorKind {
     DeadlineExceeded,
     /// The caller went away; nobody is waiting for the result.
     Cancelled,
-    /// A resource limit was hit (video too large, too many challenges).
+    /// A resource limit was hit by the request itself (video too large).
     ResourceExhausted,
+    /// A stage is at its limit of concurrent streams: the request is fine,
+    /// the miner is busy; try again later.
+    Overloaded,
     /// A bug or an environment problem on our side.
     Internal,
 }
 
 impl ErrorKind {
     /// Every kind, for exhaustive round trips.
-    pub const ALL: [ErrorKind; 7] = [
+    pub const ALL: [ErrorKind; 8] = [
         Self::InvalidInput,
         Self::Unavailable,
         Self::VideoUnavailable,
         Self::DeadlineExceeded,
         Self::Cancelled,
         Self::ResourceExhausted,
+        Self::Overloaded,
         Self::Internal,
     ];
 
@@ -47,6 +51,7 @@ impl ErrorKind {
             Self::DeadlineExceeded => "deadline exceeded",
             Self::Cancelled => "cancelled",
             Self::ResourceExhausted => "resource exhausted",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::watch;
 
 use crate::server::StageHealth;
@@ -21,8 +22,9 @@ pub const TRACK: &str = "scorevision.v1.Track";
 /// The stages in pull order from the bottom: (name, gRPC service).
 pub const CHAIN: [(&str, &str); 3] = [("decode", DECODE), ("infer", INFER), ("track", TRACK)];
 
-/// How often a stage (or the gateway) asks its upstream.
-pub const POLL_EVERY: Duration = Duration::from_secs(2);
+/// How soon a broken health watch is opened again (a stage or the gateway
+/// following its upstream, [`Upstream::watch_statuses`]).
+pub const WATCH_RETRY: Duration = Duration::from_millis(200);
 
 /// The services below the stage serving `service`, nearest first.
 pub fn below(service: &str) -> Vec<&'static str> {
@@ -47,9 +49,12 @@ pub async fn follow(
     service: &'static str,
 ) {
     let below = below(service);
+    let mut updates = upstream.watch_statuses(&below, WATCH_RETRY);
     let mut last: Option<Result<(), String>> = None;
+    let Some(mut statuses) = updates.next().await else {
+        return;
+    };
     loop {
-        let statuses = upstream.statuses(&below, POLL_EVERY).await;
         // Relay what we learnt; an unreachable upstream is NOT_SERVING, and
         // what lies beyond it unknown.
         let relayed: Vec<Option<bool>> = match &statuses {
@@ -61,7 +66,7 @@ pub async fn follow(
         for (svc, serving) in below.iter().zip(relayed) {
             health.set_relayed(svc, serving).await;
         }
-        let chain = verdict(&below, statuses);
+        let chain = verdict(&below, statuses.clone());
         let serving = *warm.borrow() && chain.is_ok();
         // (`chain` blames a stage below this one; this stage's own state is
         // `warm`.)
@@ -76,7 +81,10 @@ pub async fn follow(
             last = Some(chain);
         }
         tokio::select! {
-            () = tokio::time::sleep(POLL_EVERY) => {}
+            update = updates.next() => match update {
+                Some(update) => statuses = update,
+                None => return,
+            },
             changed = warm.changed() => if changed.is_err() { return },
         }
     }

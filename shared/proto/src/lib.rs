@@ -22,6 +22,7 @@ pub mod chain;
 pub mod client;
 pub mod convert;
 pub mod envelope;
+pub mod health_watch;
 pub mod server;
 pub mod status;
 pub mod streaming;

@@ -17,7 +17,9 @@ use tonic::{Code, Status};
 /// Metadata key of the kind a stage reported.
 pub const KIND_KEY: &str = "sv-error-kind";
 
-/// The status a stage's server answers with when its stream fails.
+/// The status a stage's server answers with when its stream fails. The
+/// message never carries URL credentials (`scheme://user:password@`), in
+/// any scheme, whatever error built it: it leaves the process.
 pub fn to_status(error: &StageError) -> Status {
     let code = match error.kind {
         ErrorKind::InvalidInput => Code::InvalidArgument,
@@ -26,10 +28,13 @@ pub fn to_status(error: &StageError) -> Status {
         ErrorKind::Unavailable | ErrorKind::VideoUnavailable => Code::Unavailable,
         ErrorKind::DeadlineExceeded => Code::DeadlineExceeded,
         ErrorKind::Cancelled => Code::Cancelled,
-        ErrorKind::ResourceExhausted => Code::ResourceExhausted,
+        // Both are RESOURCE_EXHAUSTED on the wire; the metadata tells a
+        // too-large video from a stage at its stream limit.
+        ErrorKind::ResourceExhausted | ErrorKind::Overloaded => Code::ResourceExhausted,
         ErrorKind::Internal => Code::Internal,
     };
-    let mut status = Status::new(code, error.message.clone());
+    let message = sv_core::text::redact_credentials(&error.message).into_owned();
+    let mut status = Status::new(code, message);
     status
         .metadata_mut()
         .insert(KIND_KEY, MetadataValue::from_static(kind_name(error.kind)));
@@ -44,6 +49,7 @@ fn kind_name(kind: ErrorKind) -> &'static str {
         ErrorKind::DeadlineExceeded => "deadline-exceeded",
         ErrorKind::Cancelled => "cancelled",
         ErrorKind::ResourceExhausted => "resource-exhausted",
+        ErrorKind::Overloaded => "overloaded",
         ErrorKind::Internal => "internal",
     }
 }
@@ -105,6 +111,24 @@ mod tests {
             let error = StageError::new(kind, "decode: something");
             let back = from_status("decode", &to_status(&error));
             assert_eq!(back, error, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_cross_the_wire_in_any_scheme() {
+        for (url, shown) in [
+            ("ftp://user:pw@h/v.mp4", "ftp://***@h/v.mp4"),
+            ("rtsp://admin:admin@10.0.0.1/live", "rtsp://***@10.0.0.1/live"),
+            ("https://token@h/v.mp4", "https://***@h/v.mp4"),
+        ] {
+            for kind in ErrorKind::ALL {
+                let error = StageError::new(kind, format!("decode: unsupported URL {url:?}"));
+                let status = to_status(&error);
+                assert!(!status.message().contains("pw@"), "{}", status.message());
+                assert!(!status.message().contains("admin@"), "{}", status.message());
+                assert!(!status.message().contains("token@"), "{}", status.message());
+                assert!(status.message().contains(shown), "{}", status.message());
+            }
         }
     }
 

@@ -20,6 +20,12 @@ use crate::v1::{EndOfStream, StreamHeader};
 /// channel is the backpressure between a stage and the network.
 pub const STREAM_DEPTH: usize = 8;
 
+/// How long a client may leave a full stream unread before the stage stops
+/// working for it. A stage reads its upstream as fast as it can use it, so
+/// a minute without taking a message is a client that stopped reading (or
+/// never meant to): its upstream work is dropped instead of held.
+pub const CLIENT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What every message of one stream is stamped with.
 #[derive(Debug, Clone)]
 pub struct StreamStamp {
@@ -38,9 +44,23 @@ impl StreamStamp {
 }
 
 /// Spawns the task that forwards `items` to the client as messages. It stops
-/// as soon as the client goes away (a failed send); dropping `items` then
-/// cancels the work upstream.
+/// as soon as the client goes away (a failed send) or leaves the stream
+/// unread for [`CLIENT_PATIENCE`]; dropping `items` then cancels the work
+/// upstream.
 pub fn respond<E, S>(items: S, stamp: StreamStamp) -> ReceiverStream<Result<E, Status>>
+where
+    E: Envelope,
+    S: Stream<Item = Result<E::Item, StageError>> + Send + 'static,
+{
+    respond_with_patience(items, stamp, CLIENT_PATIENCE)
+}
+
+/// [`respond`] with another patience for an unread stream (tests).
+pub fn respond_with_patience<E, S>(
+    items: S,
+    stamp: StreamStamp,
+    patience: std::time::Duration,
+) -> ReceiverStream<Result<E, Status>>
 where
     E: Envelope,
     S: Stream<Item = Result<E::Item, StageError>> + Send + 'static,
@@ -61,9 +81,21 @@ where
                 Err(e) => Err(to_status(&e)),
             };
             let failed = message.is_err();
-            if tx.send(message).await.is_err() {
-                tracing::debug!(challenge_id = %stamp.challenge_id, sent, "Client left; stream stopped.");
-                return;
+            match tx.send_timeout(message, patience).await {
+                Ok(()) => {}
+                Err(mpsc::error::SendTimeoutError::Closed(_)) => {
+                    tracing::debug!(challenge_id = %stamp.challenge_id, sent, "Client left; stream stopped.");
+                    return;
+                }
+                Err(mpsc::error::SendTimeoutError::Timeout(_)) => {
+                    tracing::warn!(
+                        challenge_id = %stamp.challenge_id,
+                        sent,
+                        patience_s = patience.as_secs_f64(),
+                        "Client stopped reading; stream stopped."
+                    );
+                    return;
+                }
             }
             if failed {
                 return;
@@ -318,5 +350,33 @@ mod tests {
         tokio::time::timeout(std::time::Duration::from_secs(5), tx.closed())
             .await
             .expect("the upstream stream was released");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_producer_stops_when_the_client_stops_reading() {
+        let items = futures::stream::iter((0..1000).map(|i| Ok(tracks(i))));
+        let (items, dropped) = drop_flag(items);
+        let patience = std::time::Duration::from_secs(60);
+        let sent = respond_with_patience::<TrackMessage, _>(items, stamp(), patience);
+        // Nobody reads: the channel fills, then the patience runs out.
+        tokio::time::sleep(patience / 2).await;
+        assert!(!dropped.is_closed(), "gave up before the patience ran out");
+        tokio::time::sleep(patience).await;
+        assert!(dropped.is_closed(), "still working for a client that stopped reading");
+        // What was queued is still there; the stream then ends without an end.
+        let left: Vec<_> = sent.collect().await;
+        assert_eq!(left.len(), STREAM_DEPTH);
+    }
+
+    /// `items`, and a receiver that is closed once they are dropped.
+    fn drop_flag<S>(items: S) -> (impl Stream<Item = S::Item>, tokio::sync::mpsc::Receiver<()>)
+    where
+        S: Stream,
+    {
+        let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
+        (items.map(move |item| {
+            let _alive = &tx;
+            item
+        }), rx)
     }
 }

@@ -120,6 +120,7 @@ fn options(grace: Duration) -> ServerOptions {
     ServerOptions {
         grace,
         upstream_health: None,
+        ..ServerOptions::default()
     }
 }
 
@@ -345,6 +346,7 @@ async fn a_stage_serves_only_while_the_stage_below_does_and_relays_it() {
         ServerOptions {
             grace: PATIENCE,
             upstream_health: Some(upstream),
+            ..ServerOptions::default()
         },
     )
     .await;
@@ -373,4 +375,101 @@ async fn a_stage_serves_only_while_the_stage_below_does_and_relays_it() {
     );
     above.shut_down();
     above.served().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_beyond_the_limit_are_refused_at_once_and_a_closed_one_frees_its_place() {
+    let source = Scripted::default();
+    let options = ServerOptions {
+        max_streams: 2,
+        ..options(PATIENCE)
+    };
+    let mut server = start(chain::TRACK, source.clone(), options).await;
+    server.warm_up(Ok(()));
+    wait_for(server.addr, "", ServingStatus::Serving).await;
+    let url = server.url();
+    // Two streams open and unread beyond their first item.
+    let mut held = Vec::new();
+    for id in ["a", "b"] {
+        let items = source.next_stream();
+        let mut stream = call(&url, id);
+        items.send(Ok(tracks(0))).await.expect("scripted");
+        let first = tokio::time::timeout(PATIENCE, stream.next()).await;
+        assert!(matches!(first, Ok(Some(Ok(_)))), "{id}: {first:?}");
+        held.push((items, stream));
+    }
+    // The third is refused before the stage sees it, saying why.
+    let refused = tokio::time::timeout(PATIENCE, call(&url, "c").next())
+        .await
+        .expect("an answer");
+    let error = match refused {
+        Some(Err(e)) => e,
+        other => panic!("a third stream was served: {other:?}"),
+    };
+    assert_eq!(error.kind, sv_core::ErrorKind::Overloaded, "{error}");
+    assert!(error.message.contains("2 streams already open"), "{error}");
+    // Probes are never limited.
+    assert_eq!(health(server.addr, "").await, Some(ServingStatus::Serving));
+    // One stream goes: its place is free again.
+    drop(held.pop());
+    let items = source.next_stream();
+    let served = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let mut stream = call(&url, "d");
+            match stream.next().await {
+                Some(Err(e)) if e.kind == sv_core::ErrorKind::Overloaded => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                _ => return stream,
+            }
+        }
+    });
+    items.send(Ok(tracks(0))).await.expect("scripted");
+    let _stream = served.await.expect("a place freed up");
+    drop(held);
+    server.shut_down();
+    server.served().await.expect("a clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_watch_sees_a_stage_killed_and_back_at_once() {
+    let mut first = start(chain::DECODE, Scripted::default(), options(PATIENCE)).await;
+    first.warm_up(Ok(()));
+    let upstream = Upstream::new(&UpstreamConfig::new([first.url()])).expect("upstream");
+    let mut updates = upstream.watch_statuses(&[chain::DECODE], Duration::from_millis(50));
+    let next = |updates: &mut tokio_stream::wrappers::ReceiverStream<_>| {
+        let next = tokio::time::timeout(PATIENCE, updates.next());
+        async move { next.await.expect("an update").expect("the watch runs") }
+    };
+    assert_eq!(next(&mut updates).await, Ok(vec![Some(true)]));
+    // Killed (its task aborted: connections cut, no drain), and a new one
+    // on the same address straight away, warm before any poll would ask.
+    let addr = first.addr;
+    first.served.abort();
+    let killed = std::time::Instant::now();
+    let listener = TcpListener::bind(addr).await.expect("the same port again");
+    let (_stop, stop) = oneshot::channel::<()>();
+    let server = StageServer::new(
+        chain::DECODE,
+        Routes::new(TrackServer::new(Scripted::default())),
+        options(PATIENCE),
+    );
+    let again = tokio::spawn(server.serve(
+        listener,
+        async { Ok::<(), std::convert::Infallible>(()) },
+        async move {
+            let _ = stop.await;
+        },
+    ));
+    // The break is seen, then the new replica.
+    let broken = next(&mut updates).await;
+    let seen_after = killed.elapsed();
+    assert!(broken.is_err(), "the kill went unseen: {broken:?}");
+    assert!(seen_after < Duration::from_secs(1), "seen after {seen_after:?}");
+    let mut back = next(&mut updates).await;
+    while back.is_err() {
+        back = next(&mut updates).await;
+    }
+    assert_eq!(back, Ok(vec![Some(true)]));
+    again.abort();
 }

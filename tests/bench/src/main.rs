@@ -153,6 +153,8 @@ fn settings(c: &InferConfig) -> anyhow::Result<serde_json::Value> {
 }
 
 fn main() -> anyhow::Result<()> {
+    // SAFETY: the first line of main; no other thread exists yet.
+    unsafe { sv_infer::runtime::disable_telemetry() };
     let cli = Cli::parse();
     let out = match cli.command {
         Command::Stages(common) => stages::run(&common)?,

@@ -69,7 +69,7 @@ pub async fn run(args: AnnotateArgs) -> anyhow::Result<()> {
         warm_up: false,
         ..DecodeConfig::default()
     };
-    args.fetch.apply(&mut decode.fetch)?;
+    args.fetch.apply(&mut decode)?;
     // Outputs first: a missing encoder or an unwritable path fails before
     // the clip is downloaded and decoded.
     let outputs = Outputs {

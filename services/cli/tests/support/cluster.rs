@@ -38,6 +38,8 @@ pub struct Service {
     env: BTreeMap<String, String>,
     log: PathBuf,
     child: Option<Child>,
+    /// RLIMIT_NOFILE (soft and hard) the process starts under.
+    descriptor_limit: Option<u64>,
 }
 
 impl Service {
@@ -56,7 +58,15 @@ impl Service {
             env,
             log: dir.join(format!("{name}.log")),
             child: None,
+            descriptor_limit: None,
         }
+    }
+
+    /// Starts the process under a descriptor limit of `n` (soft and hard,
+    /// so it cannot raise it), as a container with a low limit would.
+    pub fn with_descriptor_limit(mut self, n: u64) -> Self {
+        self.descriptor_limit = Some(n);
+        self
     }
 
     /// Starts (or restarts) the process; its log is appended to.
@@ -65,7 +75,26 @@ impl Service {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_scorevision"));
+        if let Some(n) = self.descriptor_limit {
+            use std::os::unix::process::CommandExt;
+            let limit = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: n,
+            };
+            // SAFETY: between fork and exec only setrlimit runs, an
+            // async-signal-safe system call; nothing is allocated.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .args(&self.args)
             .envs(&self.env)
             // Decode says at DEBUG when a consumer left (the cancellation test).
@@ -324,16 +353,59 @@ impl Cluster {
 /// The gateway's TOML: loopback port, one slot and no queue (so a leaked
 /// slot shows as a 503), our hotkey //Bob, //Alice staked.
 pub fn write_gateway_config(dir: &Path, port: u16) -> Result<PathBuf> {
+    write_gateway_config_with(dir, port, "")
+}
+
+/// [`write_gateway_config`] with `extra` top-level TOML lines.
+pub fn write_gateway_config_with(dir: &Path, port: u16, extra: &str) -> Result<PathBuf> {
     let stakes = dir.join("stakes.json");
     std::fs::write(&stakes, format!("{{\"{ALICE}\": 5000.0}}"))?;
     let path = dir.join("gateway.toml");
     std::fs::write(
         &path,
         format!(
-            "host = \"127.0.0.1\"\nport = {port}\nmax_concurrent = 1\nqueue_depth = 0\nshutdown_grace_s = 10\n\n\
+            "host = \"127.0.0.1\"\nport = {port}\nmax_concurrent = 1\nqueue_depth = 0\nshutdown_grace_s = 10\n{extra}\n\
              [hotkey]\nss58 = \"{BOB}\"\n\n[stake]\nsource = \"static\"\nfile = \"{}\"\n",
             stakes.display()
         ),
     )?;
     Ok(path)
+}
+
+/// `scorevision serve` on the fixture models (CPU), its gateway config
+/// carrying `gateway_toml` lines, with `extra` flags; ready (/readyz 200).
+pub async fn serve(
+    dir: &Path,
+    extra: &[&str],
+    gateway_toml: &str,
+    descriptor_limit: Option<u64>,
+) -> Result<Service> {
+    let port = free_port();
+    let config = write_gateway_config_with(dir, port, gateway_toml)?;
+    let mut args: Vec<String> = vec!["serve".into(), "--config".into()];
+    args.push(config.display().to_string());
+    for model in [
+        ("--player", "models/players.onnx"),
+        ("--pitch", "models/pitch.onnx"),
+    ] {
+        args.push(model.0.into());
+        args.push(fixture(model.1).display().to_string());
+    }
+    args.extend(["--providers".into(), "cpu".into()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut service = Service::new("serve", port, args, Default::default(), dir);
+    if let Some(n) = descriptor_limit {
+        service = service.with_descriptor_limit(n);
+    }
+    service.start()?;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Ok((200, _)) = sv_tests::http::get_any(service.addr, "/readyz").await {
+            return Ok(service);
+        }
+        if Instant::now() > deadline {
+            bail!("serve not ready:\n{}", service.log());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

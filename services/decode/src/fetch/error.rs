@@ -53,6 +53,8 @@ pub enum FetchError {
         what: &'static str,
         after: Duration,
     },
+    #[error("{url} sent no response within {after:?}")]
+    NoResponse { url: String, after: Duration },
     #[error("{url}: transfer failed after {received} bytes: {reason}")]
     Transfer {
         url: String,
@@ -86,7 +88,9 @@ impl FetchError {
                 ErrorKind::VideoUnavailable
             }
             Self::TooLarge { .. } => ErrorKind::ResourceExhausted,
-            Self::Timeout { .. } | Self::TooSlow { .. } => ErrorKind::DeadlineExceeded,
+            Self::Timeout { .. } | Self::NoResponse { .. } | Self::TooSlow { .. } => {
+                ErrorKind::DeadlineExceeded
+            }
             Self::Io { .. } | Self::Client { .. } => ErrorKind::Internal,
         }
     }
@@ -103,6 +107,7 @@ impl FetchError {
             Self::Status { .. }
             | Self::Connect { .. }
             | Self::Timeout { .. }
+            | Self::NoResponse { .. }
             | Self::TooSlow { .. }
             | Self::Transfer { .. } => "video host",
             Self::NotAVideo { .. } | Self::NotAVideoBody { .. } | Self::TooLarge { .. } => "video",
@@ -111,7 +116,9 @@ impl FetchError {
     }
 
     /// Worth another attempt: the host may answer next time. Never a 4xx,
-    /// nor a host too slow (another window of trickle helps nobody).
+    /// nor a host too slow (another window of trickle helps nobody), nor
+    /// one that took the connection and never answered (another wait as
+    /// long would eat the validator's whole budget).
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Status { status, .. } => *status >= 500,

@@ -48,7 +48,11 @@ pub struct FetchPolicy {
     /// Largest accepted video, checked against Content-Length and while streaming.
     pub max_bytes: u64,
     pub connect_timeout: Duration,
-    /// Longest wait for the response headers or for the next body bytes.
+    /// Longest wait for the response headers once connected. Not retried:
+    /// a host that accepts connections and never answers would otherwise
+    /// hold the challenge for every attempt's read timeout (91.6 s seen).
+    pub first_byte_timeout: Duration,
+    /// Longest wait for the next body bytes.
     pub read_timeout: Duration,
     /// Bound on the whole download, retries and backoff included.
     pub total_timeout: Duration,
@@ -73,6 +77,7 @@ impl Default for FetchPolicy {
         Self {
             max_bytes: 1 << 30,
             connect_timeout: Duration::from_secs(5),
+            first_byte_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
             total_timeout: Duration::from_secs(120),
             max_redirects: 5,
@@ -181,15 +186,14 @@ impl Fetcher {
         let mut current = url.clone();
         for _hop in 0..=self.policy.max_redirects {
             self.check_target(&current)?;
-            let wait = self.policy.connect_timeout + self.policy.read_timeout;
+            let wait = self.policy.connect_timeout + self.policy.first_byte_timeout;
             let response =
                 match tokio::time::timeout(wait, self.client.get(current.clone()).send()).await {
                     Ok(Ok(response)) => response,
                     Ok(Err(e)) => return Err(self.classify(e, &current, 0)),
                     Err(_) => {
-                        return Err(FetchError::Timeout {
+                        return Err(FetchError::NoResponse {
                             url: shown(&current),
-                            what: "response",
                             after: wait,
                         });
                     }

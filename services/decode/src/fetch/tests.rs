@@ -131,6 +131,11 @@ async fn handle(mut stream: TcpStream, addr: SocketAddr, hits: Arc<Mutex<HashMap
             }
             return;
         }
+        "/silent" => {
+            // Takes the request, never answers.
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            return;
+        }
         "/stall" => {
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
@@ -290,6 +295,26 @@ async fn times_out_and_retries_cut_transfers() {
         ),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_fails_fast_and_is_not_retried() {
+    let server = Server::start().await;
+    let policy = FetchPolicy {
+        retries: 2,
+        first_byte_timeout: Duration::from_millis(300),
+        ..policy()
+    };
+    let started = std::time::Instant::now();
+    let err = fetch(policy, &server.url("/silent")).await.0.unwrap_err();
+    assert!(matches!(err, FetchError::NoResponse { .. }), "{err}");
+    assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
+    assert_eq!(err.culprit(), "video host");
+    assert_eq!(server.hits("/silent"), 1, "retried a host that never answered");
+    // One wait for the headers (connect time included), no second attempt:
+    // far below the 10 s the server would keep the connection.
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(err.to_string().contains("sent no response"), "{err}");
 }
 
 #[tokio::test]

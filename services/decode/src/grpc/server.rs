@@ -22,20 +22,33 @@ use crate::shm::RingWriter;
 pub struct ShmOptions {
     /// A memory-backed directory both containers mount (`/dev/shm`).
     pub dir: PathBuf,
-    /// Frames in flight per stream; the reader frees a slot when infer has
-    /// preprocessed its frame.
+    /// Frames in flight per stream, at most; the reader frees a slot when
+    /// infer has preprocessed its frame.
     pub slots: usize,
+    /// Bytes of slots per stream's ring, at most (but two slots always):
+    /// sixteen 720p frames, two 4K ones. A ring is made when its stream's
+    /// first frame is written, never ahead of it.
+    pub ring_bytes: usize,
     /// How long the writer waits for the reader to free a slot.
     pub reader_timeout: Duration,
 }
 
 impl ShmOptions {
+    /// Defaults, with rings in `dir`.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
             slots: 16,
+            ring_bytes: 16 * 1280 * 720 * 3,
             reader_timeout: Duration::from_secs(30),
         }
+    }
+
+    /// Slots of a ring for frames of `frame_len` bytes: `slots`, fewer when
+    /// `ring_bytes` says so, two at least (one being read, one written).
+    pub fn ring_slots(&self, frame_len: usize) -> usize {
+        let by_bytes = self.ring_bytes / frame_len.max(1);
+        self.slots.min(by_bytes).max(2)
     }
 }
 
@@ -152,9 +165,9 @@ async fn write_frame(
         StageError::new(kind, format!("decode: shared-memory ring: {what}: {e}"))
     };
     if ring.is_none() {
-        let created =
-            RingWriter::create(&options.dir, challenge_id, options.slots, frame.data.len())
-                .map_err(|e| failed("creating", e))?;
+        let slots = options.ring_slots(frame.data.len());
+        let created = RingWriter::create(&options.dir, challenge_id, slots, frame.data.len())
+            .map_err(|e| failed("creating", e))?;
         *ring = Some(created);
     }
     let writer = ring
@@ -179,4 +192,19 @@ async fn write_frame(
         generation: handle.generation,
     }));
     Ok(wire)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ShmOptions;
+
+    #[test]
+    fn rings_are_bounded_in_bytes_with_two_slots_at_least() {
+        let options = ShmOptions::new("/dev/shm");
+        assert_eq!(options.ring_slots(1280 * 720 * 3), 16);
+        assert_eq!(options.ring_slots(640 * 360 * 3), 16, "the slot count caps it");
+        assert_eq!(options.ring_slots(1920 * 1080 * 3), 7);
+        assert_eq!(options.ring_slots(3840 * 2160 * 3), 2);
+        assert_eq!(options.ring_slots(8192 * 8192 * 3), 2);
+    }
 }

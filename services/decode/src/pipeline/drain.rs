@@ -78,6 +78,9 @@ pub(super) fn drain(
     };
     loop {
         if let Some(message) = bus_error(&built.pipeline) {
+            if let Some(refusal) = built.refusal() {
+                return Err(refusal.into_error(session.uri));
+            }
             return Err(failed(session.uri, decoded, message));
         }
         match (session.control)() {

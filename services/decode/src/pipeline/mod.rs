@@ -31,7 +31,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use sv_core::Frame;
 
-use crate::config::DecodeConfig;
+use crate::config::{DecodeConfig, PictureSize};
 use crate::context::ContextCache;
 use crate::error::DecodeError;
 use crate::hardware;
@@ -124,7 +124,7 @@ pub fn run(
     started: impl FnOnce(),
     emit: &mut dyn FnMut(Frame) -> bool,
 ) -> Result<Ended, DecodeError> {
-    let built = build(source)?;
+    let built = build(source, config.max_picture)?;
     let pipeline = NullOnDrop(built.pipeline.clone());
     let contexts = ContextCache::global();
     contexts.apply(&built.pipeline);
@@ -171,6 +171,67 @@ struct Built {
     pipeline: gst::Pipeline,
     appsink: gst_app::AppSink,
     decoder: Arc<Mutex<Option<String>>>,
+    /// Why decodebin was stopped before any frame, when it was.
+    refused: Arc<Mutex<Option<Refusal>>>,
+}
+
+/// A clip refused as soon as decodebin knows what it holds, before a
+/// decoder or a frame buffer is made for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Its pictures are larger than the limit.
+    TooLarge {
+        width: u32,
+        height: u32,
+        max: PictureSize,
+    },
+    /// Every stream is known and none is video (an audio-only MP4).
+    NoVideo,
+}
+
+impl Refusal {
+    pub(crate) fn into_error(self, uri: &str) -> DecodeError {
+        let uri = uri.to_owned();
+        match self {
+            Self::TooLarge { width, height, max } => DecodeError::PictureTooLarge {
+                uri,
+                width,
+                height,
+                max,
+            },
+            Self::NoVideo => DecodeError::NoVideoStream { uri },
+        }
+    }
+}
+
+impl Built {
+    fn refusal(&self) -> Option<Refusal> {
+        self.refused.lock().ok().and_then(|r| *r)
+    }
+}
+
+/// Records the first refusal and ends the pipeline with a bus error, so the
+/// drain stops at once (it reports the refusal, not the error's text).
+fn refuse(slot: &Mutex<Option<Refusal>>, element: &gst::Element, refusal: Refusal) {
+    if let Ok(mut slot) = slot.lock() {
+        slot.get_or_insert(refusal);
+    }
+    let _ = element.post_message(
+        gst::message::Error::builder(gst::StreamError::Format, "clip refused")
+            .src(element)
+            .build(),
+    );
+}
+
+/// The width and height a caps structure declares, if it is video.
+fn picture_size(caps: &gst::CapsRef) -> Option<(u32, u32)> {
+    let s = caps.structure(0)?;
+    if !s.name().starts_with("video/") {
+        return None;
+    }
+    let width = u32::try_from(s.get::<i32>("width").ok()?).ok()?;
+    let height = u32::try_from(s.get::<i32>("height").ok()?).ok()?;
+    Some((width, height))
 }
 
 fn make(factory: &'static str) -> Result<gst::Element, DecodeError> {
@@ -179,7 +240,7 @@ fn make(factory: &'static str) -> Result<gst::Element, DecodeError> {
         .map_err(|_| DecodeError::MissingElement { element: factory })
 }
 
-fn build(src: gst::Element) -> Result<Built, DecodeError> {
+fn build(src: gst::Element, max_picture: PictureSize) -> Result<Built, DecodeError> {
     let gst_err = |e: gst::glib::BoolError| DecodeError::Gstreamer {
         message: e.to_string(),
     };
@@ -214,8 +275,35 @@ fn build(src: gst::Element) -> Result<Built, DecodeError> {
     // a strong reference here would be a cycle that setting the pipeline to
     // Null does not break (every clip leaked its pipeline, its threads and
     // its bus's descriptors).
+    let refused = Arc::new(Mutex::new(None));
+    // Every stream decodebin finds (the demuxer's, then the parser's, which
+    // reads the sizes from the bitstream itself) passes here before a
+    // decoder is plugged for it.
+    let slot = refused.clone();
+    decodebin.connect("autoplug-continue", false, move |values| {
+        let element = values.first()?.get::<gst::Element>().ok()?;
+        let caps = values.get(2)?.get::<gst::Caps>().ok()?;
+        if let Some((width, height)) = picture_size(&caps)
+            && !max_picture.fits(width, height)
+        {
+            let max = max_picture;
+            refuse(&slot, &element, Refusal::TooLarge { width, height, max });
+            return Some(false.to_value());
+        }
+        Some(true.to_value())
+    });
+    let (slot, linked) = (refused.clone(), video_sink.clone());
+    decodebin.connect_no_more_pads(move |decodebin| {
+        if !linked.is_linked() {
+            refuse(&slot, decodebin, Refusal::NoVideo);
+        }
+    });
     let bin = pipeline.downgrade();
+    let skip = refused.clone();
     decodebin.connect_pad_added(move |_, pad| {
+        if skip.lock().is_ok_and(|r| r.is_some()) {
+            return;
+        }
         let is_video = pad
             .current_caps()
             .or_else(|| Some(pad.query_caps(None)))
@@ -254,5 +342,6 @@ fn build(src: gst::Element) -> Result<Built, DecodeError> {
         pipeline,
         appsink,
         decoder,
+        refused,
     })
 }

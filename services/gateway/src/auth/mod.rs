@@ -44,6 +44,8 @@ pub struct Authenticator {
     nonces: NonceStore,
     stake: StakePolicy,
     max_body_bytes: usize,
+    /// The body must arrive within this once the headers have.
+    body_timeout: Duration,
 }
 
 impl Authenticator {
@@ -53,12 +55,14 @@ impl Authenticator {
         nonce_window: Duration,
         max_nonces: usize,
         max_body_bytes: usize,
+        body_timeout: Duration,
     ) -> Self {
         Self {
             our_hotkey,
             nonces: NonceStore::new(nonce_window, max_nonces),
             stake,
             max_body_bytes,
+            body_timeout,
         }
     }
 
@@ -70,7 +74,11 @@ impl Authenticator {
     /// validator's hotkey attached.
     pub async fn authenticate(&self, request: Request<Body>) -> Result<Request<Body>, Error> {
         let (mut parts, body) = request.into_parts();
-        let body = read_body(body, self.max_body_bytes).await?;
+        let body = tokio::time::timeout(self.body_timeout, read_body(body, self.max_body_bytes))
+            .await
+            .map_err(|_| Error::BodyTimeout {
+                after_s: self.body_timeout.as_secs_f64(),
+            })??;
         let headers = FiberHeaders::from_headers(&parts.headers)?;
         let validator_key =
             ss58::decode(headers.validator).map_err(|source| Error::MalformedHotkey {

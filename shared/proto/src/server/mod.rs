@@ -10,6 +10,7 @@
 
 mod cut;
 mod health;
+mod limit;
 mod rpc;
 
 use std::error::Error as StdError;
@@ -21,11 +22,13 @@ use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::Router;
+use tower::layer::util::{Identity, Stack};
 
 use crate::chain;
 use crate::upstream::Upstream;
 
 pub use health::StageHealth;
+pub use limit::StreamLimitLayer;
 pub use rpc::{answer, incoming};
 
 /// A failure to serve a stage, or to start it.
@@ -58,17 +61,43 @@ pub struct ServerOptions {
     /// relays their statuses ([`chain::follow`]). `None` for decode, which
     /// pulls from no stage.
     pub upstream_health: Option<Upstream>,
+    /// Stage streams open at once in this server; beyond it a new one is
+    /// refused with RESOURCE_EXHAUSTED ([`StreamLimitLayer`]). 0: the
+    /// stage's own default, sized to its hardware (decode and infer), else
+    /// [`DEFAULT_MAX_STREAMS`].
+    pub max_streams: usize,
+}
+
+/// Stage streams per server when neither the operator nor the stage says:
+/// the gateway's default slots and queue (2 + 4) many times over, for a
+/// stage whose streams cost little (track).
+pub const DEFAULT_MAX_STREAMS: usize = 64;
+
+impl ServerOptions {
+    /// `max_streams`, or `stage_default` when it is 0 (automatic).
+    pub fn with_default_max_streams(mut self, stage_default: usize) -> Self {
+        if self.max_streams == 0 {
+            self.max_streams = stage_default;
+        }
+        self
+    }
 }
 
 impl Default for ServerOptions {
-    /// The 20 s drain the binary defaults to (`--grace-s`), no upstream.
+    /// The 20 s drain the binary defaults to (`--grace-s`), no upstream,
+    /// the stage's own stream limit.
     fn default() -> Self {
         Self {
             grace: Duration::from_secs(20),
             upstream_health: None,
+            max_streams: 0,
         }
     }
 }
+
+/// HTTP/2 streams one connection may open beyond the stage streams: health
+/// checks and reflection, which the stream limit does not count.
+const CONTROL_STREAMS: usize = 8;
 
 /// One stage's gRPC server. Build it with the stage's routes, then
 /// [`serve`](Self::serve) it on a bound listener.
@@ -115,14 +144,24 @@ impl StageServer {
             .routes
             .add_service(health_service)
             .add_service(reflection);
+        let max_streams = match self.options.max_streams {
+            0 => DEFAULT_MAX_STREAMS,
+            n => n,
+        };
+        let limit = StreamLimitLayer::new(stage_name(self.service), max_streams);
+        // One connection cannot open more HTTP/2 streams than the whole
+        // server would serve (hyper's default is 200 per connection).
+        let per_connection = u32::try_from(max_streams + CONTROL_STREAMS).unwrap_or(u32::MAX);
         let router = Server::builder()
             .tcp_nodelay(true)
             .initial_stream_window_size(Some(8 << 20))
             .initial_connection_window_size(Some(16 << 20))
             .http2_keepalive_interval(Some(Duration::from_secs(10)))
+            .max_concurrent_streams(Some(per_connection))
+            .layer(limit)
             .add_routes(routes);
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "Listening (gRPC).");
+            tracing::info!(%addr, max_streams, "Listening (gRPC).");
         }
         let server = tokio::spawn(drain(
             router,
@@ -162,6 +201,15 @@ impl StageServer {
     }
 }
 
+/// The short name of a stage's gRPC service ("decode" for
+/// `scorevision.v1.Decode`), for messages.
+fn stage_name(service: &str) -> &'static str {
+    chain::CHAIN
+        .iter()
+        .find(|(_, s)| *s == service)
+        .map_or("stage", |(name, _)| *name)
+}
+
 struct AbortOnDrop(tokio::task::JoinHandle<Result<(), ServeError>>);
 
 impl AbortOnDrop {
@@ -180,7 +228,7 @@ impl Drop for AbortOnDrop {
 /// new connections and streams are refused (HTTP/2 GOAWAY), and in-flight
 /// streams get `grace` to finish before their connections are cut.
 async fn drain(
-    router: Router,
+    router: Router<Stack<StreamLimitLayer, Identity>>,
     listener: TcpListener,
     health: StageHealth,
     shutdown: impl Future<Output = ()>,
