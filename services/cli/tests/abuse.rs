@@ -248,7 +248,7 @@ async fn answered(stage: &str, url: &str, video: &str) -> Result<usize, String> 
     use futures::StreamExt;
     let channel = channel(url).await.map_err(|e| e.to_string())?;
     let request = wire_request("after-flood", video);
-    let mut count = 0;
+    let mut count: usize = 0;
     macro_rules! drain {
         ($call:expr) => {{
             let mut stream = $call.await.map_err(|s| s.to_string())?.into_inner();

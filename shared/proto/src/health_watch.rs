@@ -41,8 +41,10 @@ impl Upstream {
         tokio::spawn(async move {
             let mut sender = Deduplicated { tx, last: None };
             loop {
-                let broken = watch_until_broken(&channel, &services, &mut sender).await;
-                if !sender.send(Err(broken)).await {
+                let ended = watch_until_broken(&channel, &services, &mut sender).await;
+                if let Ended::Broken(why) = ended
+                    && !sender.send(Err(why)).await
+                {
                     return;
                 }
                 tokio::select! {
@@ -72,15 +74,27 @@ impl Deduplicated {
     }
 }
 
+/// Why the watches stopped.
+enum Ended {
+    /// One broke or none could be opened: the upstream is unreachable.
+    Broken(String),
+    /// The replica does not know a service yet (a status it relays before
+    /// it has learnt it): what it knows was sent, with that one unknown;
+    /// the watches are opened again to pick the service up once it is there.
+    Unregistered,
+}
+
 /// Opens one watch per service and forwards the statuses until one breaks
-/// (or the receiver goes); returns why it broke.
+/// (or the receiver goes).
 async fn watch_until_broken(
     channel: &Channel,
     services: &[String],
     sender: &mut Deduplicated,
-) -> String {
+) -> Ended {
     let mut watches: SelectAll<BoxStream<'static, (usize, Result<Option<bool>, String>)>> =
         SelectAll::new();
+    let mut known: Vec<Option<Option<bool>>> = vec![None; services.len()];
+    let mut unregistered = false;
     for (index, service) in services.iter().enumerate() {
         let mut client = HealthClient::new(channel.clone());
         let request = HealthCheckRequest {
@@ -88,8 +102,13 @@ async fn watch_until_broken(
         };
         let stream = match tokio::time::timeout(OPEN_WITHIN, client.watch(request)).await {
             Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) => return status.message().to_string(),
-            Err(_) => return format!("no answer within {OPEN_WITHIN:?}"),
+            Ok(Err(status)) if status.code() == tonic::Code::NotFound => {
+                known[index] = Some(None);
+                unregistered = true;
+                continue;
+            }
+            Ok(Err(status)) => return Ended::Broken(status.message().to_string()),
+            Err(_) => return Ended::Broken(format!("no answer within {OPEN_WITHIN:?}")),
         };
         let mapped = stream
             .map(move |item| {
@@ -105,20 +124,22 @@ async fn watch_until_broken(
             .boxed();
         watches.push(mapped);
     }
-    let mut known: Vec<Option<Option<bool>>> = vec![None; services.len()];
-    while let Some((index, status)) = watches.next().await {
-        match status {
-            Ok(status) => known[index] = Some(status),
-            Err(why) => return why,
-        }
+    loop {
         if known.iter().all(Option::is_some) {
             let statuses = known.iter().map(|s| s.flatten()).collect();
             if !sender.send(Ok(statuses)).await {
-                return "nobody is watching".into();
+                return Ended::Broken("nobody is watching".into());
+            }
+            if unregistered {
+                return Ended::Unregistered;
             }
         }
+        match watches.next().await {
+            Some((index, Ok(status))) => known[index] = Some(status),
+            Some((_, Err(why))) => return Ended::Broken(why),
+            None => return Ended::Broken("no service to watch".into()),
+        }
     }
-    "no service to watch".into()
 }
 
 /// SERVING, NOT_SERVING, or unknown (SERVICE_UNKNOWN: a relayed status

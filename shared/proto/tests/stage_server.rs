@@ -425,10 +425,21 @@ async fn streams_beyond_the_limit_are_refused_at_once_and_a_closed_one_frees_its
         }
     });
     items.send(Ok(tracks(0))).await.expect("scripted");
-    let _stream = served.await.expect("a place freed up");
-    drop(held);
+    let stream = served.await.expect("a place freed up");
+    // Every stream ends, so the drain has nothing to wait for.
+    drop((items, stream, held));
     server.shut_down();
     server.served().await.expect("a clean stop");
+}
+
+/// The next update of a health watch.
+async fn next(
+    updates: &mut tokio_stream::wrappers::ReceiverStream<sv_proto::health_watch::Statuses>,
+) -> sv_proto::health_watch::Statuses {
+    tokio::time::timeout(PATIENCE, updates.next())
+        .await
+        .expect("an update")
+        .expect("the watch runs")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,17 +448,23 @@ async fn a_health_watch_sees_a_stage_killed_and_back_at_once() {
     first.warm_up(Ok(()));
     let upstream = Upstream::new(&UpstreamConfig::new([first.url()])).expect("upstream");
     let mut updates = upstream.watch_statuses(&[chain::DECODE], Duration::from_millis(50));
-    let next = |updates: &mut tokio_stream::wrappers::ReceiverStream<_>| {
-        let next = tokio::time::timeout(PATIENCE, updates.next());
-        async move { next.await.expect("an update").expect("the watch runs") }
-    };
     assert_eq!(next(&mut updates).await, Ok(vec![Some(true)]));
     // Killed (its task aborted: connections cut, no drain), and a new one
     // on the same address straight away, warm before any poll would ask.
     let addr = first.addr;
     first.served.abort();
     let killed = std::time::Instant::now();
-    let listener = TcpListener::bind(addr).await.expect("the same port again");
+    // The aborted task lets go of its listener on the runtime's next turn.
+    let listener = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match TcpListener::bind(addr).await {
+                Ok(listener) => return listener,
+                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+            }
+        }
+    })
+    .await
+    .expect("the same port again");
     let (_stop, stop) = oneshot::channel::<()>();
     let server = StageServer::new(
         chain::DECODE,

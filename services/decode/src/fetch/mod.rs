@@ -190,6 +190,14 @@ impl Fetcher {
             let response =
                 match tokio::time::timeout(wait, self.client.get(current.clone()).send()).await {
                     Ok(Ok(response)) => response,
+                    // The client's own read timeout, while waiting for the
+                    // headers: the same silent host.
+                    Ok(Err(e)) if e.is_timeout() && !e.is_connect() => {
+                        return Err(FetchError::NoResponse {
+                            url: shown(&current),
+                            after: self.policy.read_timeout.min(wait),
+                        });
+                    }
                     Ok(Err(e)) => return Err(self.classify(e, &current, 0)),
                     Err(_) => {
                         return Err(FetchError::NoResponse {

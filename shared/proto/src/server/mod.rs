@@ -252,6 +252,7 @@ async fn drain(
     );
     health.drain();
     health.set_serving(false).await;
+    health.end_watches();
     let _ = stop.send(());
     match tokio::time::timeout(grace, server).await {
         Ok(result) => result.map_err(Into::into),
