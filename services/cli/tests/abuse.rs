@@ -100,8 +100,7 @@ async fn slowloris(addr: SocketAddr, stop: Option<Arc<AtomicBool>>) -> Option<bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn half_sent_requests_under_a_low_descriptor_limit_do_not_starve_a_challenge() -> Result<()>
-{
+async fn half_sent_requests_under_a_low_descriptor_limit_do_not_starve_a_challenge() -> Result<()> {
     const LIMIT: u64 = 256;
     const ATTACKERS: usize = 600;
     allow_descriptors(4 * ATTACKERS as u64);
@@ -220,7 +219,11 @@ async fn open_unread(
 
 /// 200 streams against `stage`, from 20 connections, none read. Returns
 /// what stayed open (to drop later) and how many were refused.
-async fn flood(stage: &str, url: &str, video: &str) -> Result<(Vec<Box<dyn std::any::Any + Send>>, usize)> {
+async fn flood(
+    stage: &str,
+    url: &str,
+    video: &str,
+) -> Result<(Vec<Box<dyn std::any::Any + Send>>, usize)> {
     let mut held = Vec::new();
     let mut refused = 0;
     for connection in 0..20 {
@@ -283,11 +286,17 @@ async fn unread_streams_cannot_sink_any_stage() -> Result<()> {
     let mut decode = Service::new(
         "decode",
         ports.0,
-        ["decode", "--listen", &listen(ports.0), "--allow-net", "127.0.0.1/32"]
-            .iter()
-            .map(|s| s.to_string())
-            .chain(["--max-streams".into(), limit.clone()])
-            .collect(),
+        [
+            "decode",
+            "--listen",
+            &listen(ports.0),
+            "--allow-net",
+            "127.0.0.1/32",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--max-streams".into(), limit.clone()])
+        .collect(),
         Default::default(),
         dir.path(),
     );
@@ -342,7 +351,12 @@ async fn unread_streams_cannot_sink_any_stage() -> Result<()> {
     };
 
     // Credentials never come back over gRPC, whatever the scheme.
-    let refused = answered("decode", &url(ports.0), "ftp://user:s3cret@example.com/v.mp4").await;
+    let refused = answered(
+        "decode",
+        &url(ports.0),
+        "ftp://user:s3cret@example.com/v.mp4",
+    )
+    .await;
     let message = refused.expect_err("an ftp URL was decoded");
     assert!(!message.contains("s3cret"), "{message}");
     assert!(message.contains("ftp://***@example.com"), "{message}");
@@ -352,13 +366,24 @@ async fn unread_streams_cannot_sink_any_stage() -> Result<()> {
             .iter()
             .filter_map(|s| s.pid())
             .collect();
-        let before: Vec<f64> = pids.iter().map(|&p| rss_mb(p).map_or(0.0, |r| r.0)).collect();
+        let before: Vec<f64> = pids
+            .iter()
+            .map(|&p| rss_mb(p).map_or(0.0, |r| r.0))
+            .collect();
         let (held, refused) = flood(name, &service.url(), &video).await?;
-        assert_eq!(held.len(), MAX_STREAMS, "{name}: streams served\n{}", logs());
+        assert_eq!(
+            held.len(),
+            MAX_STREAMS,
+            "{name}: streams served\n{}",
+            logs()
+        );
         assert_eq!(refused, 200 - MAX_STREAMS, "{name}");
         // Let the held streams fill every buffer they can.
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let during: Vec<f64> = pids.iter().map(|&p| rss_mb(p).map_or(0.0, |r| r.0)).collect();
+        let during: Vec<f64> = pids
+            .iter()
+            .map(|&p| rss_mb(p).map_or(0.0, |r| r.0))
+            .collect();
         assert_eq!(
             service.health("").await,
             Some(tonic_health::pb::health_check_response::ServingStatus::Serving),
@@ -367,7 +392,11 @@ async fn unread_streams_cannot_sink_any_stage() -> Result<()> {
         // Bounded: four streams' buffers, not two hundred (decode reached
         // 2.55 GB in 5 s before the limit). 400 MB is several times what
         // four unread 720p streams can hold at any stage.
-        for ((stage, b), d) in ["decode", "infer", "track"].iter().zip(&before).zip(&during) {
+        for ((stage, b), d) in ["decode", "infer", "track"]
+            .iter()
+            .zip(&before)
+            .zip(&during)
+        {
             assert!(
                 d - b < 400.0,
                 "{name} flood: {stage} grew {b:.0} -> {d:.0} MB\n{}",
@@ -427,11 +456,32 @@ async fn huge_pictures_and_clips_without_video_are_refused_at_once() -> Result<(
     let dir = tempfile::tempdir()?;
     let huge = dir.path().join("huge.mp4");
     ffmpeg(
-        &["-f", "lavfi", "-i", "color=c=green:s=8192x8192:d=0.08:r=25", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=green:s=8192x8192:d=0.08:r=25",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ],
         &huge,
     )?;
     let audio = dir.path().join("audio.mp4");
-    ffmpeg(&["-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:a", "aac"], &audio)?;
+    ffmpeg(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=3",
+            "-c:a",
+            "aac",
+        ],
+        &audio,
+    )?;
 
     // `process`: a clear message, exit 1.
     let started = Instant::now();
@@ -442,14 +492,20 @@ async fn huge_pictures_and_clips_without_video_are_refused_at_once() -> Result<(
         stderr.contains("8192x8192") && stderr.contains("3840x2160"),
         "both sizes named: {stderr}"
     );
-    println!("8192x8192 clip refused by process in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "8192x8192 clip refused by process in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let started = Instant::now();
     let out = process(&audio, dir.path())?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     // Not the 30 s stall it was: the demuxer said it has no video.
     assert!(stderr.contains("has no video stream"), "{stderr}");
-    println!("audio-only clip refused by process in {:.2} s", started.elapsed().as_secs_f64());
+    println!(
+        "audio-only clip refused by process in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Through a signed challenge: 422, naming both sizes, memory unchanged.
     let videos = clip_server(&[
@@ -469,7 +525,8 @@ async fn huge_pictures_and_clips_without_video_are_refused_at_once() -> Result<(
         reply.detail().contains("8192x8192") && reply.detail().contains("3840x2160"),
         "{reply:?}"
     );
-    let reply = signed::challenge(serve.addr, &format!("http://{videos}/audio.mp4"), "audio").await?;
+    let reply =
+        signed::challenge(serve.addr, &format!("http://{videos}/audio.mp4"), "audio").await?;
     assert_eq!(reply.status, 422, "{reply:?}");
     assert!(reply.detail().contains("no video stream"), "{reply:?}");
     let (_, peak_after) = rss_mb(pid)?;
@@ -520,7 +577,11 @@ fn onnx_runtime_writes_no_telemetry_and_reaches_no_network() -> Result<()> {
         println!("strace cannot trace here; checking the files ONNX Runtime would write only");
         process(&clip, home.path())?
     };
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // ONNX Runtime's 1DS telemetry keeps a device id and an event database
     // here when it runs at all.
     let telemetry = home.path().join(".cache/Microsoft");

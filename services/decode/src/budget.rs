@@ -120,6 +120,9 @@ mod tests {
         });
         std::thread::sleep(Duration::from_millis(60));
         gone.store(true, Ordering::SeqCst);
-        assert!(waiter.join().unwrap(), "kept waiting for a consumer that left");
+        assert!(
+            waiter.join().unwrap(),
+            "kept waiting for a consumer that left"
+        );
     }
 }

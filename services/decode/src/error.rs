@@ -23,9 +23,7 @@ pub enum DecodeError {
     NotAVideo { uri: String, message: String },
     #[error("{uri} has no video stream")]
     NoVideoStream { uri: String },
-    #[error(
-        "{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)"
-    )]
+    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
     PictureTooLarge {
         uri: String,
         width: u32,

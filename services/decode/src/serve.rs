@@ -45,7 +45,9 @@ pub async fn serve(
     let local: Arc<dyn FrameSource> =
         Arc::new(Stage::new(config.decode).map_err(ServeError::stage)?);
     let routes = Routes::new(grpc::service(local, config.shm));
-    let server = config.server.with_default_max_streams(default_max_streams());
+    let server = config
+        .server
+        .with_default_max_streams(default_max_streams());
     StageServer::new(grpc::SERVICE_NAME, routes, server)
         .serve(listener, async { Ok::<(), Infallible>(()) }, shutdown)
         .await

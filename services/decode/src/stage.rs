@@ -134,7 +134,16 @@ impl FrameSource for Stage {
         );
         let work = async move {
             let _in_flight = in_flight;
-            if let Err(e) = this.run(request, Emitting { tx: tx.clone(), budget }).await {
+            if let Err(e) = this
+                .run(
+                    request,
+                    Emitting {
+                        tx: tx.clone(),
+                        budget,
+                    },
+                )
+                .await
+            {
                 // The receiver may be gone already; then nobody needs to know.
                 let _ = tx.send((Err(StageError::from(e)), None)).await;
             }

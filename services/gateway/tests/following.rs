@@ -15,9 +15,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::service::Routes;
 
-/// Guards every wait against a hang; never a timing assertion. Each stage
-/// polls the one below every 2 s, so a change takes a few polls to reach
-/// the gateway.
+/// Guards every wait against a hang; the one timing assertion is the
+/// issue's bound on noticing a killed stage.
 const PATIENCE: Duration = Duration::from_secs(40);
 
 /// Our hotkey (//Bob) and a staked validator (//Alice).
@@ -132,7 +131,36 @@ async fn readiness_follows_every_stage_behind_track() {
     track.warm_up();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let stakes = dir.path().join("stakes.json");
+    let (gateway, shutdown, served) = gateway_following(&track, dir.path()).await;
+
+    // Decode is not warm: everything above it is down because of it.
+    wait_readyz(gateway, 503, "the decode stage has no serving replica").await;
+    decode.warm_up();
+    wait_readyz(gateway, 200, "\"ready\":true").await;
+    // Decode goes away: the gateway says so, naming it.
+    decode.stop().await;
+    wait_readyz(gateway, 503, "the decode stage has no serving replica").await;
+
+    let _ = shutdown.send(());
+    tokio::time::timeout(PATIENCE, served)
+        .await
+        .expect("the gateway stopped")
+        .expect("gateway task")
+        .expect("a clean stop");
+    track.stop().await;
+    infer.stop().await;
+}
+
+/// The gateway in front of `track`'s health, as `scorevision gateway` runs it.
+async fn gateway_following(
+    track: &Stage,
+    dir: &std::path::Path,
+) -> (
+    SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), sv_gateway::Error>>,
+) {
+    let stakes = dir.join("stakes.json");
     std::fs::write(&stakes, format!("{{\"{ALICE}\": 5000.0}}")).expect("stakes");
     let mut config = GatewayConfig::default();
     config.hotkey.ss58 = Some(BOB.into());
@@ -151,21 +179,31 @@ async fn readiness_follows_every_stage_behind_track() {
             let _ = stop.await;
         },
     ));
+    (gateway, shutdown, served)
+}
 
-    // Decode is not warm: everything above it is down because of it.
-    wait_readyz(gateway, 503, "the decode stage has no serving replica").await;
-    decode.warm_up();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_stage_two_hops_down_is_seen_within_a_second() {
+    let mut decode = stage(chain::DECODE, None).await;
+    let mut infer = stage(chain::INFER, Some(&decode)).await;
+    let mut track = stage(chain::TRACK, Some(&infer)).await;
+    for stage in [&mut decode, &mut infer, &mut track] {
+        stage.warm_up();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (gateway, shutdown, served) = gateway_following(&track, dir.path()).await;
     wait_readyz(gateway, 200, "\"ready\":true").await;
-    // Decode goes away: the gateway says so, naming it.
-    decode.stop().await;
-    wait_readyz(gateway, 503, "the decode stage has no serving replica").await;
-
+    // Killed: its task aborted, connections cut, no drain and no NOT_SERVING.
+    decode.task.abort();
+    let killed = std::time::Instant::now();
+    wait_readyz(gateway, 503, "the decode stage").await;
+    let seen = killed.elapsed();
+    // Every hop follows a Watch stream: the break travels as fast as the
+    // messages (polling every 2 s per hop took 1.6-4.7 s).
+    assert!(seen < Duration::from_secs(1), "seen after {seen:?}");
+    println!("decode killed: the gateway's /readyz said so after {seen:?}");
     let _ = shutdown.send(());
-    tokio::time::timeout(PATIENCE, served)
-        .await
-        .expect("the gateway stopped")
-        .expect("gateway task")
-        .expect("a clean stop");
+    let _ = tokio::time::timeout(PATIENCE, served).await;
     track.stop().await;
     infer.stop().await;
 }

@@ -64,7 +64,9 @@ pub async fn serve<U: FrameSource>(
     let lanes = stage
         .profile()
         .map_or(1, |p| p.lanes.max(1) * p.devices.len().max(1));
-    let server = config.server.with_default_max_streams(default_max_streams(lanes));
+    let server = config
+        .server
+        .with_default_max_streams(default_max_streams(lanes));
     StageServer::new(grpc::SERVICE_NAME, routes, server)
         .serve(listener, warm_up, shutdown)
         .await

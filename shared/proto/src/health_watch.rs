@@ -74,6 +74,10 @@ impl Deduplicated {
     }
 }
 
+/// One watch's message: the index of its service, and its status or why
+/// the watch broke.
+type Watched = (usize, Result<Option<bool>, String>);
+
 /// Why the watches stopped.
 enum Ended {
     /// One broke or none could be opened: the upstream is unreachable.
@@ -91,8 +95,7 @@ async fn watch_until_broken(
     services: &[String],
     sender: &mut Deduplicated,
 ) -> Ended {
-    let mut watches: SelectAll<BoxStream<'static, (usize, Result<Option<bool>, String>)>> =
-        SelectAll::new();
+    let mut watches: SelectAll<BoxStream<'static, Watched>> = SelectAll::new();
     let mut known: Vec<Option<Option<bool>>> = vec![None; services.len()];
     let mut unregistered = false;
     for (index, service) in services.iter().enumerate() {

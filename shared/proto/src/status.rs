@@ -118,7 +118,10 @@ mod tests {
     fn credentials_never_cross_the_wire_in_any_scheme() {
         for (url, shown) in [
             ("ftp://user:pw@h/v.mp4", "ftp://***@h/v.mp4"),
-            ("rtsp://admin:admin@10.0.0.1/live", "rtsp://***@10.0.0.1/live"),
+            (
+                "rtsp://admin:admin@10.0.0.1/live",
+                "rtsp://***@10.0.0.1/live",
+            ),
             ("https://token@h/v.mp4", "https://***@h/v.mp4"),
         ] {
             for kind in ErrorKind::ALL {

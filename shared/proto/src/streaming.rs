@@ -362,7 +362,10 @@ mod tests {
         tokio::time::sleep(patience / 2).await;
         assert!(!dropped.is_closed(), "gave up before the patience ran out");
         tokio::time::sleep(patience).await;
-        assert!(dropped.is_closed(), "still working for a client that stopped reading");
+        assert!(
+            dropped.is_closed(),
+            "still working for a client that stopped reading"
+        );
         // What was queued is still there; the stream then ends without an end.
         let left: Vec<_> = sent.collect().await;
         assert_eq!(left.len(), STREAM_DEPTH);
@@ -374,9 +377,12 @@ mod tests {
         S: Stream,
     {
         let (tx, rx) = tokio::sync::mpsc::channel::<()>(1);
-        (items.map(move |item| {
-            let _alive = &tx;
-            item
-        }), rx)
+        (
+            items.map(move |item| {
+                let _alive = &tx;
+                item
+            }),
+            rx,
+        )
     }
 }

@@ -482,7 +482,10 @@ async fn a_health_watch_sees_a_stage_killed_and_back_at_once() {
     let broken = next(&mut updates).await;
     let seen_after = killed.elapsed();
     assert!(broken.is_err(), "the kill went unseen: {broken:?}");
-    assert!(seen_after < Duration::from_secs(1), "seen after {seen_after:?}");
+    assert!(
+        seen_after < Duration::from_secs(1),
+        "seen after {seen_after:?}"
+    );
     let mut back = next(&mut updates).await;
     while back.is_err() {
         back = next(&mut updates).await;

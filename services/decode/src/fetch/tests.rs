@@ -310,10 +310,18 @@ async fn a_host_that_never_answers_fails_fast_and_is_not_retried() {
     assert!(matches!(err, FetchError::NoResponse { .. }), "{err}");
     assert_eq!(err.kind(), ErrorKind::DeadlineExceeded);
     assert_eq!(err.culprit(), "video host");
-    assert_eq!(server.hits("/silent"), 1, "retried a host that never answered");
+    assert_eq!(
+        server.hits("/silent"),
+        1,
+        "retried a host that never answered"
+    );
     // One wait for the headers (connect time included), no second attempt:
     // far below the 10 s the server would keep the connection.
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(err.to_string().contains("sent no response"), "{err}");
 }
 

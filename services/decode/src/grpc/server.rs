@@ -202,7 +202,11 @@ mod tests {
     fn rings_are_bounded_in_bytes_with_two_slots_at_least() {
         let options = ShmOptions::new("/dev/shm");
         assert_eq!(options.ring_slots(1280 * 720 * 3), 16);
-        assert_eq!(options.ring_slots(640 * 360 * 3), 16, "the slot count caps it");
+        assert_eq!(
+            options.ring_slots(640 * 360 * 3),
+            16,
+            "the slot count caps it"
+        );
         assert_eq!(options.ring_slots(1920 * 1080 * 3), 7);
         assert_eq!(options.ring_slots(3840 * 2160 * 3), 2);
         assert_eq!(options.ring_slots(8192 * 8192 * 3), 2);

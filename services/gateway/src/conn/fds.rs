@@ -25,7 +25,11 @@ pub fn raise_descriptor_limit() -> Option<u64> {
     }
     match rlimit::increase_nofile_limit(hard) {
         Ok(raised) => {
-            info!(from = soft, to = raised, "Raised the soft descriptor limit.");
+            info!(
+                from = soft,
+                to = raised,
+                "Raised the soft descriptor limit."
+            );
             Some(raised)
         }
         Err(e) => {

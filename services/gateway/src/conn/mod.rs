@@ -15,7 +15,9 @@
 //!   ([`table`]), so a flood of idle or half-sent connections evicts itself
 //!   while a validator's request, whose headers arrive within milliseconds,
 //!   is never the one closed; only when every connection is serving a
-//!   request is the newcomer closed at once;
+//!   request is the newcomer closed at once; and while evicted connections
+//!   are still closing (a burst outpaces them), new ones wait in the
+//!   kernel's backlog rather than take descriptors;
 //! - the soft descriptor limit is raised to the hard one at start, and the
 //!   cap leaves half of it to everything else the process opens ([`fds`]).
 //!
@@ -71,7 +73,10 @@ pub async fn serve_connections(
     let mut accept_errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = async {
+                table.room().await;
+                listener.accept().await
+            } => accepted,
             _ = stopping.wait_for(|stop| *stop) => break,
         };
         let stream = match accepted {

@@ -12,6 +12,7 @@ pub struct Table {
     cap: usize,
     open: Mutex<Open>,
     emptied: Notify,
+    removed: Notify,
 }
 
 #[derive(Default)]
@@ -41,6 +42,7 @@ impl Drop for Admitted {
         if open.watches.is_empty() {
             self.table.emptied.notify_waiters();
         }
+        self.table.removed.notify_waiters();
     }
 }
 
@@ -50,6 +52,29 @@ impl Table {
             cap: cap.max(1),
             open: Mutex::default(),
             emptied: Notify::new(),
+            removed: Notify::new(),
+        }
+    }
+
+    /// Connections open at most, evicted ones that have not closed yet
+    /// included: the cap and half as many again. Under a burst, evictions
+    /// can outpace the tasks that close them; beyond this the accept loop
+    /// waits for them (new connections wait in the kernel's backlog), so the
+    /// descriptors in use stay below the limit the cap was derived from.
+    pub fn max_open(&self) -> usize {
+        self.cap + self.cap / 2
+    }
+
+    /// Resolves once fewer than [`max_open`](Self::max_open) are open.
+    pub async fn room(&self) {
+        loop {
+            let removed = self.removed.notified();
+            let mut removed = std::pin::pin!(removed);
+            removed.as_mut().enable();
+            if self.open().watches.len() < self.max_open() {
+                return;
+            }
+            removed.await;
         }
     }
 
@@ -138,7 +163,7 @@ mod tests {
     async fn at_the_cap_the_longest_waiting_connection_makes_room() {
         let table = Arc::new(Table::new(2));
         let (oldest, serving, newer) = (watch(), watch(), watch());
-        let _a = admitted(table.admit(oldest.clone()));
+        let oldest_guard = admitted(table.admit(oldest.clone()));
         tokio::time::sleep(Duration::from_millis(10)).await;
         let _b = admitted(table.admit(serving.clone()));
         let _request = serving.begin_request();
@@ -147,6 +172,19 @@ mod tests {
         assert!(oldest.is_evicted());
         assert!(!serving.is_evicted() && !newer.is_evicted());
         assert_eq!(table.len(), 3, "the evicted one stays until it closes");
+        // At cap + cap/2 open (closing ones included) there is no room.
+        assert_eq!(table.max_open(), 3);
+        let waiting = tokio::spawn({
+            let table = table.clone();
+            async move { table.room().await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "room with 3 of 3 open");
+        drop(oldest_guard);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("room once the evicted one closed")
+            .expect("no panic");
         // The newer one waits too; the next newcomer evicts it.
         tokio::time::sleep(Duration::from_millis(10)).await;
         let _d = admitted(table.admit(watch()));

@@ -144,7 +144,10 @@ impl Watch {
             Some(first_byte) => (first_byte + header, Expired::HeaderTimeout),
             // A new connection is expected to send its request at once.
             None if !state.served => (state.waiting_since + header, Expired::HeaderTimeout),
-            None => (state.waiting_since + self.limits.idle_timeout, Expired::Idle),
+            None => (
+                state.waiting_since + self.limits.idle_timeout,
+                Expired::Idle,
+            ),
         }))
     }
 
