@@ -72,7 +72,9 @@ impl ScoringArgs {
         if let Some(b) = self.assume_box_score
             && !(0.0..=1.0).contains(&b)
         {
-            return Err(ConfigError(format!("--assume-box-score {b} is not in 0..1")));
+            return Err(ConfigError(format!(
+                "--assume-box-score {b} is not in 0..1"
+            )));
         }
         match (&self.clip_image, &self.clip_text) {
             (Some(image), Some(text)) => Ok(Some((image.clone(), text.clone()))),

@@ -90,8 +90,8 @@ impl Answer {
                     "frame {position} of the list: {why} (the validator would not store this answer)"
                 ))
             })?;
-            let stored = stored_frame(frame)
-                .map_err(|why| bad(format!("frame_number {number}: {why}")))?;
+            let stored =
+                stored_frame(frame).map_err(|why| bad(format!("frame_number {number}: {why}")))?;
             answer.insert(number, stored);
         }
         Ok(answer)
@@ -154,7 +154,9 @@ fn frame_number(frame: &Value) -> Result<u64, String> {
     match frame.get("frame_number") {
         None => Err("no `frame_number`".into()),
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            format!("frame_number {n} is not a non-negative integer (the validator cannot score it)")
+            format!(
+                "frame_number {n} is not a non-negative integer (the validator cannot score it)"
+            )
         }),
         Some(other) => Err(format!(
             "frame_number is {}, not an integer (refused here rather than guessing how the validator would key it)",
@@ -234,7 +236,13 @@ mod tests {
 
     #[test]
     fn rounding_is_pythons() {
-        for (x, want) in [(0.125, 0.12), (0.375, 0.38), (2.675, 2.67), (1.005, 1.0), (-0.125, -0.12)] {
+        for (x, want) in [
+            (0.125, 0.12),
+            (0.375, 0.38),
+            (2.675, 2.67),
+            (1.005, 1.0),
+            (-0.125, -0.12),
+        ] {
             assert_eq!(round2(x), want, "{x}");
         }
     }
@@ -271,10 +279,19 @@ mod tests {
             (json!({"frames": {"0": {}}}), "not a list"),
             (json!({"frame": []}), "no `frames`"),
             (json!({"frames": [{"keypoints": []}]}), "no `frame_number`"),
-            (json!({"frames": [{"frame_number": 1.5}]}), "not a non-negative integer"),
+            (
+                json!({"frames": [{"frame_number": 1.5}]}),
+                "not a non-negative integer",
+            ),
             (json!({"frames": [{"frame_number": "4"}]}), "a string"),
-            (json!({"frames": [{"frame_number": 0, "keypoints": [["a", 1]]}]}), "keypoint 0"),
-            (json!({"frames": [{"frame_number": 0, "objects": [{"bbox": "x"}]}]}), "object 0: bbox"),
+            (
+                json!({"frames": [{"frame_number": 0, "keypoints": [["a", 1]]}]}),
+                "keypoint 0",
+            ),
+            (
+                json!({"frames": [{"frame_number": 0, "objects": [{"bbox": "x"}]}]}),
+                "object 0: bbox",
+            ),
         ] {
             let err = Answer::from_json(&answer).unwrap_err().to_string();
             assert!(err.contains(says), "{answer}: {err}");

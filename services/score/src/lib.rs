@@ -24,6 +24,7 @@ pub mod answer;
 pub mod boxes;
 pub mod clip;
 pub mod error;
+pub mod find_homography;
 pub mod keypoints;
 pub mod outcome;
 pub mod pitch;

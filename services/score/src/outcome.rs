@@ -34,7 +34,9 @@ pub fn speed(time_s: f64, fastest_s: f64, box_score: Option<f64>) -> f64 {
     if t_max == t_min {
         return 1.0;
     }
-    (-5.0 * (time_s - t_min) / (MAX_TIME_S - t_min)).exp().clamp(0.0, 1.0)
+    (-5.0 * (time_s - t_min) / (MAX_TIME_S - t_min))
+        .exp()
+        .clamp(0.0, 1.0)
 }
 
 /// `F = 0.65 Q + 0.35 T`.

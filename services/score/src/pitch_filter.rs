@@ -58,7 +58,15 @@ pub fn heuristic(image: &Mat) -> opencv::Result<f64> {
     let mut edges = Mat::default();
     imgproc::canny(&masked, &mut edges, 50.0, 150.0, 3, false)?;
     let mut lines = Vector::<Vec4i>::new();
-    imgproc::hough_lines_p(&edges, &mut lines, 1.0, std::f64::consts::PI / 360.0, 50, 50.0, 8.0)?;
+    imgproc::hough_lines_p(
+        &edges,
+        &mut lines,
+        1.0,
+        std::f64::consts::PI / 360.0,
+        50,
+        50.0,
+        8.0,
+    )?;
     let lengths: Vec<f64> = lines
         .iter()
         .map(|l| f64::from(l[2] - l[0]).hypot(f64::from(l[3] - l[1])))

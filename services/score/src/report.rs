@@ -70,11 +70,26 @@ impl fmt::Display for Report {
             writeln!(f, "  the validator's scoring would raise: {e}")?;
         }
         let rows: [(&str, &str, f64, &str); 9] = [
-            ("A", "avg_keypoint_score", t.avg_keypoint_score, "0..100, weight 0.25"),
+            (
+                "A",
+                "avg_keypoint_score",
+                t.avg_keypoint_score,
+                "0..100, weight 0.25",
+            ),
             ("L", "mean_on_line", t.mean_on_line, "0..1, weight 0.40"),
             ("I", "mean_inside", t.mean_inside, "0..1, weight 0.20"),
-            ("S", "keypoint_stability", t.keypoint_stability, "0..1, weight 0.05"),
-            ("P", "player_plausibility", t.player_plausibility, "0..1, weight 0.10 with J"),
+            (
+                "S",
+                "keypoint_stability",
+                t.keypoint_stability,
+                "0..1, weight 0.05",
+            ),
+            (
+                "P",
+                "player_plausibility",
+                t.player_plausibility,
+                "0..1, weight 0.10 with J",
+            ),
             ("J", "player_score", t.player_score, "0..100"),
             ("C", "scene_consistency", t.scene_consistency, "multiplier"),
             ("M", "mean_scale", t.mean_scale, "multiplier (M + V) / 2"),
@@ -117,7 +132,12 @@ impl fmt::Display for Report {
             (Some(b), _) => writeln!(
                 f,
                 "Box score: {:.2} (mean frame score {:.4} on {} frames, {} dropped, coverage {:.3}, {} frames sampled)",
-                b.score, b.mean_frame_score, b.frames_scored, b.frames_dropped, b.coverage, b.frames_sampled
+                b.score,
+                b.mean_frame_score,
+                b.frames_scored,
+                b.frames_dropped,
+                b.coverage,
+                b.frames_sampled
             )?,
             (None, Some(b)) => writeln!(f, "Box score: {b:.2} (assumed)")?,
             (None, None) => writeln!(f, "Box score: - (needs CLIP)")?,

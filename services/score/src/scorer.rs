@@ -12,10 +12,10 @@ use crate::answer::Answer;
 use crate::boxes::{self, BoxScore, frame::FrameScore};
 use crate::clip::{Clip, Question, image::Rgb, preprocess};
 use crate::error::ScoreError;
-pub use crate::report::{PitchFrames, Report, VideoInfo};
 use crate::keypoints::{self, KeypointInputs, KeypointTerms, lines};
 use crate::outcome::Outcome;
 use crate::pitch_filter::{self, PitchCheck};
+pub use crate::report::{PitchFrames, Report, VideoInfo};
 use crate::video::{Decode, Video};
 
 /// The validator skips a challenge with fewer pitch frames than this.
@@ -41,7 +41,11 @@ pub struct Options<'a> {
 }
 
 /// Scores `answer` on the clip at `video`.
-pub fn score(video: &Path, answer: &Answer, mut options: Options<'_>) -> Result<Report, ScoreError> {
+pub fn score(
+    video: &Path,
+    answer: &Answer,
+    mut options: Options<'_>,
+) -> Result<Report, ScoreError> {
     let measured = Measured::measure(video, options.decode, options.clip.as_deref_mut())?;
     measured.score(answer, options)
 }
@@ -62,7 +66,11 @@ pub struct Measured {
 
 impl Measured {
     /// The frame pass over the clip (with CLIP when given).
-    pub fn measure(video: &Path, decode: Decode, clip: Option<&mut Clip>) -> Result<Measured, ScoreError> {
+    pub fn measure(
+        video: &Path,
+        decode: Decode,
+        clip: Option<&mut Clip>,
+    ) -> Result<Measured, ScoreError> {
         let mut reader = Video::open(video)?;
         let mut measured = Measured {
             path: video.to_owned(),
@@ -82,8 +90,17 @@ impl Measured {
         let (source, heuristic_passed, frames) = match &self.checks {
             Some(checks) => (
                 "clip",
-                Some(checks.iter().filter(|(_, c)| (0.7..=1.0).contains(&c.heuristic)).count()),
-                checks.iter().filter(|(_, c)| c.is_pitch()).map(|(n, _)| *n).collect(),
+                Some(
+                    checks
+                        .iter()
+                        .filter(|(_, c)| (0.7..=1.0).contains(&c.heuristic))
+                        .count(),
+                ),
+                checks
+                    .iter()
+                    .filter(|(_, c)| c.is_pitch())
+                    .map(|(n, _)| *n)
+                    .collect(),
             ),
             None => ("every frame", None, self.decoded.clone()),
         };
@@ -152,10 +169,19 @@ impl Measured {
 
         let box_rules = boxes::rules(answer, &pitch_frames.frames, width, height);
         let box_details = match options.clip.as_deref_mut() {
-            Some(clip) => Some(box_pass(&self.path, answer, &pitch_frames.frames, options.box_seed, clip)?),
+            Some(clip) => Some(box_pass(
+                &self.path,
+                answer,
+                &pitch_frames.frames,
+                options.box_seed,
+                clip,
+            )?),
             None => None,
         };
-        let box_score = box_details.as_ref().map(|b| b.score).or(options.assume_box_score);
+        let box_score = box_details
+            .as_ref()
+            .map(|b| b.score)
+            .or(options.assume_box_score);
         let outcome = Outcome::new(keypoint_score, box_score, options.time);
         if box_score.is_none() {
             notes.push("Quality and final need the box score: give --clip-image and --clip-text, or --assume-box-score.".into());
@@ -182,10 +208,18 @@ impl Measured {
         })
     }
 
-    fn frame_pass(&mut self, video: &mut Video, decode: Decode, mut clip: Option<&mut Clip>) -> Result<(), ScoreError> {
+    fn frame_pass(
+        &mut self,
+        video: &mut Video,
+        decode: Decode,
+        mut clip: Option<&mut Clip>,
+    ) -> Result<(), ScoreError> {
         let mut pending: Vec<(u64, f64, Vec<f32>)> = Vec::new();
         video.for_each_frame(decode, |index, frame| {
-            let cv = |source| ScoreError::OpenCv { frame: index, source };
+            let cv = |source| ScoreError::OpenCv {
+                frame: index,
+                source,
+            };
             self.decoded.push(index);
             self.lines.insert(index, lines::detect(frame).map_err(cv)?);
             if let Some(clip) = clip.as_deref_mut() {
@@ -206,14 +240,27 @@ impl Measured {
     }
 
     /// CLIP on the pending frames: P(pitch) when "a football pitch" wins, else 0.
-    fn flush(&mut self, clip: &mut Clip, pending: &mut Vec<(u64, f64, Vec<f32>)>) -> Result<(), ScoreError> {
-        let inputs: Vec<Vec<f32>> = pending.iter_mut().map(|p| std::mem::take(&mut p.2)).collect();
+    fn flush(
+        &mut self,
+        clip: &mut Clip,
+        pending: &mut Vec<(u64, f64, Vec<f32>)>,
+    ) -> Result<(), ScoreError> {
+        let inputs: Vec<Vec<f32>> = pending
+            .iter_mut()
+            .map(|p| std::mem::take(&mut p.2))
+            .collect();
         let embeddings = clip.embed(&inputs)?;
         let probabilities = clip.probabilities(Question::Pitch, &embeddings);
         if let Some(checks) = self.checks.as_mut() {
             for ((index, heuristic, _), p) in pending.drain(..).zip(probabilities) {
                 let pitch = if p[0] >= p[1] { p[0] } else { 0.0 };
-                checks.push((index, PitchCheck { heuristic, clip: Some(pitch) }));
+                checks.push((
+                    index,
+                    PitchCheck {
+                        heuristic,
+                        clip: Some(pitch),
+                    },
+                ));
             }
         }
         Ok(())
@@ -222,7 +269,11 @@ impl Measured {
 
 /// The answer must be for this clip: no frame past its end, and all of its
 /// frames unless `allow_missing`.
-pub fn check_frames(answer: &Answer, frame_count: u64, allow_missing: bool) -> Result<(), ScoreError> {
+pub fn check_frames(
+    answer: &Answer,
+    frame_count: u64,
+    allow_missing: bool,
+) -> Result<(), ScoreError> {
     let out_of_clip = answer.frames().iter().any(|(n, _)| *n >= frame_count);
     let short = (answer.len() as u64) < frame_count && !allow_missing;
     if out_of_clip || short {
@@ -232,7 +283,10 @@ pub fn check_frames(answer: &Answer, frame_count: u64, allow_missing: bool) -> R
             answer: answer.len(),
             clip: frame_count as usize,
             range: match (min, max) {
-                (Some(a), Some(b)) => format!("{a}..={b} in the answer, 0..={} in the clip", frame_count - 1),
+                (Some(a), Some(b)) => format!(
+                    "{a}..={b} in the answer, 0..={} in the clip",
+                    frame_count - 1
+                ),
                 _ => "none in the answer".into(),
             },
         });
@@ -242,7 +296,13 @@ pub fn check_frames(answer: &Answer, frame_count: u64, allow_missing: bool) -> R
 
 /// The box score: the sampled pitch frames the answer has objects on, read
 /// in order as the validator's box scoring reads them.
-fn box_pass(video: &Path, answer: &Answer, pitch_frames: &[u64], seed: u64, clip: &mut Clip) -> Result<BoxScore, ScoreError> {
+fn box_pass(
+    video: &Path,
+    answer: &Answer,
+    pitch_frames: &[u64],
+    seed: u64,
+    clip: &mut Clip,
+) -> Result<BoxScore, ScoreError> {
     let sampled = boxes::sample(pitch_frames, seed);
     let wanted: Vec<u64> = sampled
         .iter()
@@ -256,7 +316,10 @@ fn box_pass(video: &Path, answer: &Answer, pitch_frames: &[u64], seed: u64, clip
             if wanted.binary_search(&index).is_err() {
                 return Ok(());
             }
-            let rgb = Rgb::from_bgr(frame).map_err(|source| ScoreError::OpenCv { frame: index, source })?;
+            let rgb = Rgb::from_bgr(frame).map_err(|source| ScoreError::OpenCv {
+                frame: index,
+                source,
+            })?;
             let objects = answer.get(index).map_or(&[][..], |f| &f.objects);
             outcomes.push((index, boxes::frame::evaluate(clip, &rgb, objects)?));
             Ok(())

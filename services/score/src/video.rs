@@ -47,9 +47,11 @@ impl Video {
         if !path.is_file() {
             return Err(fail("no such file".into()));
         }
-        let name = path.to_str().ok_or_else(|| fail("the path is not UTF-8".into()))?;
-        let capture = VideoCapture::from_file(name, videoio::CAP_FFMPEG)
-            .map_err(|e| fail(e.to_string()))?;
+        let name = path
+            .to_str()
+            .ok_or_else(|| fail("the path is not UTF-8".into()))?;
+        let capture =
+            VideoCapture::from_file(name, videoio::CAP_FFMPEG).map_err(|e| fail(e.to_string()))?;
         if !capture.is_opened().map_err(|e| fail(e.to_string()))? {
             return Err(fail("OpenCV cannot open it as a video".into()));
         }
@@ -87,7 +89,10 @@ impl Video {
                     .set(videoio::CAP_PROP_POS_FRAMES, index as f64)
                     .map_err(|e| self.failed(index, e))?;
             }
-            let ok = self.capture.read(&mut frame).map_err(|e| self.failed(index, e))?;
+            let ok = self
+                .capture
+                .read(&mut frame)
+                .map_err(|e| self.failed(index, e))?;
             if !ok || frame.empty() {
                 if decode == Decode::Sequential {
                     break;

@@ -22,7 +22,10 @@ const BALL_CONTEXT: f64 = 4.0;
 /// (raise inside `evaluate_frame`, which leaves it out of the average).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrameScore {
-    Scored { score: f64, labels: Vec<(Label, Label)> },
+    Scored {
+        score: f64,
+        labels: Vec<(Label, Label)>,
+    },
     Dropped(String),
 }
 
@@ -54,7 +57,10 @@ pub fn evaluate(
     }
     let predicted: Vec<Label> = kept.iter().map(|(o, _)| Label::predicted(o)).collect();
     let mut image = frame.clone();
-    let rois: Vec<Rgb> = kept.iter().map(|(_, c)| cut_and_blacken(&mut image, *c)).collect();
+    let rois: Vec<Rgb> = kept
+        .iter()
+        .map(|(_, c)| cut_and_blacken(&mut image, *c))
+        .collect();
     let Some(inputs) = processor_inputs(&rois) else {
         return Ok(FrameScore::Dropped("an empty or one-row box crop".into()));
     };
@@ -63,7 +69,9 @@ pub fn evaluate(
     let roles = clip.probabilities(Question::Role, &embeddings);
 
     let mut expected: Vec<Label> = vec![Label::Other; kept.len()];
-    let balls: Vec<usize> = (0..kept.len()).filter(|&i| predicted[i] == Label::Football).collect();
+    let balls: Vec<usize> = (0..kept.len())
+        .filter(|&i| predicted[i] == Label::Football)
+        .collect();
     if let Some((&first, rest)) = balls.split_first() {
         for &i in rest {
             expected[i] = Label::NotFootball;
@@ -89,8 +97,13 @@ pub fn evaluate(
         .collect();
     // The role question is asked of these crops as one batch: the same
     // channel-axis guess from its first crop.
-    if refined.first().is_some_and(|&i| rois[i].height == 1 || rois[i].height == 3) {
-        return Ok(FrameScore::Dropped("a one-row box crop first in the role batch".into()));
+    if refined
+        .first()
+        .is_some_and(|&i| rois[i].height == 1 || rois[i].height == 3)
+    {
+        return Ok(FrameScore::Dropped(
+            "a one-row box crop first in the role batch".into(),
+        ));
     }
     for i in (0..kept.len()).filter(|i| !balls.contains(i)) {
         expected[i] = if refined.contains(&i) {
@@ -174,7 +187,11 @@ mod tests {
     #[test]
     fn slices_are_pythons() {
         assert_eq!(py_slice(10.7, 20.2, 100), (10, 20));
-        assert_eq!(py_slice(-5.5, 20.0, 100), (95, 95), "-5 counts from the end");
+        assert_eq!(
+            py_slice(-5.5, 20.0, 100),
+            (95, 95),
+            "-5 counts from the end"
+        );
         assert_eq!(py_slice(90.0, 130.0, 100), (90, 100));
         assert_eq!(py_slice(-0.5, 3.0, 100), (0, 3), "int(-0.5) is 0");
     }
@@ -202,7 +219,11 @@ mod tests {
         let c = ball_context(&image, [40.0, 20.0, 44.0, 24.0]).unwrap();
         assert_eq!((c.width, c.height), (16, 16));
         let edge = ball_context(&image, [96.0, 46.0, 100.0, 50.0]).unwrap();
-        assert_eq!((edge.width, edge.height), (9, 9), "clamped to the last index, exclusive");
+        assert_eq!(
+            (edge.width, edge.height),
+            (9, 9),
+            "clamped to the last index, exclusive"
+        );
         assert!(ball_context(&image, [5.0, 5.0, 5.0, 9.0]).is_none());
     }
 }

@@ -90,12 +90,18 @@ mod tests {
         let player = object(2.0, [100.0, 200.0, 115.0, 240.0]);
         assert_eq!(dropped_by(&player, corners(&player).unwrap(), 1280.0), None);
         let thin = object(2.0, [100.0, 200.0, 114.99, 240.0]);
-        assert_eq!(dropped_by(&thin, corners(&thin).unwrap(), 1280.0), Some(Dropped::TooSmall));
+        assert_eq!(
+            dropped_by(&thin, corners(&thin).unwrap(), 1280.0),
+            Some(Dropped::TooSmall)
+        );
         let ball = object(0.0, [100.0, 200.0, 101.0, 201.0]);
         assert_eq!(dropped_by(&ball, corners(&ball).unwrap(), 1280.0), None);
         // Top edge at 150 px: in the zone; at 150.01: out of it.
         let high = object(2.0, [100.0, 150.0, 120.0, 200.0]);
-        assert_eq!(dropped_by(&high, corners(&high).unwrap(), 1280.0), Some(Dropped::Scoreboard));
+        assert_eq!(
+            dropped_by(&high, corners(&high).unwrap(), 1280.0),
+            Some(Dropped::Scoreboard)
+        );
         let low = object(2.0, [100.0, 150.01, 120.0, 200.0]);
         assert_eq!(dropped_by(&low, corners(&low).unwrap(), 1280.0), None);
         // Wholly right of the frame: not in the zone.

@@ -67,20 +67,29 @@ impl Clip {
         const INPUT: &str = "one float32 input [batch, 3, 224, 224]";
         const OUTPUT: &str = "a float32 output [batch, 512]";
         let [input] = session.inputs() else {
-            return Err(shape_error("inputs", format!("{}", session.inputs().len()), INPUT));
+            return Err(shape_error(
+                "inputs",
+                format!("{}", session.inputs().len()),
+                INPUT,
+            ));
         };
         let fixed_batch = match input.dtype() {
-            ValueType::Tensor { ty: TensorElementType::Float32, shape, .. }
-                if shape.len() == 4 && shape[1..] == [3, 224, 224] =>
-            {
+            ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            } if shape.len() == 4 && shape[1..] == [3, 224, 224] => {
                 (shape[0] > 0).then_some(shape[0] as usize)
             }
             other => return Err(shape_error("input", other.to_string(), INPUT)),
         };
         let input = input.name().to_owned();
         match session.outputs().first().map(|o| o.dtype()) {
-            Some(ValueType::Tensor { ty: TensorElementType::Float32, shape, .. })
-                if shape.len() == 2 && shape[1] == EMBED_DIM as i64 => {}
+            Some(ValueType::Tensor {
+                ty: TensorElementType::Float32,
+                shape,
+                ..
+            }) if shape.len() == 2 && shape[1] == EMBED_DIM as i64 => {}
             Some(other) => return Err(shape_error("output", other.to_string(), OUTPUT)),
             None => return Err(shape_error("output", "none".into(), OUTPUT)),
         }
@@ -142,7 +151,11 @@ impl Clip {
 }
 
 fn unit(v: &[f32]) -> Vec<f64> {
-    let norm = v.iter().map(|&x| f64::from(x) * f64::from(x)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
     v.iter().map(|&x| f64::from(x) / norm).collect()
 }
 

@@ -44,7 +44,9 @@ pub fn pitch_input(frame: &Rgb) -> Vec<f32> {
     let resized = frame.resize_bicubic(w, h);
     let top = round_half_even((h - SIDE) as f64 / 2.0);
     let left = round_half_even((w - SIDE) as f64 / 2.0);
-    chw(&resized.crop(left, top, SIDE, SIDE), |v| f32::from(v) / 255.0)
+    chw(&resized.crop(left, top, SIDE, SIDE), |v| {
+        f32::from(v) / 255.0
+    })
 }
 
 /// The box score's input for one crop; `None` for an empty crop (the
@@ -94,6 +96,13 @@ mod tests {
         assert_eq!(input.len(), 3 * 224 * 224);
         let want = (128.0f32 / 255.0 - MEAN[0]) / STD[0];
         assert_eq!(input[0], want);
-        assert_eq!(crop_input(&Rgb { width: 0, height: 5, data: vec![] }), None);
+        assert_eq!(
+            crop_input(&Rgb {
+                width: 0,
+                height: 5,
+                data: vec![]
+            }),
+            None
+        );
     }
 }

@@ -35,7 +35,9 @@ pub fn scene_consistency(
     for scene in ids.chunk_by(|a, b| *b == a + 1) {
         let mut values = vec![1.0];
         for pair in scene.windows(2) {
-            values.push(frame_value(frames, pair[0], pair[1], width, height, diagonal)?);
+            values.push(frame_value(
+                frames, pair[0], pair[1], width, height, diagonal,
+            )?);
         }
         weighted += mean(&values) * values.len() as f64;
         total += values.len();

@@ -1,14 +1,14 @@
 //! The frame-to-pitch homography (the validator's
-//! `estimate_homography_ransac`), through OpenCV's own `findHomography`, so
-//! its fixed-seed RANSAC picks the same samples.
+//! `estimate_homography_ransac`), by OpenCV's `findHomography` as the
+//! validator's OpenCV computes it ([`crate::find_homography`]: the same
+//! fixed-seed RANSAC samples, DLT and refinement).
 //!
 //! Quirks kept: targets are the stretched pitch of
 //! [`crate::pitch::scaled_vertex`]; with exactly 4 valid points OpenCV skips
 //! RANSAC and solves them exactly, so the inlier ratio is 1 and the error
 //! about 0 whatever the points are.
 
-use opencv::calib3d;
-use opencv::core::{Mat, MatTraitConst, Point2d, Vector};
+use opencv::core::{Mat, Point2d, Vector};
 
 use super::Crash;
 use super::valid::{Valid, distance, valid_keypoints};
@@ -35,17 +35,19 @@ pub fn estimate(points: &[[f64; 2]], width: i32, height: i32) -> Result<Option<H
     }
     let targets = targets(&valid, width, height)?;
     let threshold = (f64::from(width) * 0.01).max(12.0);
-    let src: Vector<Point2d> = valid.points.iter().map(|&[x, y]| Point2d::new(x, y)).collect();
-    let dst: Vector<Point2d> = targets.iter().map(|&[x, y]| Point2d::new(x, y)).collect();
-    let mut mask = Mat::default();
-    let matrix = calib3d::find_homography(&src, &dst, &mut mask, calib3d::RANSAC, threshold)
-        .map_err(|e| Crash(format!("findHomography raised: {e}")))?;
-    if matrix.empty() || mask.empty() {
+    let Some((h, mask)) =
+        crate::find_homography::find_homography(&valid.points, &targets, threshold)
+    else {
         return Ok(None);
-    }
-    let total = mask.total();
-    let inliers = opencv::core::count_non_zero(&mask)
-        .map_err(|e| Crash(format!("reading the RANSAC mask: {e}")))?;
+    };
+    let matrix = Mat::from_slice_2d(&[[h[0], h[1], h[2]], [h[3], h[4], h[5]], [h[6], h[7], h[8]]])
+        .map_err(|e| Crash(format!("a homography matrix: {e}")))?;
+    let src: Vector<Point2d> = valid
+        .points
+        .iter()
+        .map(|&[x, y]| Point2d::new(x, y))
+        .collect();
+    let inliers = mask.iter().filter(|&&m| m).count();
     let projected = project(&src, &matrix)?;
     let error = projected
         .iter()
@@ -55,7 +57,7 @@ pub fn estimate(points: &[[f64; 2]], width: i32, height: i32) -> Result<Option<H
         / projected.len() as f64;
     Ok(Some(Homography {
         matrix,
-        inlier_ratio: f64::from(inliers) / total as f64,
+        inlier_ratio: inliers as f64 / mask.len() as f64,
         reprojection_error: error,
     }))
 }
@@ -68,7 +70,9 @@ fn targets(valid: &Valid, width: i32, height: i32) -> Result<Vec<[f64; 2]>, Cras
         .iter()
         .map(|&i| {
             scaled_vertex(i, width, height).ok_or_else(|| {
-                Crash(format!("a valid keypoint at index {i}, past the pitch's 32 vertices"))
+                Crash(format!(
+                    "a valid keypoint at index {i}, past the pitch's 32 vertices"
+                ))
             })
         })
         .collect()

@@ -37,11 +37,26 @@ pub fn detect(frame: &Mat) -> opencv::Result<Vec<Segment>> {
     let mut masked = Mat::default();
     core::bitwise_and(&white, &grass, &mut masked, &core::no_array())?;
     let mut blur = Mat::default();
-    imgproc::gaussian_blur(&masked, &mut blur, Size::new(5, 5), 0.0, 0.0, core::BORDER_DEFAULT)?;
+    imgproc::gaussian_blur(
+        &masked,
+        &mut blur,
+        Size::new(5, 5),
+        0.0,
+        0.0,
+        core::BORDER_DEFAULT,
+    )?;
     let mut edges = Mat::default();
     imgproc::canny(&blur, &mut edges, 30.0, 100.0, 3, false)?;
     let mut found = Vector::<Vec4i>::new();
-    imgproc::hough_lines_p(&edges, &mut found, 1.0, std::f64::consts::PI / 360.0, 30, 10.0, 15.0)?;
+    imgproc::hough_lines_p(
+        &edges,
+        &mut found,
+        1.0,
+        std::f64::consts::PI / 360.0,
+        30,
+        10.0,
+        15.0,
+    )?;
 
     let (w, h) = (frame.cols(), frame.rows());
     let mut line_mask = Mat::zeros(h, w, core::CV_8UC1)?.to_mat()?;
@@ -115,7 +130,11 @@ pub fn morphology(src: &Mat, dst: &mut Mat, op: i32, kernel: &Mat) -> opencv::Re
 fn on_mask([x1, y1, x2, y2]: Segment, grass: &Mat) -> opencv::Result<bool> {
     let step = 1.0 / (SAMPLES - 1) as f64;
     for i in 0..SAMPLES {
-        let t = if i == SAMPLES - 1 { 1.0 } else { i as f64 * step };
+        let t = if i == SAMPLES - 1 {
+            1.0
+        } else {
+            i as f64 * step
+        };
         let x = (f64::from(x1) + f64::from(x2 - x1) * t).trunc() as i32;
         let y = (f64::from(y1) + f64::from(y2 - y1) * t).trunc() as i32;
         if *grass.at_2d::<u8>(y, x)? == 0 {
@@ -134,7 +153,8 @@ fn clear_border(mask: &mut Mat) -> opencv::Result<()> {
         Rect::new(0, 0, bw, h),
         Rect::new(w - bw, 0, bw, h),
     ] {
-        mask.roi_mut(rect)?.set_to(&Scalar::all(0.0), &core::no_array())?;
+        mask.roi_mut(rect)?
+            .set_to(&Scalar::all(0.0), &core::no_array())?;
     }
     Ok(())
 }
@@ -152,7 +172,9 @@ fn thin_by_density(segments: &[Segment]) -> Vec<Segment> {
         .filter(|(_, (mx, my))| {
             let near = mids
                 .iter()
-                .filter(|(ux, uy)| (ux - mx).abs() < DENSITY_RADIUS && (uy - my).abs() < DENSITY_RADIUS)
+                .filter(|(ux, uy)| {
+                    (ux - mx).abs() < DENSITY_RADIUS && (uy - my).abs() < DENSITY_RADIUS
+                })
                 .count();
             near <= DENSITY_MAX
         })

@@ -84,8 +84,7 @@ pub struct KeypointInputs<'a> {
 pub fn terms(input: &KeypointInputs<'_>) -> Result<KeypointTerms, Crash> {
     let (w, h) = (input.width, input.height);
     let segments = sequence::segments(input.frames)?;
-    let scene_consistency =
-        consistency::scene_consistency(input.frames, input.pitch_frames, w, h)?;
+    let scene_consistency = consistency::scene_consistency(input.frames, input.pitch_frames, w, h)?;
     let stability = sequence::keypoint_stability(input.frames, &segments, w, h)?;
     let plausibility = sequence::player_plausibility(input.frames, &segments)?;
 
@@ -113,13 +112,17 @@ pub fn terms(input: &KeypointInputs<'_>) -> Result<KeypointTerms, Crash> {
         per_frame
             .scale
             .push(python_min(frame::scale_ratio(&valid, &f.objects, w)?, 1.5));
-        per_frame.stability.push(stability.get(segment).copied().unwrap_or(1.0));
+        per_frame
+            .stability
+            .push(stability.get(segment).copied().unwrap_or(1.0));
         per_frame
             .plausibility
             .push(plausibility.get(segment).copied().unwrap_or(1.0));
     }
     if input.pitch_frames.is_empty() {
-        return Err(Crash("no pitch frame (the validator divides by their count)".into()));
+        return Err(Crash(
+            "no pitch frame (the validator divides by their count)".into(),
+        ));
     }
     let with_h = per_frame.keypoint.len();
     Ok(KeypointTerms {

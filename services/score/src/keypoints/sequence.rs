@@ -46,10 +46,9 @@ impl Segments {
 fn players(frame: &Frame) -> Result<Vec<(&str, [f64; 2])>, Crash> {
     let mut out = Vec::new();
     for o in frame.objects.iter().filter(|o| o.is_class(PLAYER)) {
-        let id = o
-            .id
-            .as_deref()
-            .ok_or_else(|| Crash("a player (class 2) without an id".into()))?;
+        let id =
+            o.id.as_deref()
+                .ok_or_else(|| Crash("a player (class 2) without an id".into()))?;
         let bbox = o
             .bbox
             .as_deref()
