@@ -7,6 +7,7 @@
 mod annotate;
 mod args;
 mod bench;
+mod bench_score;
 mod crash;
 mod gateway;
 mod pipeline;

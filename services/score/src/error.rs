@@ -39,13 +39,12 @@ pub enum ScoreError {
     #[error("the CLIP image encoder {path}: {detail}")]
     ClipModel { path: PathBuf, detail: String },
     #[error(
-        "the CLIP image encoder {path} has {what} {found}, expected {expected} (CLIP ViT-B/32's image tower, deploy/export_clip.py)"
+        "the CLIP image encoder {path} has {what} {found}; expected CLIP ViT-B/32's image tower: one float32 input [batch, 3, 224, 224] and a float32 output [batch, 512] (deploy/export_clip.py makes it)"
     )]
     ClipShape {
         path: PathBuf,
         what: &'static str,
         found: String,
-        expected: String,
     },
     #[error("the CLIP text embeddings {path}: {detail}")]
     ClipText { path: PathBuf, detail: String },

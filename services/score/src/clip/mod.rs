@@ -58,20 +58,13 @@ impl Clip {
             .map_err(|e| fail(e.to_string()))?
             .commit_from_file(model)
             .map_err(|e| fail(e.to_string()))?;
-        let shape_error = |what, found: String, expected: &str| ScoreError::ClipShape {
+        let shape_error = |what, found: String| ScoreError::ClipShape {
             path: model.to_owned(),
             what,
             found,
-            expected: expected.into(),
         };
-        const INPUT: &str = "one float32 input [batch, 3, 224, 224]";
-        const OUTPUT: &str = "a float32 output [batch, 512]";
         let [input] = session.inputs() else {
-            return Err(shape_error(
-                "inputs",
-                format!("{}", session.inputs().len()),
-                INPUT,
-            ));
+            return Err(shape_error("inputs", format!("{}", session.inputs().len())));
         };
         let fixed_batch = match input.dtype() {
             ValueType::Tensor {
@@ -81,7 +74,7 @@ impl Clip {
             } if shape.len() == 4 && shape[1..] == [3, 224, 224] => {
                 (shape[0] > 0).then_some(shape[0] as usize)
             }
-            other => return Err(shape_error("input", other.to_string(), INPUT)),
+            other => return Err(shape_error("input", other.to_string())),
         };
         let input = input.name().to_owned();
         match session.outputs().first().map(|o| o.dtype()) {
@@ -90,8 +83,8 @@ impl Clip {
                 shape,
                 ..
             }) if shape.len() == 2 && shape[1] == EMBED_DIM as i64 => {}
-            Some(other) => return Err(shape_error("output", other.to_string(), OUTPUT)),
-            None => return Err(shape_error("output", "none".into(), OUTPUT)),
+            Some(other) => return Err(shape_error("output", other.to_string())),
+            None => return Err(shape_error("outputs", "none".into())),
         }
         tracing::info!(model = %model.display(), ?fixed_batch, "CLIP image encoder loaded.");
         Ok(Clip {
