@@ -133,7 +133,8 @@ pub fn classify(e: sv_score::ScoreError) -> anyhow::Error {
 }
 
 #[cfg(not(feature = "score"))]
-pub async fn run(_args: ScoreArgs) -> anyhow::Result<()> {
+pub async fn run(args: ScoreArgs) -> anyhow::Result<()> {
+    args.scoring.check()?;
     Err(ConfigError(NOT_BUILT.into()).into())
 }
 

@@ -22,10 +22,10 @@ impl Label {
     /// The miner's class id as the validator reads it (unknown ids: other).
     pub fn predicted(object: &Object) -> Label {
         match object.class_id {
-            Some(c) if c == 0.0 => Label::Football,
-            Some(c) if c == 1.0 => Label::Goalkeeper,
-            Some(c) if c == 2.0 => Label::Player,
-            Some(c) if c == 3.0 => Label::Referee,
+            Some(0.0) => Label::Football,
+            Some(1.0) => Label::Goalkeeper,
+            Some(2.0) => Label::Player,
+            Some(3.0) => Label::Referee,
             _ => Label::Other,
         }
     }

@@ -15,7 +15,7 @@ use super::image::Rgb;
 /// CLIP's input side.
 pub const SIDE: usize = 224;
 const MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
-const STD: [f32; 3] = [0.268_629_54, 0.261_302_58, 0.275_777_11];
+const STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
 
 /// The size with the short side at 224 and the long side `int(224 * long / short)`.
 fn short_side_224(width: usize, height: usize) -> (usize, usize) {

@@ -167,7 +167,7 @@ pub fn pairs(rows: &[Vec<f64>]) -> Result<Vec<[f64; 2]>, Crash> {
         return Err(Crash("keypoint rows of different lengths".into()));
     }
     let flat: Vec<f64> = rows.iter().flatten().copied().collect();
-    if flat.len() % 2 != 0 {
+    if !flat.len().is_multiple_of(2) {
         return Err(Crash(format!("{} keypoint values, not pairs", flat.len())));
     }
     Ok(flat.chunks_exact(2).map(|c| [c[0], c[1]]).collect())

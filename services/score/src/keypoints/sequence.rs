@@ -188,11 +188,14 @@ pub fn player_plausibility(frames: &Answer, segments: &Segments) -> Result<Vec<f
     Ok(scores)
 }
 
+/// A player's appearances: (frame, box centre), under its id.
+type Track<'a> = (&'a str, Vec<(u64, [f64; 2])>);
+
 /// `score_player_positions`: over each player's appearances in frame
 /// order, jumps of at most 2 px or over 10 px score 1, others 0.5; the
 /// mean times 100 (0 when no player appears twice).
 pub fn player_jumps(frames: &Answer) -> Result<f64, Crash> {
-    let mut tracks: Vec<(&str, Vec<(u64, [f64; 2])>)> = Vec::new();
+    let mut tracks: Vec<Track<'_>> = Vec::new();
     let mut track_of: HashMap<&str, usize> = HashMap::new();
     for (number, f) in frames.frames() {
         for (id, c) in players(f)? {
