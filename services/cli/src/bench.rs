@@ -24,7 +24,7 @@ use sv_infer::{Precision, Provider};
 use sv_track::ByteTrackConfig;
 
 use crate::args::ModelArgs;
-use crate::bench_score::{BenchScorer, RowScore};
+use crate::bench_score::{BenchScorer, RowScore, final_note, score_columns};
 use crate::pipeline::ConfigError;
 use crate::tuning::Tuning;
 
@@ -438,38 +438,6 @@ pub fn table(rows: &[Row]) -> String {
         }
     }
     out
-}
-
-/// The keypoint, box and expected final columns ("-" where unknown; a
-/// final without the box half is marked `*`).
-fn score_columns(score: Option<RowScore>) -> String {
-    match score {
-        None => format!("{:>8} {:>5} {:>7}", "-", "-", "-"),
-        Some(s) => format!(
-            "{:>8.4} {:>5} {:>6.4}{}",
-            s.keypoint_score,
-            s.box_score.map_or("-".into(), |b| format!("{b:.2}")),
-            s.expected_final,
-            if s.without_box_half { "*" } else { " " }
-        ),
-    }
-}
-
-/// What the final column means, for `fastest_s`.
-pub fn final_note(rows: &[Row], fastest_s: f64) -> Option<String> {
-    let scored: Vec<RowScore> = rows.iter().filter_map(|r| r.score).collect();
-    if scored.is_empty() {
-        return None;
-    }
-    let mut note = format!(
-        "final: expected final score, 0.65 (0.5 box + 0.5 keypoint) + 0.35 speed, speed for each row's seconds against a fastest competitor at {fastest_s} s (--fastest-s)."
-    );
-    if scored.iter().any(|s| s.without_box_half) {
-        note.push_str(
-            "\n*: no box score (give --clip-image/--clip-text, or --assume-box-score): the final leaves the box half out (0.325 keypoint + 0.35 speed), which ranks settings alike when their box scores are equal and over 0.2.",
-        );
-    }
-    Some(note)
 }
 
 /// The best row as flags and as the `[infer]` table `serve` reads.

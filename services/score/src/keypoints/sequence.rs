@@ -65,8 +65,11 @@ fn sorted_numbers(frames: &Answer) -> Vec<u64> {
     numbers
 }
 
-fn frame(frames: &Answer, number: u64) -> &Frame {
-    frames.get(number).expect("numbers come from the answer")
+/// The frames in ascending order of number.
+fn in_order(frames: &Answer) -> impl Iterator<Item = (u64, &Frame)> {
+    sorted_numbers(frames)
+        .into_iter()
+        .filter_map(move |n| frames.get(n).map(|f| (n, f)))
 }
 
 /// `detect_scene_transitions`: a frame where at least half of the players
@@ -75,9 +78,9 @@ pub fn segments(frames: &Answer) -> Result<Segments, Crash> {
     let mut out = Segments::default();
     let mut current = 0usize;
     let mut previous: HashMap<&str, [f64; 2]> = HashMap::new();
-    for (i, number) in sorted_numbers(frames).into_iter().enumerate() {
+    for (i, (number, frame)) in in_order(frames).enumerate() {
         out.of_frame.push((number, current));
-        let now = players(frame(frames, number))?;
+        let now = players(frame)?;
         if i > 0 {
             let large = now
                 .iter()
@@ -109,7 +112,7 @@ pub fn keypoint_stability(
         }
         let mut with_h: Vec<(String, Valid)> = Vec::new();
         for &number in &group {
-            let Some(rows) = &frame(frames, number).keypoints else {
+            let Some(rows) = frames.get(number).and_then(|f| f.keypoints.as_ref()) else {
                 continue;
             };
             let points = super::pairs(rows)?;
@@ -166,7 +169,10 @@ pub fn player_plausibility(frames: &Answer, segments: &Segments) -> Result<Vec<f
         let (mut moves, mut implausible) = (0usize, 0usize);
         let mut previous: HashMap<&str, [f64; 2]> = HashMap::new();
         for (i, &number) in group.iter().enumerate() {
-            let now = players(frame(frames, number))?;
+            let Some(frame) = frames.get(number) else {
+                continue;
+            };
+            let now = players(frame)?;
             if i > 0 && number - group[i - 1] <= 2 {
                 for (id, c) in &now {
                     if let Some(&p) = previous.get(id) {
