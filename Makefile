@@ -35,7 +35,8 @@ run: release
 
 ## Benchmarks against the reference miner's Python loop (installed into
 ## .venv-bench), on the same clip and models: ours end to end, ONNX Runtime
-## alone, each stage alone, peak RSS. BENCH_RUNS runs per row (medians);
+## alone, each stage alone, peak RSS, and our answer's keypoint score by the
+## validator's scoring (scorevision score). BENCH_RUNS runs per row (medians);
 ## BENCH_SCALE=n|s|m|l|x makes full-size YOLOv8 models into out/bench first.
 ## Writes out/bench/bench-<scale>.{md,json}. See tests/bench/README.md.
 ## Then the soak (bench-soak).

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests and `make run` need on a fresh Debian 12
 # machine that only has the Rust toolchain: GStreamer (decode), protoc (gRPC
-# codegen) and ONNX Runtime's shared library from the PyPI wheel (infer), the
-# latter into a project-local virtualenv so nothing outside the checkout moves.
-# Idempotent: anything already present is left alone.
+# codegen), OpenCV with clang for its binding generator (sv-score, the
+# validator's scoring behind `scorevision score`) and ONNX Runtime's shared
+# library from the PyPI wheel (infer), the latter into a project-local
+# virtualenv so nothing outside the checkout moves.
+# strace lets a test show that infer reaches no network (ONNX Runtime's
+# telemetry off). Idempotent: anything already present is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +22,10 @@ APT_PACKAGES=(
   gstreamer1.0-tools
   python3-venv
   ffmpeg
+  libopencv-dev
+  clang
+  libclang-dev
+  strace
 )
 ORT_VERSION="${ORT_VERSION:-1.32.0}"
 VENV="${SV_VENV:-.venv}"

@@ -312,6 +312,29 @@ def peak_rss(ctx, lengths):
 # report
 
 
+def keypoint_scores(ctx):
+    """The validator's keypoint score (KP/100, `scorevision score`, no CLIP: every frame a pitch frame) of our
+    answer as serve sends it (a frame without a pitch carries 32 zero pairs) and of the reference's last answer.
+    None where it cannot be scored (a binary built without the `score` feature)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = os.path.join(tmp, "ours.json")
+        run_measured([ctx.scorevision, "process", ctx.clip, "--player", ctx.player, "--pitch", ctx.pitch,
+                      "--out", ours, "--providers", "cpu", *ctx.settings])
+        answers = {"ours": ours}
+        if "reference" in ctx.frames_json:
+            answers["reference"] = os.path.join(tmp, "reference.json")
+            with open(answers["reference"], "w") as f:
+                json.dump({"frames": ctx.frames_json["reference"]}, f)
+        scores = {}
+        for name, path in answers.items():
+            ran = run_measured([ctx.scorevision, "score", ctx.clip, path, "--json"], check=False)
+            if ran.stdout.strip().startswith("{"):
+                scores[name] = json.loads(ran.stdout)["keypoint_score"]
+            else:
+                log(f"keypoint score of {name}: none ({ran.stderr.strip()[-300:]})")
+    return scores
+
+
 def parity(frames_json):
     """How many frames of our last response equal the reference's last output (ids, classes, boxes, keypoints;
     JSON values compared exactly: both sides print the same float32 values)."""
@@ -321,7 +344,7 @@ def parity(frames_json):
     return f"{same}/{len(ref)} frames identical ({verdict}; ours has {len(ours)} frames)"
 
 
-def table(results, rss, ctx, loads):
+def table(results, rss, ctx, loads, scores=None):
     ref = results.get("reference loop (Python)")
     ours = results.get("ours end to end")
     ort = results.get("ONNX Runtime alone")
@@ -350,6 +373,12 @@ def table(results, rss, ctx, loads):
                      f"what it costs")
     if "reference" in ctx.frames_json and "ours" in ctx.frames_json:
         lines.append(f"- same output as the reference: {parity(ctx.frames_json)}")
+    if scores and "ours" in scores:
+        time = f" at {ours.median:.3f} s" if ours else ""
+        ref_score = f"; the reference's answer: {scores['reference']:.4f}" if "reference" in scores else ""
+        lines.append(f"- keypoint score of our answer (as serve sends it): **{scores['ours']:.4f}**{time} "
+                     f"(the validator's KP/100 by `scorevision score`, no CLIP: every frame a pitch frame)"
+                     f"{ref_score}")
     for frames, mb in rss.items():
         lines.append(f"- peak RSS of scorevision process, {frames} frames: {mb:.0f} MB")
     if ref and "peak_rss_mb" in ref.extra:
@@ -389,7 +418,8 @@ def main():
     lengths = [int(x) for x in args.rss.split(",") if x.strip()]
     rss = peak_rss(ctx, lengths)
     loads.append(load_average())
-    report = table(results, rss, ctx, loads)
+    scores = keypoint_scores(ctx)
+    report = table(results, rss, ctx, loads, scores)
     print(report)
     base = args.out or os.path.join(ctx.scratch, f"bench-{args.scale}")
     os.makedirs(os.path.dirname(base), exist_ok=True)
@@ -400,7 +430,7 @@ def main():
             "clip": ctx.clip, "scale": args.scale, "runs": args.runs, "load_average": loads,
             "rows": {k: {"seconds": r.seconds, "median": r.median, "frames": r.frames, "fps": r.fps, "note": r.note,
                          **r.extra} for k, r in results.items()},
-            "peak_rss_mb": rss, "stages": ctx.stage_rounds,
+            "peak_rss_mb": rss, "stages": ctx.stage_rounds, "keypoint_scores": scores,
         }, f, indent=1)
     log(f"wrote {base}.md and {base}.json")
 

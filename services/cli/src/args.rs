@@ -53,6 +53,9 @@ pub enum Command {
     /// Draw a clip's answer (boxes, tracker ids, keypoints, frame numbers)
     /// onto its frames: an H.264 MP4 and/or one PNG per frame.
     Annotate(crate::annotate::AnnotateArgs),
+    /// Score an answer as a validator would: the keypoint score and its
+    /// terms, the box rules, and with CLIP the pitch frames and box score.
+    Score(crate::score::ScoreArgs),
 }
 
 /// `--hardware-decode auto|off`, parsed once into decode's own type.

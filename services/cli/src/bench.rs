@@ -2,8 +2,11 @@
 //! For each combination of provider, precision, batch size and lanes it
 //! builds the embedded pipeline (models loaded and warmed, as `serve` does),
 //! answers the clip end to end a few times, and reports the median: seconds,
-//! frames per second, and how busy ONNX Runtime kept the lanes. The best
-//! row comes out as flags and as an `[infer]` TOML table for `serve`.
+//! frames per second, and how busy ONNX Runtime kept the lanes; and scores
+//! each setting's answer as a validator would (`bench_score`). The row with
+//! the highest expected final score for `--fastest-s` (the fastest one when
+//! nothing could be scored) comes out as flags and as an `[infer]` TOML
+//! table for `serve`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use sv_infer::{Precision, Provider};
 use sv_track::ByteTrackConfig;
 
 use crate::args::ModelArgs;
+use crate::bench_score::{BenchScorer, RowScore, final_note, score_columns};
 use crate::pipeline::ConfigError;
 use crate::tuning::Tuning;
 
@@ -58,6 +62,8 @@ pub struct BenchArgs {
     /// Let http(s) clips come from loopback or private addresses (testing).
     #[arg(long)]
     pub allow_private_urls: bool,
+    #[command(flatten)]
+    pub scoring: crate::score::ScoringArgs,
 }
 
 /// One setting's figures.
@@ -81,6 +87,8 @@ pub struct Row {
     pub ort_busy: f64,
     pub frames: usize,
     pub objects: usize,
+    /// The answer scored as a validator would (None where it could not be).
+    pub score: Option<RowScore>,
     pub error: Option<String>,
     #[serde(skip)]
     pub tuning: Tuning,
@@ -153,12 +161,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         ..DecodeConfig::default()
     };
+    let mut scorer = match BenchScorer::new(
+        &args.clip,
+        &args.scoring,
+        args.models.ort_library.as_deref(),
+    ) {
+        Ok(scorer) => Some(scorer),
+        Err(e) if e.downcast_ref::<ConfigError>().is_some() => return Err(e),
+        Err(e) => {
+            eprintln!("Scores: none ({e:#}); the best setting is the fastest.");
+            None
+        }
+    };
     let mut rows = Vec::with_capacity(settings.len());
     for sweep in settings {
         // The operator's own flags apply to every row; the swept ones win.
         let tuning = sweep.or(args.models.tuning.clone());
         progress.set_message(label(&tuning));
-        let row = measure(&args, &tuning, decode.clone(), &progress).await;
+        let row = measure(&args, &tuning, decode.clone(), &progress, scorer.as_mut()).await;
         let line = match &row.error {
             Some(e) => format!("{}: failed: {e}", label(&tuning)),
             None => format!(
@@ -183,6 +203,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
 
     println!("{}", table(&rows));
+    if let Some(note) = final_note(&rows, args.scoring.fastest_s) {
+        println!("{note}");
+    }
     if let Some(best) = best(&rows) {
         println!("{}", recommendation(best));
     } else {
@@ -232,6 +255,7 @@ async fn measure(
     tuning: &Tuning,
     decode: DecodeConfig,
     progress: &ProgressBar,
+    scorer: Option<&mut BenchScorer>,
 ) -> Row {
     let mut row = Row {
         provider: tuning
@@ -251,11 +275,23 @@ async fn measure(
         ort_busy: 0.0,
         frames: 0,
         objects: 0,
+        score: None,
         error: None,
         tuning: tuning.clone(),
     };
-    if let Err(e) = answer_runs(args, tuning, decode, progress, &mut row).await {
-        row.error = Some(format!("{e:#}"));
+    match answer_runs(args, tuning, decode, progress, &mut row).await {
+        Ok(answer) => {
+            if let Some(scorer) = scorer {
+                match serde_json::to_value(&answer)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|a| scorer.score(&a, row.seconds))
+                {
+                    Ok(score) => row.score = Some(score),
+                    Err(e) => eprintln!("{}: not scored: {e:#}", label(tuning)),
+                }
+            }
+        }
+        Err(e) => row.error = Some(format!("{e:#}")),
     }
     row
 }
@@ -266,7 +302,7 @@ async fn answer_runs(
     decode: DecodeConfig,
     progress: &ProgressBar,
     row: &mut Row,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<ChallengeResponse> {
     let models = ModelArgs {
         tuning: tuning.clone(),
         ..args.models.clone()
@@ -288,6 +324,7 @@ async fn answer_runs(
 
     let mut times = Vec::with_capacity(args.runs);
     let mut busy = Vec::with_capacity(args.runs);
+    let mut last = None;
     for run in 0..args.runs {
         let ort_before = infer.stats().inference();
         let started = Instant::now();
@@ -303,6 +340,7 @@ async fn answer_runs(
         busy.push(ort.as_secs_f64() / (wall.as_secs_f64() * lanes.max(1) as f64));
         row.frames = response.frames.len();
         row.objects = response.frames.iter().map(|f| f.objects.len()).sum();
+        last = Some(response);
         progress.inc(1);
     }
     let median = median(&mut times);
@@ -310,7 +348,7 @@ async fn answer_runs(
     row.fps = row.frames as f64 / row.seconds.max(1e-9);
     busy.sort_by(f64::total_cmp);
     row.ort_busy = busy[busy.len() / 2];
-    Ok(())
+    last.context("no run answered")
 }
 
 fn median(times: &mut [Duration]) -> Duration {
@@ -330,17 +368,31 @@ fn progress_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// The fastest row that answered every frame.
+/// Among the rows that answered every frame: the highest expected final
+/// score when all of them were scored, else the fastest.
 pub fn best(rows: &[Row]) -> Option<&Row> {
     let frames = rows.iter().map(|r| r.frames).max()?;
-    rows.iter()
+    let complete: Vec<&Row> = rows
+        .iter()
         .filter(|r| r.error.is_none() && r.frames == frames && frames > 0)
-        .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+        .collect();
+    if complete.iter().all(|r| r.score.is_some()) {
+        let fin = |r: &Row| r.score.map_or(0.0, |s| s.expected_final);
+        complete.into_iter().max_by(|a, b| {
+            fin(a)
+                .total_cmp(&fin(b))
+                .then(b.seconds.total_cmp(&a.seconds))
+        })
+    } else {
+        complete
+            .into_iter()
+            .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+    }
 }
 
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
+        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>8} {:>5} {:>7}\n",
         "provider",
         "precision",
         "input",
@@ -351,7 +403,10 @@ pub fn table(rows: &[Row]) -> String {
         "fps",
         "ORT busy",
         "frames",
-        "objects"
+        "objects",
+        "keypoint",
+        "box",
+        "final"
     );
     for r in rows {
         let lanes = if r.lanes == 0 {
@@ -362,7 +417,7 @@ pub fn table(rows: &[Row]) -> String {
         let input = if r.byte_input { "u8" } else { "float" };
         match &r.error {
             None => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8}\n",
+                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8} {}\n",
                 r.provider,
                 r.precision,
                 input,
@@ -373,7 +428,8 @@ pub fn table(rows: &[Row]) -> String {
                 r.fps,
                 r.ort_busy * 100.0,
                 r.frames,
-                r.objects
+                r.objects,
+                score_columns(r.score)
             )),
             Some(e) => out.push_str(&format!(
                 "{:<9} {:<9} {:>5} {:>5} {:>5}  failed: {e}\n",
@@ -387,10 +443,14 @@ pub fn table(rows: &[Row]) -> String {
 /// The best row as flags and as the `[infer]` table `serve` reads.
 pub fn recommendation(best: &Row) -> String {
     format!(
-        "Best: {} ({:.3} s, {:.1} fps)\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
+        "Best: {} ({:.3} s, {:.1} fps{})\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
         best.profile,
         best.seconds,
         best.fps,
+        best.score.map_or(String::new(), |s| format!(
+            ", keypoint score {:.4}, expected final {:.4}",
+            s.keypoint_score, s.expected_final
+        )),
         best.tuning.to_flags().join(" "),
         best.tuning
             .to_toml()
@@ -419,6 +479,7 @@ mod tests {
             ort_busy: 0.9,
             frames,
             objects: 10,
+            score: None,
             error: error.map(str::to_owned),
             tuning: Tuning {
                 batch_size: Some(batch),
@@ -447,5 +508,47 @@ mod tests {
         assert!(table.contains("failed: out of memory"), "{table}");
         assert_eq!(table.matches(" u8 ").count(), 1, "{table}");
         assert!(super::best(&[]).is_none());
+    }
+
+    #[test]
+    fn with_scores_the_best_row_is_the_highest_expected_final() {
+        let scored = |mut r: Row, keypoint: f64| {
+            let speed = sv_outcome_speed(r.seconds, 1.0);
+            r.score = Some(RowScore {
+                keypoint_score: keypoint,
+                box_score: Some(0.5),
+                expected_final: 0.65 * (0.25 + 0.5 * keypoint) + 0.35 * speed,
+                without_box_half: false,
+            });
+            r
+        };
+        // FP16 batch 16 is fastest but its keypoints score much worse.
+        let rows = vec![
+            scored(row("CUDA", 8, 1.2, 750, None), 0.60),
+            scored(row("CUDA", 16, 1.0, 750, None), 0.20),
+        ];
+        let best = best(&rows).unwrap();
+        assert_eq!(best.batch_size, 8);
+        assert!(
+            recommendation(best).contains("expected final"),
+            "{}",
+            recommendation(best)
+        );
+        let text = table(&rows);
+        assert!(text.contains("0.6000") && text.contains("0.50"), "{text}");
+        let note = final_note(&rows, 1.0).unwrap();
+        assert!(note.contains("1 s") && !note.contains('*'), "{note}");
+        // A row that could not be scored: the fastest, as before.
+        let mixed = vec![rows[0].clone(), row("CUDA", 16, 1.0, 750, None)];
+        assert_eq!(super::best(&mixed).unwrap().batch_size, 16);
+    }
+
+    /// The validator's speed score (calculate_speed_score) for the test.
+    fn sv_outcome_speed(t: f64, fastest: f64) -> f64 {
+        if t <= fastest {
+            1.0
+        } else {
+            (-5.0 * (t - fastest) / (15.0 - fastest)).exp()
+        }
     }
 }

@@ -1,15 +1,18 @@
 //! `scorevision`: the one binary. `process` runs the embedded pipeline on a
 //! clip; `serve` fronts it with the validator API; `decode`, `infer`, `track`
-//! and `gateway` each serve one stage of the distributed mode. Logic lives in the stage
+//! and `gateway` each serve one stage of the distributed mode; `score` runs
+//! the validator's scoring on an answer. Logic lives in the stage
 //! crates; this file only parses arguments and exits with the right code.
 
 mod annotate;
 mod args;
 mod bench;
+mod bench_score;
 mod crash;
 mod gateway;
 mod pipeline;
 mod process;
+mod score;
 mod serve;
 mod signals;
 mod stages;
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
             args::Command::Ask(a) => process::ask(a).await,
             args::Command::Bench(a) => bench::run(a).await,
             args::Command::Annotate(a) => annotate::run(a).await,
+            args::Command::Score(a) => score::run(a).await,
         }
     });
     match result {
