@@ -27,7 +27,7 @@ use crate::tensor::{ElementType, Input};
 const SIZE: u32 = 256;
 
 /// A frame of one grey level (its letterboxed tensor is that level / 255).
-fn frame(index: u64) -> Frame {
+pub(crate) fn frame(index: u64) -> Frame {
     let level = level_of(index);
     Frame::rgb(
         index,
@@ -37,7 +37,7 @@ fn frame(index: u64) -> Frame {
     )
 }
 
-fn level_of(index: u64) -> u8 {
+pub(crate) fn level_of(index: u64) -> u8 {
     (index % 200) as u8 + 20
 }
 
@@ -127,9 +127,10 @@ fn info(pose: bool) -> ModelInfo {
 
 /// What the fake engines of a set of lanes share.
 #[derive(Clone, Default)]
-struct Probe {
+pub(crate) struct Probe {
     runs: Arc<AtomicUsize>,
-    seen: Arc<Mutex<Vec<(usize, usize)>>>,
+    /// Batch sizes seen, and which lane ran each run.
+    pub seen: Arc<Mutex<Vec<(usize, usize)>>>,
     dropped: Arc<AtomicUsize>,
 }
 
@@ -141,7 +142,12 @@ fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
     fake_detector(fail_on, &probe, 0, ElementType::F32)
 }
 
-fn fake_detector(fail_on: Option<u8>, probe: &Probe, lane: usize, input: ElementType) -> Detector {
+pub(crate) fn fake_detector(
+    fail_on: Option<u8>,
+    probe: &Probe,
+    lane: usize,
+    input: ElementType,
+) -> Detector {
     let model = |pose: bool| {
         let engine = Fake {
             pose,
@@ -169,7 +175,7 @@ fn lanes(n: usize, fail_on: Option<u8>) -> (Vec<Detector>, Arc<AtomicUsize>) {
 }
 
 /// Each answer carries its own frame's level in both models' outputs.
-fn check(frames: &[sv_core::FrameDetections], first: u64) {
+pub(crate) fn check(frames: &[sv_core::FrameDetections], first: u64) {
     for (i, d) in frames.iter().enumerate() {
         let index = first + i as u64;
         assert_eq!(d.index, index);
@@ -260,9 +266,9 @@ async fn no_lanes_means_worker_gone() {
 }
 
 /// `count` frames, then optionally an error.
-struct Source {
-    count: u64,
-    fail: bool,
+pub(crate) struct Source {
+    pub count: u64,
+    pub fail: bool,
 }
 
 impl FrameSource for Source {

@@ -4,6 +4,16 @@
 //! answers the clip end to end a few times, and reports the median: seconds,
 //! frames per second, and how busy ONNX Runtime kept the lanes. The best
 //! row comes out as flags and as an `[infer]` TOML table for `serve`.
+//!
+//! `--sweep-interval 1,2,3` also tries infer intervals (`--infer-interval`):
+//! each row at an interval above 1 is compared with the row of the same
+//! settings at interval 1 (the every-frame answer; measured first, added
+//! when not listed), and the best row is the fastest whose box agreement
+//! ([`sv_track::Agreement::boxes`]) reaches `--min-agreement`.
+//!
+//! - [`report`]: the table, the choice of the best row, the recommendation.
+
+mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -14,15 +24,16 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sv_core::{ChallengeResponse, MissingKeypoints, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, FrameResult, MissingKeypoints, TrackSource, VideoRequest};
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 use sv_infer::{Precision, Provider};
-use sv_track::ByteTrackConfig;
+use sv_track::{Agreement, ByteTrackConfig};
 
 use crate::args::ModelArgs;
 use crate::pipeline::ConfigError;
-use crate::tuning::Tuning;
+use crate::tuning::{Interval, Tuning};
+pub use report::{best, recommendation, table};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -49,6 +60,14 @@ pub struct BenchArgs {
     /// Byte input off and/or on to compare (false,true) [default: the --byte-input setting].
     #[arg(long, value_delimiter = ',')]
     pub sweep_byte_input: Option<Vec<bool>>,
+    /// Infer intervals to compare, e.g. 1,2,3 (1, the every-frame answer each
+    /// is compared with, is added when missing) [default: the --infer-interval setting].
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub sweep_interval: Option<Vec<u32>>,
+    /// The least box agreement with the every-frame answer (recall and
+    /// precision at IoU 0.5) a row needs to be recommended, 0 to 1.
+    #[arg(long, default_value_t = 0.95)]
+    pub min_agreement: f64,
     /// Timed answers per setting (after the warm-up the models get when loaded).
     #[arg(long, default_value_t = 2)]
     pub runs: usize,
@@ -70,6 +89,11 @@ pub struct Row {
     pub lanes: usize,
     /// The models took the letterboxed bytes (`--byte-input`).
     pub byte_input: bool,
+    /// The models ran on one frame in this many (`--infer-interval`).
+    pub interval: u32,
+    /// Box agreement with the same settings' every-frame answer (`None`:
+    /// this row is that answer, or no interval was swept).
+    pub agreement: Option<f64>,
     /// The device profile the stage resolved.
     pub profile: String,
     /// Models loaded and warmed (TensorRT: engines built or loaded).
@@ -84,6 +108,9 @@ pub struct Row {
     pub error: Option<String>,
     #[serde(skip)]
     pub tuning: Tuning,
+    /// The last answer, to compare the other intervals with.
+    #[serde(skip)]
+    pub answer: Vec<FrameResult>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -117,6 +144,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.runs == 0 || batches.contains(&0) {
         return Err(ConfigError("--runs and every --sweep-batch must be at least 1".into()).into());
     }
+    let intervals = intervals(args.sweep_interval.as_deref())?;
+    if !(0.0..=1.0).contains(&args.min_agreement) {
+        return Err(ConfigError(format!(
+            "--min-agreement {} is not a share between 0 and 1",
+            args.min_agreement
+        ))
+        .into());
+    }
 
     // None: the operator's own --byte-input (or the default) for every row.
     let byte_inputs: Vec<Option<bool>> = match &args.sweep_byte_input {
@@ -130,14 +165,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             for &batch in &batches {
                 for &lane in &lanes {
                     for &byte_input in &byte_inputs {
-                        settings.push(Tuning {
-                            providers: Some(fallback_list(provider)),
-                            precision: Some(precision),
-                            batch_size: Some(batch),
-                            lanes: Some(lane),
-                            byte_input,
-                            ..Tuning::default()
-                        });
+                        for &interval in &intervals {
+                            settings.push(Tuning {
+                                providers: Some(fallback_list(provider)),
+                                precision: Some(precision),
+                                batch_size: Some(batch),
+                                lanes: Some(lane),
+                                byte_input,
+                                infer_interval: interval.map(Interval::from),
+                                ..Tuning::default()
+                            });
+                        }
                     }
                 }
             }
@@ -158,14 +196,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         // The operator's own flags apply to every row; the swept ones win.
         let tuning = sweep.or(args.models.tuning.clone());
         progress.set_message(label(&tuning));
-        let row = measure(&args, &tuning, decode.clone(), &progress).await;
+        let mut row = measure(&args, &tuning, decode.clone(), &progress).await;
+        if args.sweep_interval.is_some() {
+            row.agreement = every_frame_answer(&rows, &row)
+                .map(|reference| Agreement::between(&reference.answer, &row.answer).boxes());
+        }
         let line = match &row.error {
             Some(e) => format!("{}: failed: {e}", label(&tuning)),
             None => format!(
-                "{}: {:.3} s, {:.1} fps",
+                "{}: {:.3} s, {:.1} fps{}",
                 label(&tuning),
                 row.seconds,
-                row.fps
+                row.fps,
+                row.agreement
+                    .map_or(String::new(), |a| format!(", box agreement {a:.3}"))
             ),
         };
         // Above the bar on a terminal; as a plain line into a log.
@@ -183,12 +227,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
 
     println!("{}", table(&rows));
-    if let Some(best) = best(&rows) {
+    if let Some(best) = best(&rows, args.min_agreement) {
         println!("{}", recommendation(best));
     } else {
         println!("No setting answered the clip.");
     }
     Ok(())
+}
+
+/// The intervals to sweep, the every-frame one first (`None`: no sweep,
+/// the operator's own setting).
+fn intervals(sweep: Option<&[u32]>) -> Result<Vec<Option<u32>>, ConfigError> {
+    let Some(sweep) = sweep else {
+        return Ok(vec![None]);
+    };
+    if sweep.contains(&0) {
+        return Err(ConfigError(
+            "--sweep-interval: every interval must be 1 or more".into(),
+        ));
+    }
+    let mut out = vec![Some(1)];
+    for &n in sweep {
+        if !out.contains(&Some(n)) {
+            out.push(Some(n));
+        }
+    }
+    Ok(out)
+}
+
+/// The row measured before `row` with the same settings at interval 1.
+fn every_frame_answer<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
+    if row.interval == 1 || row.error.is_some() {
+        return None;
+    }
+    let same = |r: &&Row| {
+        let every_frame = Tuning {
+            infer_interval: Some(Interval::from(1)),
+            ..row.tuning.clone()
+        };
+        r.tuning == every_frame && r.error.is_none()
+    };
+    rows.iter().find(same)
 }
 
 fn write_json(path: &std::path::Path, rows: &[Row]) -> anyhow::Result<()> {
@@ -206,7 +285,7 @@ fn fallback_list(provider: Provider) -> Vec<Provider> {
 
 fn label(t: &Tuning) -> String {
     format!(
-        "{} {} batch {} lanes {}{}",
+        "{} {} batch {} lanes {}{}{}",
         t.providers
             .as_ref()
             .and_then(|p| p.first())
@@ -223,6 +302,10 @@ fn label(t: &Tuning) -> String {
         } else {
             ""
         },
+        t.infer_interval
+            .as_ref()
+            .and_then(|i| i.frames().ok())
+            .map_or(String::new(), |n| format!(" interval {n}")),
     )
 }
 
@@ -244,6 +327,8 @@ async fn measure(
         batch_size: tuning.batch_size.unwrap_or(0),
         lanes: tuning.lanes.unwrap_or(0),
         byte_input: tuning.byte_input.unwrap_or(false),
+        interval: 1,
+        agreement: None,
         profile: String::new(),
         load_s: 0.0,
         seconds: 0.0,
@@ -253,6 +338,7 @@ async fn measure(
         objects: 0,
         error: None,
         tuning: tuning.clone(),
+        answer: Vec::new(),
     };
     if let Err(e) = answer_runs(args, tuning, decode, progress, &mut row).await {
         row.error = Some(format!("{e:#}"));
@@ -272,6 +358,7 @@ async fn answer_runs(
         ..args.models.clone()
     };
     let config = models.infer_config(None)?;
+    row.interval = config.infer_interval;
     let loading = Instant::now();
     let decode = sv_decode::Stage::new(decode)?;
     let infer = Arc::new(sv_infer::Stage::new(decode, &config)?);
@@ -303,6 +390,7 @@ async fn answer_runs(
         busy.push(ort.as_secs_f64() / (wall.as_secs_f64() * lanes.max(1) as f64));
         row.frames = response.frames.len();
         row.objects = response.frames.iter().map(|f| f.objects.len()).sum();
+        row.answer = response.frames;
         progress.inc(1);
     }
     let median = median(&mut times);
@@ -328,124 +416,4 @@ fn progress_bar(total: u64) -> ProgressBar {
             .expect("valid template"),
     );
     bar
-}
-
-/// The fastest row that answered every frame.
-pub fn best(rows: &[Row]) -> Option<&Row> {
-    let frames = rows.iter().map(|r| r.frames).max()?;
-    rows.iter()
-        .filter(|r| r.error.is_none() && r.frames == frames && frames > 0)
-        .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
-}
-
-pub fn table(rows: &[Row]) -> String {
-    let mut out = format!(
-        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8}\n",
-        "provider",
-        "precision",
-        "input",
-        "batch",
-        "lanes",
-        "load s",
-        "seconds",
-        "fps",
-        "ORT busy",
-        "frames",
-        "objects"
-    );
-    for r in rows {
-        let lanes = if r.lanes == 0 {
-            "auto".to_string()
-        } else {
-            r.lanes.to_string()
-        };
-        let input = if r.byte_input { "u8" } else { "float" };
-        match &r.error {
-            None => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8}\n",
-                r.provider,
-                r.precision,
-                input,
-                r.batch_size,
-                lanes,
-                r.load_s,
-                r.seconds,
-                r.fps,
-                r.ort_busy * 100.0,
-                r.frames,
-                r.objects
-            )),
-            Some(e) => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>5}  failed: {e}\n",
-                r.provider, r.precision, input, r.batch_size, lanes
-            )),
-        }
-    }
-    out
-}
-
-/// The best row as flags and as the `[infer]` table `serve` reads.
-pub fn recommendation(best: &Row) -> String {
-    format!(
-        "Best: {} ({:.3} s, {:.1} fps)\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
-        best.profile,
-        best.seconds,
-        best.fps,
-        best.tuning.to_flags().join(" "),
-        best.tuning
-            .to_toml()
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
-        Row {
-            provider: provider.into(),
-            precision: "fp16".into(),
-            batch_size: batch,
-            lanes: 2,
-            byte_input: batch == 8,
-            profile: format!("{provider} batch {batch}"),
-            load_s: 1.0,
-            seconds,
-            fps: frames as f64 / seconds,
-            ort_busy: 0.9,
-            frames,
-            objects: 10,
-            error: error.map(str::to_owned),
-            tuning: Tuning {
-                batch_size: Some(batch),
-                precision: Some(Precision::Fp16),
-                ..Tuning::default()
-            },
-        }
-    }
-
-    #[test]
-    fn the_best_row_is_the_fastest_complete_one() {
-        let rows = vec![
-            row("CUDA", 1, 9.0, 750, None),
-            row("CUDA", 8, 2.0, 750, None),
-            // Faster but lost frames, or failed: never the best.
-            row("CUDA", 16, 1.0, 700, None),
-            row("CUDA", 32, 0.5, 0, Some("out of memory")),
-        ];
-        let best = best(&rows).unwrap();
-        assert_eq!(best.batch_size, 8);
-        let text = recommendation(best);
-        assert!(text.contains("--precision fp16 --batch-size 8"), "{text}");
-        assert!(text.contains("batch_size = 8"), "{text}");
-        let table = table(&rows);
-        assert_eq!(table.lines().count(), 5);
-        assert!(table.contains("failed: out of memory"), "{table}");
-        assert_eq!(table.matches(" u8 ").count(), 1, "{table}");
-        assert!(super::best(&[]).is_none());
-    }
 }

@@ -1,0 +1,171 @@
+//! What `scorevision bench` prints: the table of rows, the best row and
+//! the recommendation (flags and an `[infer]` table).
+
+use super::Row;
+
+/// The fastest row that answered every frame and, at an interval above 1,
+/// kept `min_agreement` box agreement with the every-frame answer.
+pub fn best(rows: &[Row], min_agreement: f64) -> Option<&Row> {
+    let frames = rows.iter().map(|r| r.frames).max()?;
+    rows.iter()
+        .filter(|r| r.error.is_none() && r.frames == frames && frames > 0)
+        .filter(|r| r.agreement.is_none_or(|a| a >= min_agreement))
+        .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>6}\n",
+        "provider",
+        "precision",
+        "input",
+        "batch",
+        "lanes",
+        "interval",
+        "load s",
+        "seconds",
+        "fps",
+        "ORT busy",
+        "frames",
+        "objects",
+        "agree"
+    );
+    for r in rows {
+        let lanes = if r.lanes == 0 {
+            "auto".to_string()
+        } else {
+            r.lanes.to_string()
+        };
+        let input = if r.byte_input { "u8" } else { "float" };
+        let agree = r.agreement.map_or("-".to_string(), |a| format!("{a:.3}"));
+        match &r.error {
+            None => out.push_str(&format!(
+                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8} {:>6}\n",
+                r.provider,
+                r.precision,
+                input,
+                r.batch_size,
+                lanes,
+                r.interval,
+                r.load_s,
+                r.seconds,
+                r.fps,
+                r.ort_busy * 100.0,
+                r.frames,
+                r.objects,
+                agree
+            )),
+            Some(e) => out.push_str(&format!(
+                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8}  failed: {e}\n",
+                r.provider, r.precision, input, r.batch_size, lanes, r.interval
+            )),
+        }
+    }
+    out
+}
+
+/// The best row as flags and as the `[infer]` table `serve` reads.
+pub fn recommendation(best: &Row) -> String {
+    let interval = match (best.interval, best.agreement) {
+        (1, _) => String::new(),
+        (n, Some(a)) => {
+            format!(", models on 1 frame in {n}, box agreement {a:.3} with every frame")
+        }
+        (n, None) => format!(", models on 1 frame in {n}"),
+    };
+    format!(
+        "Best: {}{interval} ({:.3} s, {:.1} fps)\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
+        best.profile,
+        best.seconds,
+        best.fps,
+        best.tuning.to_flags().join(" "),
+        best.tuning
+            .to_toml()
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tuning::{Interval, Tuning};
+    use sv_infer::Precision;
+
+    fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
+        Row {
+            provider: provider.into(),
+            precision: "fp16".into(),
+            batch_size: batch,
+            lanes: 2,
+            byte_input: batch == 8,
+            interval: 1,
+            agreement: None,
+            profile: format!("{provider} batch {batch}"),
+            load_s: 1.0,
+            seconds,
+            fps: frames as f64 / seconds,
+            ort_busy: 0.9,
+            frames,
+            objects: 10,
+            error: error.map(str::to_owned),
+            tuning: Tuning {
+                batch_size: Some(batch),
+                precision: Some(Precision::Fp16),
+                ..Tuning::default()
+            },
+            answer: Vec::new(),
+        }
+    }
+
+    fn at_interval(mut r: Row, interval: u32, agreement: f64) -> Row {
+        r.interval = interval;
+        r.agreement = Some(agreement);
+        r.tuning.infer_interval = Some(Interval::from(interval));
+        r
+    }
+
+    #[test]
+    fn the_best_row_is_the_fastest_complete_one() {
+        let rows = vec![
+            row("CUDA", 1, 9.0, 750, None),
+            row("CUDA", 8, 2.0, 750, None),
+            // Faster but lost frames, or failed: never the best.
+            row("CUDA", 16, 1.0, 700, None),
+            row("CUDA", 32, 0.5, 0, Some("out of memory")),
+        ];
+        let best = best(&rows, 0.95).unwrap();
+        assert_eq!(best.batch_size, 8);
+        let text = recommendation(best);
+        assert!(text.contains("--precision fp16 --batch-size 8"), "{text}");
+        assert!(text.contains("batch_size = 8"), "{text}");
+        let table = table(&rows);
+        assert_eq!(table.lines().count(), 5);
+        assert!(table.contains("failed: out of memory"), "{table}");
+        assert_eq!(table.matches(" u8 ").count(), 1, "{table}");
+        assert!(super::best(&[], 0.95).is_none());
+    }
+
+    #[test]
+    fn the_best_interval_is_the_fastest_that_keeps_the_agreement() {
+        let rows = vec![
+            at_interval(row("CPU", 1, 2.0, 50, None), 1, 1.0),
+            at_interval(row("CPU", 1, 1.1, 50, None), 2, 0.97),
+            at_interval(row("CPU", 1, 0.8, 50, None), 3, 0.93),
+        ];
+        let best = best(&rows, 0.95).unwrap();
+        assert_eq!(best.interval, 2);
+        let text = recommendation(best);
+        assert!(text.contains("--infer-interval 2"), "{text}");
+        assert!(text.contains("infer_interval = 2"), "{text}");
+        assert!(text.contains("box agreement 0.970"), "{text}");
+        // A lower floor takes the faster interval; a floor no row meets
+        // above interval 1 keeps every frame.
+        assert_eq!(super::best(&rows, 0.9).unwrap().interval, 3);
+        assert_eq!(super::best(&rows, 0.99).unwrap().interval, 1);
+        let table = table(&rows);
+        assert!(table.contains("0.930"), "{table}");
+    }
+}
