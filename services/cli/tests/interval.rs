@@ -246,8 +246,14 @@ async fn four_processes_answer_like_the_embedded_pipeline() -> anyhow::Result<()
     for field in ["keyframes=78", "between=72", "cuts=2"] {
         assert!(chosen.contains(field), "{chosen}");
     }
-    // Every frame's pixels crossed once, decode to infer; track got marks.
+    // Every frame's pixels crossed once, decode to infer; track got marks
+    // and filled them.
     let received = line("Frames received from decode.");
     assert!(received.contains("frames=150"), "{received}");
+    let track = cluster.track.log();
+    let filled = (track.lines())
+        .find(|l| l.contains("Frames between keyframes filled."))
+        .unwrap_or_else(|| panic!("no fill report in the track log:\n{track}"));
+    assert!(filled.contains("filled=72"), "{filled}");
     Ok(())
 }

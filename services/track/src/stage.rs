@@ -75,6 +75,7 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
             tracing::info_span!("track", challenge_id = %request.challenge_id),
             &mut request.trace,
         );
+        let challenge_id = request.challenge_id.clone();
         let mut detections = self.upstream.detect(request);
         let mut filler = Filler::new(ByteTrack::new(self.config.clone()), self.one_sided);
         let stats = self.stats.clone();
@@ -116,6 +117,13 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
                     return;
                 }
                 if ended {
+                    if filler.filled() > 0 {
+                        tracing::info!(
+                            challenge_id = %challenge_id,
+                            filled = filler.filled(),
+                            "Frames between keyframes filled."
+                        );
+                    }
                     return;
                 }
             }

@@ -42,16 +42,7 @@ async fn answer(
         .map(Result::unwrap)
         .collect()
         .await;
-    // Two runs per batch (pitch, then players).
-    let sizes = probe
-        .seen
-        .lock()
-        .unwrap()
-        .iter()
-        .step_by(2)
-        .map(|s| s.0)
-        .collect();
-    (frames, sizes)
+    (frames, probe.batch_sizes())
 }
 
 /// Which frames were keyframes; each keyframe carries its own answer.

@@ -129,9 +129,16 @@ fn info(pose: bool) -> ModelInfo {
 #[derive(Clone, Default)]
 pub(crate) struct Probe {
     runs: Arc<AtomicUsize>,
-    /// Batch sizes seen, and which lane ran each run.
-    pub seen: Arc<Mutex<Vec<(usize, usize)>>>,
+    seen: Arc<Mutex<Vec<(usize, usize)>>>,
     dropped: Arc<AtomicUsize>,
+}
+
+impl Probe {
+    /// The batch size of each batch (two runs a batch: pitch, then players).
+    pub(crate) fn batch_sizes(&self) -> Vec<usize> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().step_by(2).map(|s| s.0).collect()
+    }
 }
 
 fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
@@ -430,15 +437,7 @@ async fn with_a_batch_wait_slow_frames_still_fill_their_batches() {
         let items: Vec<_> = stage.detect(VideoRequest::new("t", "clip")).collect().await;
         let frames: Vec<_> = items.into_iter().map(Result::unwrap).collect();
         check(&frames, 0);
-        let sizes: Vec<usize> = probe
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .step_by(2)
-            .map(|s| s.0)
-            .collect();
-        sizes
+        probe.batch_sizes()
     };
     // Frames 3 ms apart, a batch of 4 waits up to 2 s: five full batches and the rest.
     assert_eq!(
