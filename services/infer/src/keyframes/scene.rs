@@ -19,9 +19,9 @@ const STEP: usize = 4;
 
 /// Luma differences above this mark a cut, in luma levels. Measured on the
 /// fixture clips with this measure (tests/bench/README.md, "Scene cuts"):
-/// within a shot at most 0.58 (the sample clip's slow pan) and 1.78 (the
-/// motion clip's fast pan with a zoom); at its two cuts 9.62 and 8.39. 4.0
-/// sits a factor of two from both sides.
+/// within a shot at most 0.58 (the sample clip's slow pan) and 1.38 (the
+/// motion clip's fast pan with a zoom); at its two cuts 7.41 and 11.23. 4.0
+/// sits a factor of about two from both sides.
 pub const SCENE_CUT_THRESHOLD: f32 = 4.0;
 
 /// A frame reduced to the mean luma of each grid cell.
