@@ -133,6 +133,11 @@ pub struct InferConfig {
     /// `cuda.cuda_graph` the buffers stay put so a CUDA graph can replay.
     /// Off unless asked for until it is measured on a GPU.
     pub io_binding: bool,
+    /// Run the models on one frame in this many (frames 0, N, 2N, ..., the
+    /// last frame and both sides of every scene cut: [`crate::keyframes`]);
+    /// track fills the frames between from the keyframes on either side.
+    /// 1 (the default): every frame, as the reference miner does.
+    pub infer_interval: u32,
 }
 
 impl InferConfig {
@@ -161,6 +166,7 @@ impl InferConfig {
             byte_input: false,
             static_shapes: false,
             io_binding: false,
+            infer_interval: 1,
         }
     }
 }

@@ -245,6 +245,7 @@ pub(crate) fn assemble(
                 index,
                 detections,
                 keypoints,
+                between_keyframes: false,
             }
         })
         .collect()

@@ -99,6 +99,10 @@ struct Common {
     /// With I/O binding on a GPU, CUDA graphs.
     #[arg(long)]
     cuda_graph: Option<bool>,
+    /// The models on one frame in N (the pipeline; the stage-alone rows run
+    /// every frame).
+    #[arg(long)]
+    infer_interval: Option<u32>,
 }
 
 impl Common {
@@ -118,6 +122,7 @@ impl Common {
         c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
         c.io_binding = self.io_binding.unwrap_or(c.io_binding);
         c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
+        c.infer_interval = self.infer_interval.unwrap_or(c.infer_interval);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);
