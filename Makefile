@@ -17,9 +17,12 @@ all: build
 deps:
 	@scripts/install-deps.sh
 
-## Extra virtualenvs the tests drive (the independent fiber signing client).
+## Extra virtualenvs the tests drive (the independent fiber signing client),
+## and Debian's prometheus unpacked into .prometheus/ (the metrics test scrapes
+## the stages with it).
 test-deps: deps
 	@tests/fiber/setup.sh
+	@tests/prometheus/setup.sh
 
 build: deps
 	$(CARGO) build --workspace

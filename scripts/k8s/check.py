@@ -17,7 +17,8 @@
         break to be caught. Exit 1 with one line per problem.
 
 The checks, per overlay:
-  - CRD objects (KEDA ScaledObject) against scripts/k8s/schemas/*.json;
+  - CRD objects (KEDA ScaledObject, Prometheus Operator PodMonitor) against
+    scripts/k8s/schemas/*.json;
   - every workload container: readiness and liveness probes (probe ports
     declared by that container), resource requests and limits for cpu and
     memory (limits >= requests), non-root (runAsNonRoot, runAsUser != 0), no
@@ -28,7 +29,11 @@ The checks, per overlay:
     pod it selects; public Services keep the source IP
     (externalTrafficPolicy: Local); a PDB never blocks all evictions;
   - every ScaledObject targets an existing Deployment; Prometheus queries name
-    only metrics services/gateway/src/metrics.rs defines;
+    only series deploy/metrics.md lists;
+  - metrics: every stage container serves them (SV_METRICS_LISTEN) off
+    loopback on a port it declares, which a PodMonitor endpoint scrapes;
+    prometheus.io/port annotations name a declared port; every PodMonitor
+    selects pods and each of its endpoints names a port of one;
   - ConfigMaps, PVCs and volumes that pods reference exist;
   - upstream addresses (SV_*_ADDR, OTEL_EXPORTER_OTLP_ENDPOINT) name an
     existing Service port (or a port of the same pod for loopback), and the
@@ -43,7 +48,7 @@ The checks, per overlay:
 Repo: k8s/base/config/otel-collector.yaml == deploy/otel-collector.yaml; the
 two Dockerfile .dockerignore files are identical; the collector config's
 pipelines reference defined components; the Grafana dashboard parses and its
-queries name only defined metrics; no file under k8s/ puts a `$patch: delete`
+queries name only series deploy/metrics.md lists; no file under k8s/ puts a `$patch: delete`
 in a multi-document file (kubectl 1.32's kustomize v5.5.0 panics on one).
 The self-test also feeds `same` renders that differ in known ways.
 """
@@ -60,7 +65,8 @@ import jsonschema
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "scaledobject-keda-v1alpha1.json"}
+CRD_SCHEMAS = {("keda.sh/v1alpha1", "ScaledObject"): "scaledobject-keda-v1alpha1.json",
+               ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-monitoring-v1.json"}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume", "StorageClass",
                   "PriorityClass", "RuntimeClass", "CustomResourceDefinition", "IngressClass"}
@@ -167,8 +173,8 @@ class Overlay:
 
     def run(self):
         for check in (self.check_namespaces, self.check_crds, self.check_workloads, self.check_services,
-                      self.check_pdbs, self.check_scaledobjects, self.check_networkpolicies, self.check_traffic,
-                      self.check_gateway_config):
+                      self.check_pdbs, self.check_scaledobjects, self.check_metrics, self.check_networkpolicies,
+                      self.check_traffic, self.check_gateway_config):
             try:
                 check()
             except Exception as e:  # a malformed object must fail the run, not crash it
@@ -369,7 +375,41 @@ class Overlay:
                 if t.get("type") == "prometheus":
                     for m in metric_names(t.get("metadata", {}).get("query", "")):
                         if self.known_metrics is not None and m not in self.known_metrics:
-                            self.err(so, f"query names unknown metric {m!r} (not in services/gateway/src/metrics.rs)")
+                            self.err(so, f"query names unknown metric {m!r} (not in deploy/metrics.md)")
+
+    def check_metrics(self):
+        monitors = self.by_kind.get("PodMonitor", [])
+        for pm in monitors:
+            spec = pm["spec"]
+            pods = self.selected(spec.get("selector")) if not empty_selector(spec.get("selector")) else []
+            if not pods:
+                self.err(pm, f"selector {spec.get('selector')} selects no pod template")
+            for ep in spec.get("podMetricsEndpoints") or []:
+                if not any(p.port_number(ep.get("port")) is not None for p in pods):
+                    self.err(pm, f"endpoint port {ep.get('port')!r} names no port of a pod it selects")
+        for pod in self.pods:
+            notes = (pod.obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+            if notes.get("prometheus.io/scrape") == "true":
+                port = notes.get("prometheus.io/port", "")
+                if not port.isdigit() or pod.port_number(int(port)) is None:
+                    self.err(pod.obj, f"prometheus.io/port {port!r} is not a port of the pod")
+            for c in pod.containers:
+                if (c.get("args") or [None])[0] not in ("decode", "infer", "track"):
+                    continue
+                listen = self.env_of(pod, c).get("SV_METRICS_LISTEN")
+                host, _, port = (listen or "").rpartition(":")
+                if not listen or host.strip("[]") in LOOPBACK:
+                    self.err(pod.obj, f"container {c['name']}: metrics on loopback only (SV_METRICS_LISTEN "
+                                      f"{listen or 'unset'}): Prometheus cannot scrape them")
+                    continue
+                names = [p.get("name") for p in c.get("ports") or [] if str(p["containerPort"]) == port]
+                if not names:
+                    self.err(pod.obj, f"container {c['name']}: SV_METRICS_LISTEN={listen} but the container "
+                                      f"declares no port {port}")
+                elif monitors and not any(selects(pm["spec"].get("selector"), pod.labels) and names[0] in
+                                          [ep.get("port") for ep in pm["spec"].get("podMetricsEndpoints") or []]
+                                          for pm in monitors):
+                    self.err(pod.obj, f"container {c['name']}: no PodMonitor scrapes its metrics port {names[0]!r}")
 
     def check_networkpolicies(self):
         for np_ in self.by_kind.get("NetworkPolicy", []):
@@ -547,29 +587,24 @@ def metric_names(text):
     return set(re.findall(r"\b(sv_[a-z0-9_]+)", text))
 
 
-def gateway_metrics(root):
-    """Exposed series names from the prometheus-client registrations in metrics.rs."""
-    path = os.path.join(root, "services/gateway/src/metrics.rs")
-    src = open(path).read()
-    prefix = re.search(r'Registry::with_prefix\("(\w+)"\)', src)
-    fields = dict(re.findall(r"^\s*(\w+):\s*([^\n]+?),?\s*$", src, re.M))
+def known_metrics(root):
+    """Every series name deploy/metrics.md lists, as queried (a histogram's
+    _bucket, _sum and _count)."""
+    path = os.path.join(root, "deploy/metrics.md")
     names = set()
-    for name, var in re.findall(r'register\(\s*"(\w+)",\s*"[^"]*",\s*(\w+)\.clone\(\)', src):
-        full = f"{prefix.group(1)}_{name}" if prefix else name
-        kind = fields.get(var, "")
-        if "Counter" in kind:
-            names.add(full + "_total")
-        elif "Histogram" in kind:
-            names |= {full + "_bucket", full + "_sum", full + "_count"}
-        else:
-            names.add(full)
+    for line in open(path):
+        row = re.match(r"^\| ((?:`sv_[a-z0-9_]+`(?:, )?)+) \| (counter|gauge|histogram) \|", line)
+        if not row:
+            continue
+        for name in re.findall(r"`(sv_[a-z0-9_]+)`", row.group(1)):
+            names |= {name + s for s in ("_bucket", "_sum", "_count")} if row.group(2) == "histogram" else {name}
     if not names:
-        raise SystemExit(f"k8s-validate: found no metric registrations in {path}")
+        raise SystemExit(f"k8s-validate: found no series in the tables of {path}")
     return names
 
 
 # Every SV_ variable the binary reads (filled from the clap arguments in
-# services/cli/src/*.rs), and the upstream each gRPC subcommand cannot start without.
+# services/cli/src/**/*.rs), and the upstream each gRPC subcommand cannot start without.
 CLI_ENV = set()
 UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": "SV_TRACK_ADDR"}
 
@@ -580,12 +615,13 @@ TEST_ONLY_ENV = ("SV_ALLOW_LOCAL_FILES", "SV_ALLOW_NET", "SV_ALLOW_PRIVATE_URLS"
 
 
 def cli_env(root):
-    src = os.path.join(root, "services/cli/src")
     names = set()
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".rs"):
-            text = open(os.path.join(src, name)).read()
-            names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+    # Every file under the binary's sources: a module may be a folder.
+    for here, _, files in os.walk(os.path.join(root, "services/cli/src")):
+        for name in sorted(files):
+            if name.endswith(".rs"):
+                text = open(os.path.join(here, name)).read()
+                names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
     return names
 
 
@@ -801,6 +837,19 @@ def breaks():
          lambda o: o.remove(find(o, "ConfigMap", container(o, "gateway")["envFrom"][0]["configMapRef"]["name"]))),
         ("unpinned image", "no pinned tag",
          lambda o: container(o, "track").update(image="ghcr.io/your-org/scorevision")),
+        ("a stage's metrics on loopback", "metrics on loopback only",
+         lambda o: env(container(o, "track"), "SV_METRICS_LISTEN", "127.0.0.1:9463")),
+        ("metrics on an undeclared port", "SV_METRICS_LISTEN=0.0.0.0:9999",
+         lambda o: env(container(o, "decode"), "SV_METRICS_LISTEN", "0.0.0.0:9999")),
+        ("annotation names an undeclared port", "prometheus.io/port '9499'",
+         lambda o: find(o, "Deployment", "infer")["spec"]["template"]["metadata"]["annotations"].update(
+             {"prometheus.io/port": "9499"})),
+        ("PodMonitor endpoint names no port", "names no port of a pod",
+         lambda o: find(o, "PodMonitor", "scorevision")["spec"]["podMetricsEndpoints"][1].update(port="metric")),
+        ("no PodMonitor scrapes a stage", "no PodMonitor scrapes",
+         lambda o: find(o, "PodMonitor", "scorevision")["spec"]["podMetricsEndpoints"].pop(1)),
+        ("PodMonitor unknown field", "schema podmonitor",
+         lambda o: find(o, "PodMonitor", "scorevision")["spec"].update(endpoints=[])),
     ]
 
 
@@ -890,7 +939,7 @@ def main(argv):
         return 1
     if len(argv) >= 3 and argv[0] == "check" and argv[1] == "--root":
         root = argv[2]
-        known = gateway_metrics(root)
+        known = known_metrics(root)
         CLI_ENV.update(cli_env(root))
         errors, notes, total, crds, first = [], [], 0, 0, None
         for arg in argv[3:]:

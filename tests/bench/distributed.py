@@ -47,11 +47,13 @@ class Stages:
         os.makedirs(shm, exist_ok=True)
         decode, infer, track = free_port(), free_port(), free_port()
         # `ask` names the clip by its path: this decode reads local files.
-        self.start("decode", ["--listen", f"127.0.0.1:{decode}", "--shm-dir", shm, "--allow-local-files"])
-        self.start("infer", ["--listen", f"127.0.0.1:{infer}", "--decode", f"http://127.0.0.1:{decode}",
+        # Metrics on free ports: each stage's default is one fixed port.
+        metrics = lambda: ["--metrics-listen", f"127.0.0.1:{free_port()}"]  # noqa: E731
+        self.start("decode", ["--listen", f"127.0.0.1:{decode}", *metrics(), "--shm-dir", shm, "--allow-local-files"])
+        self.start("infer", ["--listen", f"127.0.0.1:{infer}", *metrics(), "--decode", f"http://127.0.0.1:{decode}",
                              "--frame-transport", self.transport, "--shm-dir", shm, "--player", self.ctx.player,
                              "--pitch", self.ctx.pitch, "--providers", "cpu", *self.ctx.settings])
-        self.start("track", ["--listen", f"127.0.0.1:{track}", "--infer", f"http://127.0.0.1:{infer}"])
+        self.start("track", ["--listen", f"127.0.0.1:{track}", *metrics(), "--infer", f"http://127.0.0.1:{infer}"])
         for name in ("decode", "infer", "track"):
             self.wait_serving(name)
         self.track = f"http://127.0.0.1:{track}"

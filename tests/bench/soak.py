@@ -164,11 +164,13 @@ def start_distributed(procs, ctx, port):
     shm = os.path.join(ctx.scratch, "shm")
     os.makedirs(shm, exist_ok=True)
     decode, infer, track = free_port(), free_port(), free_port()
-    procs.start("decode", ["decode", "--listen", f"127.0.0.1:{decode}", "--shm-dir", shm,
+    # Metrics on free ports: each stage's default is one fixed port.
+    metrics = lambda: ["--metrics-listen", f"127.0.0.1:{free_port()}"]  # noqa: E731
+    procs.start("decode", ["decode", "--listen", f"127.0.0.1:{decode}", *metrics(), "--shm-dir", shm,
                            "--allow-net", "127.0.0.1/32"])
-    procs.start("infer", ["infer", "--listen", f"127.0.0.1:{infer}", "--decode", f"http://127.0.0.1:{decode}",
+    procs.start("infer", ["infer", "--listen", f"127.0.0.1:{infer}", *metrics(), "--decode", f"http://127.0.0.1:{decode}",
                           "--frame-transport", ctx.transport, "--shm-dir", shm, *ctx.models])
-    procs.start("track", ["track", "--listen", f"127.0.0.1:{track}", "--infer", f"http://127.0.0.1:{infer}"])
+    procs.start("track", ["track", "--listen", f"127.0.0.1:{track}", *metrics(), "--infer", f"http://127.0.0.1:{infer}"])
     procs.start("gateway", ["gateway", "--track", f"http://127.0.0.1:{track}",
                             "--config", gateway_config(ctx.scratch, port)])
 

@@ -6,8 +6,10 @@
 pub mod chain;
 pub mod golden;
 pub mod http;
+pub mod openmetrics;
 pub mod otlp;
 pub mod png_frames;
+pub mod prometheus;
 
 use std::path::PathBuf;
 

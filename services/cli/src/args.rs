@@ -14,6 +14,7 @@ use sv_decode::config::{HardwarePreference, PictureSize};
 use sv_decode::fetch::MinRate;
 use sv_telemetry::LogFormat;
 
+use crate::metrics::MetricsListen;
 use crate::pipeline::ConfigError;
 use crate::tuning::Tuning;
 
@@ -122,6 +123,10 @@ pub struct ProcessArgs {
     pub fetch: FetchArgs,
     #[command(flatten)]
     pub keypoints: KeypointArgs,
+    /// Answer Prometheus' GET /metrics on this address while the clip runs
+    /// (decode's, infer's and track's series); off unless given.
+    #[arg(long)]
+    pub metrics_listen: Option<MetricsListen>,
 }
 
 /// What the answer carries for a frame without a pitch instance (`process`,
@@ -275,6 +280,10 @@ pub struct StageServerArgs {
     /// the pod's terminationGracePeriodSeconds).
     #[arg(long, env = "SV_SHUTDOWN_GRACE_S", default_value_t = 20.0)]
     pub grace_s: f64,
+    /// Address to answer Prometheus' GET /metrics on, or `off`. Default:
+    /// loopback, a port per stage (decode 9461, infer 9462, track 9463).
+    #[arg(long, env = "SV_METRICS_LISTEN")]
+    pub metrics_listen: Option<MetricsListen>,
 }
 
 #[derive(Debug, Args)]

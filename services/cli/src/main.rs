@@ -10,6 +10,7 @@ mod bench;
 mod bench_score;
 mod crash;
 mod gateway;
+mod metrics;
 mod pipeline;
 mod process;
 mod score;

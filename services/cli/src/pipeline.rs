@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sv_decode::DecodeConfig;
 use sv_infer::InferConfig;
+use sv_telemetry::metrics::Exposition;
 use sv_track::ByteTrackConfig;
 
 use std::path::Path;
@@ -49,6 +50,14 @@ impl Embedded {
             infer,
             track,
         })
+    }
+
+    /// The three stages' Prometheus series, to serve together.
+    pub fn metrics(&self) -> Exposition {
+        let all = self.decode.metrics().exposition();
+        all.include_all(self.infer.metrics().exposition());
+        all.include_all(&self.track.metrics().exposition());
+        all
     }
 }
 

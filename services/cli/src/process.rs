@@ -11,6 +11,7 @@ use sv_core::{ChallengeResponse, FrameTracks, MissingKeypoints, TrackSource, Vid
 use sv_decode::DecodeConfig;
 
 use crate::args::{AskArgs, ProcessArgs};
+use crate::metrics::{MetricsListen, serve_while};
 use crate::pipeline::{ConfigError, Embedded};
 use sv_proto::UpstreamConfig;
 
@@ -20,6 +21,8 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
     let loading = Instant::now();
     let pipeline = Embedded::build(&args.pipeline, decode, None)?;
     let load_time = loading.elapsed();
+    let metrics = MetricsListen::bind(args.metrics_listen.as_ref(), None).await?;
+    let _serving = metrics.map(|listener| serve_while(listener, pipeline.metrics()));
 
     let progress = progress_bar();
     let started = Instant::now();

@@ -3,7 +3,8 @@
 //! The port is bound first so probes get answers at once; readiness turns
 //! true only after both models are loaded and a warm-up frame went through
 //! (`sv_gateway::serve_after`). SIGTERM or Ctrl-C: readiness false, intake
-//! stops, in-flight challenges get the configured grace period.
+//! stops, in-flight challenges get the configured grace period. The
+//! gateway's `/metrics` carries the three stages' series too.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -49,6 +50,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         config,
         listener,
         tracks,
+        &pipeline.metrics(),
         warm_up,
         crate::signals::shutdown(),
     )

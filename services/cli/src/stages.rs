@@ -1,6 +1,7 @@
 //! `scorevision decode|infer|track`: the arguments of one stage, its
 //! upstream wired remote, and a call to the stage crate's `serve` (see
-//! `sv_proto::StageServer` for health, warm-up and the drain on SIGTERM).
+//! `sv_proto::StageServer` for health, warm-up, the drain on SIGTERM and
+//! the metrics port).
 
 use std::time::Duration;
 
@@ -11,14 +12,17 @@ use sv_proto::{ServerOptions, Upstream, UpstreamConfig};
 use tokio::net::TcpListener;
 
 use crate::args::{DecodeArgs, InferArgs, StageServerArgs, TrackArgs};
+use crate::metrics::{self, MetricsListen};
 use crate::pipeline::ConfigError;
 use crate::signals;
 
-/// The listener and the drain every stage server takes; `upstream`: the
-/// addresses of the stage it pulls from, whose health it follows.
+/// The listeners and the drain every stage server takes; `upstream`: the
+/// addresses of the stage it pulls from, whose health it follows;
+/// `metrics`: where its series go unless `--metrics-listen` says.
 async fn server(
     args: &StageServerArgs,
     upstream: Option<&[String]>,
+    metrics: &'static str,
 ) -> anyhow::Result<(TcpListener, ServerOptions)> {
     if !(args.grace_s.is_finite() && args.grace_s >= 0.0) {
         return Err(ConfigError(format!("--grace-s {} is not a duration", args.grace_s)).into());
@@ -31,6 +35,7 @@ async fn server(
         grace: Duration::from_secs_f64(args.grace_s),
         upstream_health,
         max_streams: args.max_streams,
+        metrics: MetricsListen::bind(args.metrics_listen.as_ref(), Some(metrics)).await?,
     };
     Ok((listener, options))
 }
@@ -51,7 +56,7 @@ pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
         slots: args.shm_slots.max(2),
         ..ShmOptions::new(dir)
     });
-    let (listener, server) = server(&args.server, None).await?;
+    let (listener, server) = server(&args.server, None, metrics::DECODE_DEFAULT).await?;
     let config = sv_decode::ServeConfig {
         decode,
         shm,
@@ -67,7 +72,8 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
     remote.shm_dir = args.shm_dir.clone();
     let decode =
         sv_decode::grpc::Remote::connect(&remote).map_err(|e| ConfigError(e.to_string()))?;
-    let (listener, server) = server(&args.server, Some(&args.decode_addrs)).await?;
+    let (listener, server) =
+        server(&args.server, Some(&args.decode_addrs), metrics::INFER_DEFAULT).await?;
     let config = sv_infer::ServeConfig { infer, server };
     Ok(sv_infer::serve(config, decode, listener, signals::shutdown()).await?)
 }
@@ -75,7 +81,8 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
 pub async fn track(args: TrackArgs) -> anyhow::Result<()> {
     let infer = sv_infer::grpc::Remote::connect(&UpstreamConfig::new(&args.infer_addrs))
         .map_err(|e| ConfigError(e.to_string()))?;
-    let (listener, server) = server(&args.server, Some(&args.infer_addrs)).await?;
+    let (listener, server) =
+        server(&args.server, Some(&args.infer_addrs), metrics::TRACK_DEFAULT).await?;
     let config = sv_track::ServeConfig {
         server,
         ..Default::default()

@@ -11,16 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use support::cluster::{Cluster, ClusterOptions};
-use support::{fixture, signed};
+use support::{fixture, sample_clip_url, signed};
 use tonic_health::pb::health_check_response::ServingStatus;
-
-/// The fixture clip over loopback HTTP, as validators send URLs.
-async fn clip_url() -> Result<String> {
-    let clip = std::fs::read(fixture("clip/sample_720p.mp4"))?;
-    let addr =
-        sv_tests::http::serve_files(HashMap::from([("/sample.mp4".to_string(), clip)])).await?;
-    Ok(format!("http://{addr}/sample.mp4"))
-}
 
 /// The embedded pipeline's frames for the fixture clip (`scorevision process`).
 fn embedded_frames() -> Result<Value> {
@@ -50,7 +42,7 @@ async fn same_json_as_embedded(transport: &'static str) -> Result<()> {
         ..Default::default()
     })
     .await?;
-    let url = clip_url().await?;
+    let url = sample_clip_url().await?;
     let reply = signed::challenge(cluster.gateway_http, &url, "same-json").await?;
     anyhow::ensure!(reply.status == 200, "{reply:?}\n{}", cluster.logs());
     let distributed = &reply.body["frames"];
@@ -98,7 +90,7 @@ async fn a_killed_infer_fails_the_challenge_fast_and_the_next_one_succeeds() -> 
         ..Default::default()
     })
     .await?;
-    let url = clip_url().await?;
+    let url = sample_clip_url().await?;
     let gateway = cluster.gateway_http;
     let pending = {
         let url = url.clone();
@@ -167,7 +159,7 @@ async fn sigterm_drains_in_flight_work_and_health_says_so() -> Result<()> {
         Some(ServingStatus::Serving)
     );
 
-    let url = clip_url().await?;
+    let url = sample_clip_url().await?;
     let gateway = cluster.gateway_http;
     let pending = tokio::spawn(async move { signed::challenge(gateway, &url, "drain").await });
     // The first frames reach infer within a few hundred milliseconds and the

@@ -67,6 +67,26 @@ impl DecodeError {
     }
 }
 
+impl DecodeError {
+    /// The failure's name in `sv_decode_failures_total{kind}` (a bounded
+    /// set: never the URL or the file).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "not_found",
+            Self::UnsupportedUrl { .. } => "unsupported_url",
+            Self::LocalFilesRefused => "local_files_refused",
+            Self::Fetch(e) => e.label(),
+            Self::NotAVideo { .. } => "not_a_video",
+            Self::NoVideoStream { .. } => "no_video_stream",
+            Self::PictureTooLarge { .. } => "picture_too_large",
+            Self::Corrupt { .. } => "corrupt",
+            Self::Stalled { .. } => "stalled",
+            Self::MissingElement { .. } => "missing_element",
+            Self::Gstreamer { .. } | Self::Io(_) => "internal",
+        }
+    }
+}
+
 impl From<DecodeError> for StageError {
     fn from(e: DecodeError) -> Self {
         match e {

@@ -177,6 +177,13 @@ pub fn candidates(caps: &gst::Caps) -> Vec<String> {
     fit.into_iter().map(|f| f.name().to_string()).collect()
 }
 
+/// True for the name of a hardware video decoder in the registry
+/// (`nvh264dec`: true; `avdec_h264` or a name it lacks: false).
+pub fn is_hardware_decoder(name: &str) -> bool {
+    gst::ElementFactory::find(name)
+        .is_some_and(|factory| is_hardware_video_decoder_klass(&klass(&factory)))
+}
+
 /// True for an element that decodes video (used to report which one ran).
 pub fn is_video_decoder(element: &gst::Element) -> bool {
     element

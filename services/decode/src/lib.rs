@@ -15,7 +15,8 @@
 //! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
 //!   threads that convert its pictures ([`decode_file`]).
 //! - [`progressive`]: decoding a download while it arrives.
-//! - [`stage`]: [`Stage`], the decode stage in process.
+//! - [`stage`]: [`Stage`], the decode stage in process; [`metrics`]: its
+//!   Prometheus series.
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Decode`, its
 //!   server and [`grpc::Remote`]; frames inline or through [`shm`], the
 //!   shared-memory frame ring for decode and infer on one host.
@@ -39,6 +40,7 @@ pub mod error;
 pub mod fetch;
 pub mod grpc;
 pub mod hardware;
+pub mod metrics;
 pub mod pipeline;
 pub mod progressive;
 pub mod serve;

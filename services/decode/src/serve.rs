@@ -34,7 +34,7 @@ pub fn default_max_streams() -> usize {
 }
 
 /// Serves `scorevision.v1.Decode` on `listener` until `shutdown` resolves,
-/// then drains. The stage is built first (with `decode.warm_up`, the
+/// then drains; its series (`sv_decode_*`) on `config.server.metrics`. The stage is built first (with `decode.warm_up`, the
 /// built-in clip is decoded before the port answers); it is SERVING from
 /// then on.
 pub async fn serve(
@@ -42,13 +42,15 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let local: Arc<dyn FrameSource> =
-        Arc::new(Stage::new(config.decode).map_err(ServeError::stage)?);
+    let stage = Stage::new(config.decode).map_err(ServeError::stage)?;
+    let metrics = stage.metrics().exposition();
+    let local: Arc<dyn FrameSource> = Arc::new(stage);
     let routes = Routes::new(grpc::service(local, config.shm));
     let server = config
         .server
         .with_default_max_streams(default_max_streams());
     StageServer::new(grpc::SERVICE_NAME, routes, server)
+        .with_metrics(metrics)
         .serve(listener, async { Ok::<(), Infallible>(()) }, shutdown)
         .await
 }

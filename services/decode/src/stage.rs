@@ -16,6 +16,7 @@ use crate::budget::{FrameBudget, Held};
 use crate::config::DecodeConfig;
 use crate::error::DecodeError;
 use crate::fetch::{FetchError, Fetcher};
+use crate::metrics::DecodeMetrics;
 use crate::pipeline::{self, DecodeSummary};
 use crate::progressive::{self, GrowingFile, Outcome, Progress, Report};
 use crate::source::{self, Download, Source};
@@ -25,6 +26,8 @@ use crate::source::{self, Download, Source};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecodeStats {
     pub frames: u64,
+    /// Bytes of the video downloaded (zero for local files).
+    pub bytes: u64,
     /// Until the download's last byte (zero for local files).
     pub download: Duration,
     /// Until the video's first byte arrived (None for local files).
@@ -54,6 +57,7 @@ pub struct Stage {
     fetcher: Arc<Fetcher>,
     last: Arc<Mutex<DecodeStats>>,
     in_flight: Arc<AtomicUsize>,
+    metrics: DecodeMetrics,
 }
 
 /// Counts a video in [`Stage::in_flight`] for as long as it lives.
@@ -85,12 +89,20 @@ impl Stage {
             let _ = crate::warm::once(&config);
         }
         let fetcher = Fetcher::new(config.fetch.clone())?;
+        let in_flight = Arc::default();
+        let metrics = DecodeMetrics::new(fetcher.retries().clone(), Arc::clone(&in_flight));
         Ok(Self {
             config: Arc::new(config),
             fetcher: Arc::new(fetcher),
             last: Arc::default(),
-            in_flight: Arc::default(),
+            in_flight,
+            metrics,
         })
+    }
+
+    /// The stage's Prometheus series (`sv_decode_*`).
+    pub fn metrics(&self) -> &DecodeMetrics {
+        &self.metrics
     }
 
     /// Statistics of the most recently finished video.
@@ -144,6 +156,7 @@ impl FrameSource for Stage {
                 )
                 .await
             {
+                this.metrics.failed(&e);
                 // The receiver may be gone already; then nobody needs to know.
                 let _ = tx.send((Err(StageError::from(e)), None)).await;
             }
@@ -236,6 +249,7 @@ impl Stage {
                 "Video decoded."
             );
         }
+        self.metrics.finished(&stats, summary.cancelled);
         if let Ok(mut last) = self.last.lock() {
             *last = stats;
         }
@@ -336,6 +350,7 @@ impl Stage {
         let (outcome, report, first_frame, busy) = decoded?;
         let stats = |summary: &DecodeSummary, report: &Report| DecodeStats {
             frames: summary.frames,
+            bytes: progress.snapshot().written,
             download: downloaded.unwrap_or_else(|| started.elapsed()),
             first_byte: progress
                 .first_byte()

@@ -8,17 +8,20 @@
 //! - `sv_gateway_frames_total` (rate() of it is frames/s) and
 //!   `sv_gateway_challenge_frames_per_second` (the last challenge's).
 //! - `sv_gateway_in_flight`, `sv_gateway_queued`: slots in use, waiters.
+//!
+//! The embedded `serve` adds its stages' series ([`Metrics::include`]), so
+//! one scrape of `/metrics` sees decode, infer and track too.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use sv_telemetry::metrics::{Exposition, seconds_histogram};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {
@@ -32,13 +35,14 @@ struct StageLabel {
 
 fn stage_histogram() -> Histogram {
     // 10 ms .. ~164 s.
-    Histogram::new(exponential_buckets(0.01, 2.0, 15))
+    seconds_histogram(0.01)
 }
 
 /// Cheap to clone; every clone updates the same series.
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Arc<Registry>,
+    /// This registry, then whatever [`Metrics::include`] added.
+    exposition: Exposition,
     challenges: Family<OutcomeLabel, Counter>,
     stages: Family<StageLabel, Histogram, fn() -> Histogram>,
     frames: Counter,
@@ -83,7 +87,7 @@ impl Metrics {
         registry.register("in_flight", "Challenges holding a slot", in_flight.clone());
         registry.register("queued", "Challenges waiting for a slot", queued.clone());
         Self {
-            registry: Arc::new(registry),
+            exposition: Exposition::new(Arc::new(registry)),
             challenges,
             stages,
             frames,
@@ -118,14 +122,17 @@ impl Metrics {
         }
     }
 
+    /// Serves `stages`' series with the gateway's own (the embedded
+    /// pipeline's decode, infer and track).
+    pub fn include(&self, stages: &Exposition) {
+        self.exposition.include_all(stages);
+    }
+
     /// Prometheus text exposition, with the slot gauges set to `now`.
     pub fn render(&self, in_flight: usize, queued: usize) -> String {
         self.in_flight.set(in_flight as i64);
         self.queued.set(queued as i64);
-        let mut text = String::new();
-        // Writing into a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
-        text
+        self.exposition.render()
     }
 }
 
@@ -150,5 +157,19 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} not in\n{text}");
         }
+    }
+
+    #[test]
+    fn included_stage_series_are_served_with_the_gateway_s() {
+        let metrics = Metrics::new();
+        let frames = Counter::<u64>::default();
+        frames.inc_by(50);
+        let mut stage = Registry::with_prefix("sv_track");
+        stage.register("frames", "Frames tracked", frames);
+        metrics.include(&Exposition::new(Arc::new(stage)));
+        let text = metrics.render(0, 0);
+        assert!(text.contains("sv_gateway_in_flight 0\n"), "{text}");
+        assert!(text.contains("sv_track_frames_total 50\n"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1, "{text}");
     }
 }

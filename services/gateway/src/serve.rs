@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use sv_core::TrackSource;
 use sv_proto::Upstream;
+use sv_telemetry::metrics::Exposition;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
 
@@ -88,11 +89,13 @@ pub async fn serve_state(
 
 /// The embedded mode (`scorevision serve`): binds at once so probes get
 /// answers, and turns ready once `warm_up` (the pipeline's) resolves. A
-/// failed warm-up stops the gateway and is returned.
+/// failed warm-up stops the gateway and is returned. `stage_metrics`, the
+/// embedded stages' series, are served on `/metrics` with the gateway's.
 pub async fn serve_after<E>(
     config: GatewayConfig,
     listener: TcpListener,
     tracks: Arc<dyn TrackSource>,
+    stage_metrics: &Exposition,
     warm_up: impl Future<Output = Result<(), E>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error>
@@ -100,6 +103,7 @@ where
     E: Into<Box<dyn StdError + Send + Sync>>,
 {
     let state = AppState::from_config(&config, tracks).await?;
+    state.metrics().include(stage_metrics);
     let readiness = state.readiness();
     let server = AbortOnDrop(tokio::spawn(serve_state(state, listener, shutdown)));
     warm_up.await.map_err(|e| Error::WarmUp(e.into()))?;

@@ -147,6 +147,11 @@ pub trait Engine: Send {
     fn describe(&self) -> String {
         self.provider().name().to_owned()
     }
+    /// The providers wanted before [`provider`](Self::provider) that the
+    /// engine did not get, each with why.
+    fn skipped(&self) -> &[(Provider, String)] {
+        &[]
+    }
     /// The element type the model's input takes.
     fn input_type(&self) -> ElementType {
         ElementType::F32
@@ -774,6 +779,10 @@ impl Engine for OrtEngine {
 
     fn provider(&self) -> Provider {
         self.choice.provider
+    }
+
+    fn skipped(&self) -> &[(Provider, String)] {
+        &self.choice.skipped
     }
 
     fn describe(&self) -> String {

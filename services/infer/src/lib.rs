@@ -20,7 +20,8 @@
 //! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
 //!   Runtime lanes, postprocessing, all overlapping) and the stage built on
 //!   them; [`keyframes`]: which frames the stage runs the models on
-//!   (`--infer-interval`, scene cuts).
+//!   (`--infer-interval`, scene cuts); [`metrics`]: the stage's Prometheus
+//!   series (runs, batch fill, run time, lanes, GPU memory).
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Infer`, its server
 //!   and [`grpc::Remote`].
 //!
@@ -40,6 +41,7 @@ pub mod error;
 pub mod grpc;
 pub mod keyframes;
 mod metadata;
+pub mod metrics;
 pub mod model;
 mod onnx_file;
 pub mod post;

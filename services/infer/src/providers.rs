@@ -278,7 +278,12 @@ pub struct ProviderChoice {
 }
 
 /// Why a wanted provider is skipped when the library lacks it.
-const NOT_BUILT: &str = "this ONNX Runtime library was built without it";
+pub(crate) const NOT_BUILT: &str = "this ONNX Runtime library was built without it";
+
+/// Whether a skipped provider's reason is only that the library lacks it.
+pub fn is_not_built(why: &str) -> bool {
+    why == NOT_BUILT
+}
 
 impl fmt::Display for ProviderChoice {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -40,7 +40,8 @@ pub fn default_max_streams(lanes: usize) -> usize {
 struct WarmUpError(#[source] InferError);
 
 /// Serves `scorevision.v1.Infer` over frames from `upstream` on `listener`
-/// until `shutdown` resolves, then drains. The models are loaded first;
+/// until `shutdown` resolves, then drains; its series (`sv_infer_*`) on
+/// `config.server.metrics`. The models are loaded first;
 /// health answers NOT_SERVING until a [`WARM_UP_SIZE`] frame went through
 /// every lane (and, with `server.upstream_health`, while decode has no
 /// serving replica). `upstream` is whatever [`FrameSource`] the caller
@@ -68,6 +69,7 @@ pub async fn serve<U: FrameSource>(
         .server
         .with_default_max_streams(default_max_streams(lanes));
     StageServer::new(grpc::SERVICE_NAME, routes, server)
+        .with_metrics(stage.metrics().exposition().clone())
         .serve(listener, warm_up, shutdown)
         .await
 }

@@ -13,7 +13,8 @@
 //!   answered from the keyframes on either side.
 //! - [`agreement`]: how closely one answer follows another (an answer at
 //!   some interval against the every-frame answer).
-//! - [`stage`]: [`Stage`], the `TrackSource` built on them.
+//! - [`stage`]: [`Stage`], the `TrackSource` built on them; [`metrics`]:
+//!   its Prometheus series.
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Track`, its server
 //!   and [`grpc::Remote`].
 
@@ -21,6 +22,7 @@ pub mod agreement;
 pub mod bytetrack;
 pub mod fill;
 pub mod grpc;
+pub mod metrics;
 pub mod serve;
 pub mod stage;
 

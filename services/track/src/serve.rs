@@ -23,7 +23,8 @@ pub struct ServeConfig {
 }
 
 /// Serves `scorevision.v1.Track` over detections from `upstream` on
-/// `listener` until `shutdown` resolves, then drains. Tracking needs no
+/// `listener` until `shutdown` resolves, then drains; its series
+/// (`sv_track_*`) on `config.server.metrics`. Tracking needs no
 /// warm-up: the stage is SERVING at once, or (with
 /// `server.upstream_health`) while infer and decode have serving replicas.
 /// `upstream` is whatever [`DetectionSource`] the caller wires in (infer's
@@ -34,9 +35,12 @@ pub async fn serve<U: DetectionSource>(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let stage: Arc<dyn TrackSource> = Arc::new(Stage::new(upstream, config.bytetrack));
+    let stage = Stage::new(upstream, config.bytetrack);
+    let metrics = stage.metrics().exposition();
+    let stage: Arc<dyn TrackSource> = Arc::new(stage);
     let routes = Routes::new(grpc::service(stage));
     StageServer::new(grpc::SERVICE_NAME, routes, config.server)
+        .with_metrics(metrics)
         .serve(listener, async { Ok::<(), Infallible>(()) }, shutdown)
         .await
 }

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::bytetrack::{ByteTrack, ByteTrackConfig};
 use crate::fill::{Filler, OneSided};
+use crate::metrics::TrackMetrics;
 
 /// Cumulative time spent tracking and filling.
 #[derive(Debug, Default)]
@@ -43,6 +44,7 @@ pub struct Stage<U> {
     config: ByteTrackConfig,
     one_sided: OneSided,
     stats: Arc<TrackStats>,
+    metrics: TrackMetrics,
 }
 
 impl<U: DetectionSource> Stage<U> {
@@ -52,6 +54,7 @@ impl<U: DetectionSource> Stage<U> {
             config,
             one_sided: OneSided::default(),
             stats: Arc::default(),
+            metrics: TrackMetrics::new(),
         }
     }
 
@@ -64,6 +67,11 @@ impl<U: DetectionSource> Stage<U> {
 
     pub fn stats(&self) -> &TrackStats {
         &self.stats
+    }
+
+    /// The stage's Prometheus series (`sv_track_*`).
+    pub fn metrics(&self) -> &TrackMetrics {
+        &self.metrics
     }
 }
 
@@ -79,12 +87,15 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
         let mut detections = self.upstream.detect(request);
         let mut filler = Filler::new(ByteTrack::new(self.config.clone()), self.one_sided);
         let stats = self.stats.clone();
+        let metrics = self.metrics.clone();
         let (tx, rx) = mpsc::channel(16);
         let work = async move {
+            let mut live = metrics.challenge();
             let mut done: Vec<FrameTracks> = Vec::new();
             loop {
                 let next = detections.next().await;
                 let ended = next.is_none();
+                let received = matches!(next, Some(Ok(_)));
                 // Microseconds per frame: cheaper inline than a hop to a
                 // blocking thread.
                 let started = Instant::now();
@@ -100,13 +111,21 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
                         None
                     }
                 };
+                let took = started.elapsed();
+                let filled = filler.filled() - filled;
                 stats
                     .busy_ns
-                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
                 stats.frames.fetch_add(done.len() as u64, Ordering::Relaxed);
-                stats
-                    .filled
-                    .fetch_add(filler.filled() - filled, Ordering::Relaxed);
+                stats.filled.fetch_add(filled, Ordering::Relaxed);
+                // Counted before the frames go: whoever reads them all has
+                // the series up to date.
+                if received {
+                    let tracks = filler.active_tracks();
+                    live.frame(took.as_secs_f64(), done.len(), filled, tracks);
+                } else {
+                    live.finished(done.len(), filled);
+                }
                 for frame in done.drain(..) {
                     if tx.send(Ok(frame)).await.is_err() {
                         return; // the caller left

@@ -1,13 +1,16 @@
 //! [`StageServer`] in process on port 0: health NOT_SERVING until the
 //! warm-up resolves, a failed warm-up, the drain on shutdown (in-flight
-//! streams finish; the grace period cuts what does not), reflection, and a
-//! stage following the health of the stage below it.
+//! streams finish; the grace period cuts what does not), reflection, a
+//! stage following the health of the stage below it, and the stream limit
+//! with its series on the metrics port.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
 use sv_core::{FrameTracks, StageError, VideoRequest};
 use sv_proto::client::RemoteStage;
 use sv_proto::server::answer;
@@ -16,6 +19,7 @@ use sv_proto::v1::track_client::TrackClient;
 use sv_proto::v1::track_server::{Track, TrackServer};
 use sv_proto::v1::{self, TrackMessage};
 use sv_proto::{ServeError, ServerOptions, StageServer, Upstream, UpstreamConfig, chain};
+use sv_telemetry::metrics::Exposition;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
@@ -96,11 +100,22 @@ impl Running {
 
 /// `service` on a port of its own, warm once the test says so.
 async fn start(service: &'static str, source: Scripted, options: ServerOptions) -> Running {
+    start_with_metrics(service, source, options, Exposition::default()).await
+}
+
+/// [`start`], with the stage's own series `metrics`.
+async fn start_with_metrics(
+    service: &'static str,
+    source: Scripted,
+    options: ServerOptions,
+    metrics: Exposition,
+) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("local addr");
     let (warm, warmed) = oneshot::channel::<Result<(), std::io::Error>>();
     let (shutdown, stop) = oneshot::channel::<()>();
-    let server = StageServer::new(service, Routes::new(TrackServer::new(source)), options);
+    let server = StageServer::new(service, Routes::new(TrackServer::new(source)), options)
+        .with_metrics(metrics);
     let served = tokio::spawn(server.serve(
         listener,
         async move { warmed.await.unwrap_or(Ok(())) },
@@ -377,14 +392,39 @@ async fn a_stage_serves_only_while_the_stage_below_does_and_relays_it() {
     above.served().await.expect("a clean stop");
 }
 
+/// The body of `GET path` on `addr` (HTTP/1.1, `Connection: close`).
+async fn http_get(addr: SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_beyond_the_limit_are_refused_at_once_and_a_closed_one_frees_its_place() {
     let source = Scripted::default();
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let metrics_addr = metrics_listener.local_addr().expect("addr");
     let options = ServerOptions {
         max_streams: 2,
+        metrics: Some(metrics_listener),
         ..options(PATIENCE)
     };
-    let mut server = start(chain::TRACK, source.clone(), options).await;
+    // The stage's own series are served beside the server's.
+    let answered = Counter::<u64>::default();
+    let mut stage = Registry::with_prefix("sv_track");
+    stage.register("frames", "Frames answered", answered.clone());
+    let mut server = start_with_metrics(
+        chain::TRACK,
+        source.clone(),
+        options,
+        Exposition::new(Arc::new(stage)),
+    )
+    .await;
     server.warm_up(Ok(()));
     wait_for(server.addr, "", ServingStatus::Serving).await;
     let url = server.url();
@@ -408,6 +448,16 @@ async fn streams_beyond_the_limit_are_refused_at_once_and_a_closed_one_frees_its
     };
     assert_eq!(error.kind, sv_core::ErrorKind::Overloaded, "{error}");
     assert!(error.message.contains("2 streams already open"), "{error}");
+    answered.inc_by(2);
+    let text = http_get(metrics_addr, "/metrics").await;
+    for line in [
+        "# TYPE sv_track_streams gauge\nsv_track_streams 2.0\n",
+        "sv_track_max_streams 2.0\n",
+        "# TYPE sv_track_streams_refused counter\nsv_track_streams_refused_total 1\n",
+        "sv_track_frames_total 2\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in\n{text}");
+    }
     // Probes are never limited.
     assert_eq!(health(server.addr, "").await, Some(ServingStatus::Serving));
     // One stream goes: its place is free again.

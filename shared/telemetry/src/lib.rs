@@ -11,12 +11,16 @@
 //!   `TraceContext` map, tonic metadata and HTTP headers, so one trace spans
 //!   all four processes; [`stage_span`] is how every stage and the gateway
 //!   join a request's trace and pass it on.
+//! - [`metrics`]: what every stage's Prometheus series share: one
+//!   exposition of several registries, `GET /metrics` on a port of its own,
+//!   gauges read when scraped.
 //!
 //! [`init`] installs the stack process-wide and is for `main` only. Tests never
 //! install a global subscriber: they call [`subscriber::build`] and scope the
 //! result with `tracing::subscriber::set_default`.
 
 pub mod config;
+pub mod metrics;
 mod otel;
 pub mod propagation;
 pub mod subscriber;

@@ -34,6 +34,9 @@ pub fn free_port() -> u16 {
 pub struct Service {
     pub name: &'static str,
     pub addr: SocketAddr,
+    /// Where a stage server answers `GET /metrics` (a port of its own,
+    /// never the stage's fixed default: tests run side by side).
+    pub metrics: Option<SocketAddr>,
     args: Vec<String>,
     env: BTreeMap<String, String>,
     log: PathBuf,
@@ -43,17 +46,28 @@ pub struct Service {
 }
 
 impl Service {
-    /// `scorevision ARGS` listening on `port`, logging into `dir`; not started.
+    /// `scorevision ARGS` listening on `port`, logging into `dir`; not
+    /// started. A stage server gets a free metrics port unless ARGS name one.
     pub fn new(
         name: &'static str,
         port: u16,
-        args: Vec<String>,
+        mut args: Vec<String>,
         env: BTreeMap<String, String>,
         dir: &Path,
     ) -> Self {
+        let stage = matches!(
+            args.first().map(String::as_str),
+            Some("decode" | "infer" | "track")
+        );
+        let metrics = (stage && !args.iter().any(|a| a == "--metrics-listen")).then(|| {
+            let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+            args.extend(["--metrics-listen".into(), addr.to_string()]);
+            addr
+        });
         Self {
             name,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            metrics,
             args,
             env,
             log: dir.join(format!("{name}.log")),
@@ -150,6 +164,12 @@ impl Service {
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The stage server's `GET /metrics`.
+    pub async fn metrics_text(&self) -> Result<String> {
+        let addr = self.metrics.context("no metrics port")?;
+        sv_tests::http::get(addr, "/metrics").await
     }
 
     pub fn log(&self) -> String {

@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod signed;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub fn fixture(rel: &str) -> PathBuf {
@@ -17,4 +18,12 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The fixture clip over loopback HTTP, as validators send URLs.
+pub async fn sample_clip_url() -> anyhow::Result<String> {
+    let clip = std::fs::read(fixture("clip/sample_720p.mp4"))?;
+    let addr =
+        sv_tests::http::serve_files(HashMap::from([("/sample.mp4".to_string(), clip)])).await?;
+    Ok(format!("http://{addr}/sample.mp4"))
 }

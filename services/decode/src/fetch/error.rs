@@ -115,6 +115,25 @@ impl FetchError {
         }
     }
 
+    /// The failure's name in `sv_decode_failures_total{kind}` (one per
+    /// variant, a bounded set: never the URL or the host).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::InvalidUrl { .. } => "download_invalid_url",
+            Self::UnsupportedScheme { .. } => "download_unsupported_scheme",
+            Self::ForbiddenTarget { .. } => "download_forbidden_target",
+            Self::Status { .. } => "download_status",
+            Self::NotAVideo { .. } | Self::NotAVideoBody { .. } => "download_not_a_video",
+            Self::TooSlow { .. } => "download_too_slow",
+            Self::TooLarge { .. } => "download_too_large",
+            Self::TooManyRedirects { .. } | Self::BadRedirect { .. } => "download_redirect",
+            Self::Connect { .. } => "download_connect",
+            Self::Timeout { .. } | Self::NoResponse { .. } => "download_timeout",
+            Self::Transfer { .. } => "download_transfer",
+            Self::Io { .. } | Self::Client { .. } => "download_internal",
+        }
+    }
+
     /// Worth another attempt: the host may answer next time. Never a 4xx,
     /// nor a host too slow (another window of trickle helps nobody), nor
     /// one that took the connection and never answered (another wait as

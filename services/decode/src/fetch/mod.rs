@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use prometheus_client::metrics::counter::Counter;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sv_core::text::redact_credentials;
 use tokio::io::AsyncWriteExt;
@@ -98,6 +99,8 @@ pub struct Fetcher {
     policy: FetchPolicy,
     guard: Arc<Guard>,
     client: reqwest::Client,
+    /// Attempts retried (`sv_decode_download_retries_total`).
+    retries: Counter,
 }
 
 impl Fetcher {
@@ -124,11 +127,17 @@ impl Fetcher {
             policy,
             guard,
             client,
+            retries: Counter::default(),
         })
     }
 
     pub fn policy(&self) -> &FetchPolicy {
         &self.policy
+    }
+
+    /// Download attempts retried so far, as a Prometheus counter.
+    pub fn retries(&self) -> &Counter {
+        &self.retries
     }
 
     /// Downloads `url` (Drive links rewritten) into `dest`, returning its
@@ -173,6 +182,7 @@ impl Fetcher {
                 Err(e) if e.is_transient() && attempt < self.policy.retries => {
                     let backoff = self.policy.backoff.saturating_mul(1 << attempt.min(16));
                     warn!(url = %shown(url), attempt, error = %e, backoff_ms = backoff.as_millis() as u64, "Download failed; retrying.");
+                    self.retries.inc();
                     tokio::time::sleep(backoff).await;
                     attempt += 1;
                 }

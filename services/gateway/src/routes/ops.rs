@@ -38,10 +38,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .render(slots.in_flight(), slots.queued());
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [(header::CONTENT_TYPE, sv_telemetry::metrics::CONTENT_TYPE)],
         text,
     )
         .into_response()

@@ -16,6 +16,7 @@ use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
 use crate::keyframes::{Keyframes, SCENE_CUT_THRESHOLD};
+use crate::metrics::{InferMetrics, gpu};
 use crate::runtime::Provider;
 use crate::worker::{InferStats, Pending, Worker};
 use submit::{Order, in_order, submissions};
@@ -85,6 +86,12 @@ impl<U: FrameSource> Stage<U> {
             ..config.worker
         };
         let mut stage = Self::with_lanes(upstream, lanes, resolved.batch_size, worker, provider);
+        if provider.is_gpu()
+            && let Some(source) = gpu::open(&resolved.devices)
+        {
+            let registry = gpu::registry(source, &resolved.devices);
+            stage.worker.metrics.include(registry);
+        }
         if resolved.pad_batches {
             stage.batch_wait = Some(config.batch_wait);
         }
@@ -154,7 +161,7 @@ impl<U: FrameSource> Stage<U> {
         let mut pending = Vec::with_capacity(self.lanes);
         for _ in 0..self.lanes {
             let frame = Frame::rgb(0, width, height, data.clone());
-            pending.push(self.worker.submit(vec![frame]).await?);
+            pending.push(self.worker.submit_warm_up(vec![frame]).await?);
         }
         for answer in pending {
             answer.await?;
@@ -180,6 +187,11 @@ impl<U: FrameSource> Stage<U> {
     pub fn stats(&self) -> &InferStats {
         &self.worker.stats
     }
+
+    /// The stage's Prometheus series (`sv_infer_*`).
+    pub fn metrics(&self) -> &InferMetrics {
+        &self.worker.metrics
+    }
 }
 
 impl<U: FrameSource> DetectionSource for Stage<U> {
@@ -193,6 +205,7 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
         let challenge_id = request.challenge_id.clone();
         let frames = self.upstream.frames(request);
         let worker = self.worker.clone();
+        let metrics = self.worker.metrics.clone();
         let (tx, rx) = mpsc::channel(self.batch_size * 2);
         // Answers are awaited by a second task, so up to `in_flight` batches
         // of this video are in the pipeline at once.
@@ -213,6 +226,7 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
                 match answer {
                     Ok(detections) => {
                         for d in detections {
+                            metrics.answered(d.between_keyframes);
                             if tx.send(Ok(d)).await.is_err() {
                                 return; // the caller left; dropping next_rx stops the submitter
                             }
@@ -304,6 +318,7 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
             }
             let counts = keyframes.counts();
             stats.add_between_keyframes(counts.between, counts.cuts);
+            worker.metrics.scene_cuts(counts.cuts);
             if interval > 1 {
                 tracing::info!(
                     challenge_id = %challenge_id,

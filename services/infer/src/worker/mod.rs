@@ -6,7 +6,8 @@
 //!
 //! - [`Worker`]: the handle; [`Worker::submit`] queues a batch and returns
 //!   its [`Pending`] answer, so a caller can keep several batches in flight.
-//! - [`stats`]: frames, batches and time per step.
+//! - [`stats`]: frames, batches and time per step; the Prometheus series
+//!   are [`crate::metrics`]'s.
 
 mod stats;
 mod steps;
@@ -26,6 +27,7 @@ pub use stats::InferStats;
 use crate::config::WorkerConfig;
 use crate::detector::Detector;
 use crate::error::InferError;
+use crate::metrics::InferMetrics;
 use steps::Job;
 
 /// A handle to the pipeline; cheap to clone. Its threads end when the last
@@ -37,6 +39,7 @@ pub struct Worker {
     // Field order matters: the queue closes before the threads are joined.
     jobs: mpsc::Sender<Job>,
     pub stats: Arc<InferStats>,
+    pub metrics: InferMetrics,
     _threads: Arc<Threads>,
 }
 
@@ -59,7 +62,8 @@ impl Worker {
     pub fn spawn(detectors: Vec<Detector>, config: WorkerConfig) -> Self {
         let (jobs, rx) = mpsc::channel::<Job>(config.queue.max(1));
         let stats = Arc::new(InferStats::default());
-        let threads = match steps::spawn(detectors, config, rx, stats.clone()) {
+        let metrics = InferMetrics::new(&detectors, stats.clone());
+        let threads = match steps::spawn(detectors, config, rx, stats.clone(), metrics.clone()) {
             Ok(threads) => threads,
             Err(e) => {
                 // The queue's receiver is gone with the thread that failed
@@ -71,6 +75,7 @@ impl Worker {
         Self {
             jobs,
             stats,
+            metrics,
             _threads: Arc::new(Threads(threads)),
         }
     }
@@ -78,11 +83,28 @@ impl Worker {
     /// Queues `frames` (one batch), waiting while the queue is full, and
     /// returns the answer to await.
     pub async fn submit(&self, frames: Vec<Frame>) -> Result<Pending, InferError> {
+        self.submit_job(frames, false).await
+    }
+
+    /// [`submit`](Self::submit) for a warm-up: its runs stay out of the
+    /// metrics.
+    pub async fn submit_warm_up(&self, frames: Vec<Frame>) -> Result<Pending, InferError> {
+        self.submit_job(frames, true).await
+    }
+
+    async fn submit_job(&self, frames: Vec<Frame>, warm_up: bool) -> Result<Pending, InferError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send(Job { frames, reply })
-            .await
-            .map_err(|_| InferError::WorkerGone)?;
+        let count = frames.len();
+        self.metrics.queued(count);
+        let job = Job {
+            frames,
+            reply,
+            warm_up,
+        };
+        if self.jobs.send(job).await.is_err() {
+            self.metrics.dequeued(count);
+            return Err(InferError::WorkerGone);
+        }
         Ok(Pending(answer))
     }
 

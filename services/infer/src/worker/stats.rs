@@ -84,6 +84,11 @@ impl InferStats {
         busy.total + busy.since.map_or(Duration::ZERO, |s| s.elapsed())
     }
 
+    /// Batches between the letterbox and their answer now.
+    pub fn batches_in_pipeline(&self) -> usize {
+        self.busy.lock().map_or(0, |busy| busy.in_flight)
+    }
+
     /// Letterboxing time, summed over the preprocessing threads.
     pub fn preprocess(&self) -> Duration {
         read(&self.preprocess_ns)

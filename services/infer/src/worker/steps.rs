@@ -29,6 +29,7 @@ use crate::config::WorkerConfig;
 use crate::detector::{Detector, assemble};
 use crate::engine::{Engine, Output};
 use crate::error::InferError;
+use crate::metrics::{self, InferMetrics};
 use crate::model::{Postprocess, Preprocess};
 use crate::pre::Letterbox;
 use crate::pre::batch::{self, same_size_runs};
@@ -39,6 +40,8 @@ pub(super) type Reply = oneshot::Sender<Result<Vec<FrameDetections>, InferError>
 pub(super) struct Job {
     pub frames: Vec<Frame>,
     pub reply: Reply,
+    /// A warm-up's: kept out of the metrics.
+    pub warm_up: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +50,24 @@ enum Model {
     Pitch,
 }
 
+impl Model {
+    /// Its `model` label in the metrics.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Players => "players",
+            Self::Pitch => "pitch",
+        }
+    }
+}
+
 /// One model's input for one run of equally sized frames.
 struct Work {
     model: Model,
     tensor: InputTensor,
     shape: [usize; 4],
+    /// The real frames at the front of the tensor (the rest is padding).
+    frames: usize,
+    warm_up: bool,
     done: SyncSender<Result<Output, InferError>>,
 }
 
@@ -78,6 +94,7 @@ pub(super) fn spawn(
     config: WorkerConfig,
     jobs: mpsc::Receiver<Job>,
     stats: Arc<InferStats>,
+    metrics: InferMetrics,
 ) -> Result<Vec<JoinHandle<()>>, std::io::Error> {
     let meta_queue = config.in_flight;
     let (meta_tx, meta_rx) = sync_channel::<Meta>(meta_queue.max(1));
@@ -117,10 +134,11 @@ pub(super) fn spawn(
     let mut threads = Vec::new();
     for (i, (players, pitch)) in engines.into_iter().enumerate() {
         let (work, back, stats) = (work_rx.clone(), back_tx.clone(), stats.clone());
+        let series = (i, metrics.clone());
         threads.push(
             std::thread::Builder::new()
                 .name(format!("sv-infer-lane-{i}"))
-                .spawn(move || lane(players, pitch, &work, &back, &stats))?,
+                .spawn(move || lane(players, pitch, &work, &back, &stats, &series))?,
         );
     }
     drop(back_tx);
@@ -143,7 +161,7 @@ pub(super) fn spawn(
                     back: back_rx,
                     free,
                 };
-                prep.serve(jobs, &meta_tx, &work_tx, &stats)
+                prep.serve(jobs, &meta_tx, &work_tx, &stats, &metrics)
             })?,
     );
     Ok(threads)
@@ -169,14 +187,16 @@ impl Prepare {
         meta: &SyncSender<Meta>,
         work: &SyncSender<Work>,
         stats: &InferStats,
+        metrics: &InferMetrics,
     ) {
         while let Some(job) = jobs.blocking_recv() {
+            metrics.dequeued(job.frames.len());
             if job.reply.is_closed() {
                 continue; // the challenge was cancelled while queued
             }
             stats.batch_started();
             let started = Instant::now();
-            let prepared = self.prepare(&job.frames);
+            let prepared = self.prepare(&job.frames, job.warm_up);
             stats.add_preprocess(started.elapsed());
             let (runs, works) = match prepared {
                 Ok((runs, works)) => (Ok(runs), works),
@@ -217,7 +237,11 @@ impl Prepare {
         }
     }
 
-    fn prepare(&mut self, frames: &[Frame]) -> Result<(Vec<Run>, Vec<Work>), InferError> {
+    fn prepare(
+        &mut self,
+        frames: &[Frame],
+        warm_up: bool,
+    ) -> Result<(Vec<Run>, Vec<Work>), InferError> {
         let mut runs = Vec::new();
         let mut works = Vec::new();
         for range in same_size_runs(frames) {
@@ -237,12 +261,16 @@ impl Prepare {
             works.push(Work {
                 model: Model::Pitch,
                 shape: shape(&pitch_lb),
+                frames: frames.len(),
+                warm_up,
                 tensor: pitch,
                 done: pitch_done,
             });
             works.push(Work {
                 model: Model::Players,
                 shape: shape(&players_lb),
+                frames: frames.len(),
+                warm_up,
                 tensor: players,
                 done: players_done,
             });
@@ -262,6 +290,7 @@ fn lane(
     work: &Mutex<Receiver<Work>>,
     back: &Sender<(Model, InputTensor)>,
     stats: &InferStats,
+    (index, series): &(usize, InferMetrics),
 ) {
     loop {
         // One lane at a time waits on the queue; the others wait for the lock.
@@ -276,8 +305,19 @@ fn lane(
         };
         let started = Instant::now();
         let output = engine.run(item.tensor.view(), item.shape);
+        let took = started.elapsed();
         let host = matches!(item.tensor, InputTensor::Host(_));
-        stats.add_inference(started.elapsed(), host);
+        stats.add_inference(took, host);
+        if !item.warm_up {
+            let run = metrics::Run {
+                model: item.model.label(),
+                provider: engine.provider(),
+                frames: item.frames,
+                slots: item.shape[0],
+                took,
+            };
+            series.observe_run(*index, run);
+        }
         let _ = back.send((item.model, item.tensor));
         let _ = item.done.send(output); // post may have given up on the batch
     }

@@ -24,7 +24,7 @@ use crate::tensor::{ElementType, Input};
 
 /// Frames are 256x256, the models' input size too: letterboxing is the
 /// identity, so boxes come back in frame pixels unchanged.
-const SIZE: u32 = 256;
+pub(crate) const SIZE: u32 = 256;
 
 /// A frame of one grey level (its letterboxed tensor is that level / 255).
 pub(crate) fn frame(index: u64) -> Frame {
@@ -110,7 +110,7 @@ impl Engine for Fake {
     }
 }
 
-fn info(pose: bool) -> ModelInfo {
+pub(crate) fn info(pose: bool) -> ModelInfo {
     let names: BTreeMap<u32, String> = if pose {
         [(0, "pitch".to_string())].into()
     } else {

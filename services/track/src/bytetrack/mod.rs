@@ -207,6 +207,15 @@ impl ByteTrack {
             })
     }
 
+    /// Tracks followed now: those the last update output from (activated
+    /// and tracked, not lost).
+    pub fn active_tracks(&self) -> usize {
+        self.arena[..self.tracked.len()]
+            .iter()
+            .filter(|t| t.is_activated)
+            .count()
+    }
+
     /// `reset()`: forget all tracks and restart ids at 1.
     pub fn reset(&mut self) {
         *self = ByteTrack::new(self.config.clone());

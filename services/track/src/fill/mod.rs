@@ -85,6 +85,11 @@ impl Filler {
         self.filled
     }
 
+    /// Tracks the tracker follows now.
+    pub fn active_tracks(&self) -> usize {
+        self.tracker.active_tracks()
+    }
+
     fn flush(&mut self, next: Option<&Keyframe>, out: &mut Vec<FrameTracks>) {
         for index in self.waiting.drain(..) {
             self.filled += 1;

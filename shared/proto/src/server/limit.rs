@@ -14,6 +14,7 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use http_body::{Body, Frame, SizeHint};
+use prometheus_client::metrics::counter::Counter;
 use sv_core::{ErrorKind, StageError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
@@ -29,6 +30,7 @@ pub struct StreamLimitLayer {
     permits: Arc<Semaphore>,
     max: usize,
     stage: &'static str,
+    refused: Counter,
 }
 
 impl StreamLimitLayer {
@@ -39,12 +41,24 @@ impl StreamLimitLayer {
             permits: Arc::new(Semaphore::new(max)),
             max,
             stage,
+            refused: Counter::default(),
         }
     }
 
     /// Streams open right now.
     pub fn open(&self) -> usize {
         self.max - self.permits.available_permits()
+    }
+
+    /// The most streams open at once.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Streams refused so far (shared by every clone; registered as
+    /// `sv_<stage>_streams_refused_total`).
+    pub fn refused(&self) -> &Counter {
+        &self.refused
     }
 }
 
@@ -89,6 +103,7 @@ where
             match self.limit.permits.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
+                    self.limit.refused.inc();
                     let refusal = StageError::new(
                         ErrorKind::Overloaded,
                         format!(

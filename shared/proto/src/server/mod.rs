@@ -6,17 +6,22 @@
 //!   HTTP/2 settings sized for frames, and the drain on shutdown. Every
 //!   stage crate's `serve(config, listener, shutdown)` is built on it.
 //! - [`StageHealth`]: the stage's health entry, for the chain follower.
+//! - Metrics: with [`ServerOptions::metrics`], the stage's Prometheus
+//!   series ([`StageServer::with_metrics`]) and the server's own (streams
+//!   open, the limit, refusals) on `GET /metrics` of a port of its own.
 //! - [`incoming`] and [`answer`]: the two ends of a stage RPC's server half.
 
 mod cut;
 mod health;
 mod limit;
+mod metrics;
 mod rpc;
 
 use std::error::Error as StdError;
 use std::future::Future;
 use std::time::Duration;
 
+use sv_telemetry::metrics::Exposition;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -66,6 +71,9 @@ pub struct ServerOptions {
     /// stage's own default, sized to its hardware (decode and infer), else
     /// [`DEFAULT_MAX_STREAMS`].
     pub max_streams: usize,
+    /// Where to answer `GET /metrics` (`--metrics-listen`); `None`: the
+    /// series are kept but served nowhere.
+    pub metrics: Option<TcpListener>,
 }
 
 /// Stage streams per server when neither the operator nor the stage says:
@@ -91,6 +99,7 @@ impl Default for ServerOptions {
             grace: Duration::from_secs(20),
             upstream_health: None,
             max_streams: 0,
+            metrics: None,
         }
     }
 }
@@ -105,6 +114,7 @@ pub struct StageServer {
     service: &'static str,
     routes: Routes,
     options: ServerOptions,
+    metrics: Exposition,
 }
 
 impl StageServer {
@@ -116,7 +126,15 @@ impl StageServer {
             service,
             routes,
             options,
+            metrics: Exposition::default(),
         }
+    }
+
+    /// The stage's own Prometheus series, served with the server's on
+    /// [`ServerOptions::metrics`].
+    pub fn with_metrics(mut self, metrics: Exposition) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Serves until `shutdown` resolves, then drains: NOT_SERVING, no new
@@ -149,6 +167,13 @@ impl StageServer {
             n => n,
         };
         let limit = StreamLimitLayer::new(stage_name(self.service), max_streams);
+        // Serves from the start (warm-up included) until this call returns.
+        let _metrics = self.options.metrics.map(|listener| {
+            let exposition = Exposition::default();
+            exposition.include_all(&self.metrics);
+            exposition.include(metrics::registry(stage_name(self.service), &limit));
+            AbortOnDrop(tokio::spawn(serve_metrics(listener, exposition)))
+        });
         // One connection cannot open more HTTP/2 streams than the whole
         // server would serve (hyper's default is 200 per connection).
         let per_connection = u32::try_from(max_streams + CONTROL_STREAMS).unwrap_or(u32::MAX);
@@ -210,7 +235,7 @@ fn stage_name(service: &str) -> &'static str {
         .map_or("stage", |(name, _)| *name)
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<Result<(), ServeError>>);
+struct AbortOnDrop<T = Result<(), ServeError>>(tokio::task::JoinHandle<T>);
 
 impl AbortOnDrop {
     async fn join(&mut self) -> Result<(), ServeError> {
@@ -218,9 +243,18 @@ impl AbortOnDrop {
     }
 }
 
-impl Drop for AbortOnDrop {
+impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// `GET /metrics` until aborted. A failure there is logged and leaves the
+/// stage serving: its answers matter more than its series.
+async fn serve_metrics(listener: TcpListener, exposition: Exposition) {
+    let forever = std::future::pending::<()>();
+    if let Err(e) = sv_telemetry::metrics::serve(listener, exposition, forever).await {
+        tracing::error!(error = %e, "The metrics server stopped.");
     }
 }
 
