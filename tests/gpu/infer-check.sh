@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU visit for inference (issues 13, 14 and 22), as one bounded run on the
-# lent machine (../shared/gpu-check/README.md): after
+# lent machine (tests/gpu/README.md): after
 #   bash .gpu-check/2/stage.sh && source /tmp/sv-gpu/env.sh
 # run `bash tests/gpu/infer-check.sh` from the project root. Every step has
 # its own time limit and writes its output under $OUT (steps.tsv: name, exit

@@ -1,6 +1,6 @@
 //! Infer stage: the player detector and the pitch keypoint model on every
 //! frame (or on keyframes only, see [`keyframes`]), with ultralytics 8.3.48's exact pre- and postprocessing
-//! (../shared/PARITY.md A and B), through ONNX Runtime.
+//! (docs/PARITY.md A and B), through ONNX Runtime.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
 //! [`sv_core::DetectionSource`] over any `FrameSource`), [`serve()`] (the
