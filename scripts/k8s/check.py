@@ -582,10 +582,12 @@ TEST_ONLY_ENV = ("SV_ALLOW_LOCAL_FILES", "SV_ALLOW_NET", "SV_ALLOW_PRIVATE_URLS"
 def cli_env(root):
     src = os.path.join(root, "services/cli/src")
     names = set()
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".rs"):
-            text = open(os.path.join(src, name)).read()
-            names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+    # The flags live in modules at any depth (tuning/, bench/, ...), so walk them all.
+    for folder, _, files in sorted(os.walk(src)):
+        for name in sorted(files):
+            if name.endswith(".rs"):
+                text = open(os.path.join(folder, name)).read()
+                names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
     return names
 
 
