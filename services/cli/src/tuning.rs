@@ -54,6 +54,9 @@ pub struct Tuning {
     /// With static shapes, inputs and outputs in page-locked memory bound to the sessions (true/false) [default: false].
     #[arg(long, env = "SV_IO_BINDING")]
     pub io_binding: Option<bool>,
+    /// Most memory ONNX Runtime may take on each device, MiB (GPU: the CUDA arena and TensorRT's workspace; CPU: the CPU arena); each model's batch settles under it at warm-up [default: the device's].
+    #[arg(long, env = "SV_MEMORY_LIMIT_MB")]
+    pub memory_limit_mb: Option<u64>,
     /// cuDNN convolution algorithm search: exhaustive, heuristic or default [default: exhaustive].
     #[arg(long, env = "SV_CUDNN_CONV_SEARCH")]
     #[serde(default, deserialize_with = "parsed")]
@@ -100,6 +103,7 @@ impl Tuning {
             byte_input: self.byte_input.or(fallback.byte_input),
             static_shapes: self.static_shapes.or(fallback.static_shapes),
             io_binding: self.io_binding.or(fallback.io_binding),
+            memory_limit_mb: self.memory_limit_mb.or(fallback.memory_limit_mb),
             cudnn_conv_search: self.cudnn_conv_search.or(fallback.cudnn_conv_search),
             cuda_nhwc: self.cuda_nhwc.or(fallback.cuda_nhwc),
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
@@ -149,6 +153,14 @@ impl Tuning {
         }
         if let Some(b) = self.io_binding {
             config.io_binding = b;
+        }
+        if let Some(mb) = self.memory_limit_mb {
+            if mb == 0 {
+                return Err(ConfigError(
+                    "--memory-limit-mb 0: give the MiB ONNX Runtime may take, or leave it unset for no limit".into(),
+                ));
+            }
+            config.memory_limit_mb = Some(mb);
         }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
@@ -275,6 +287,7 @@ impl Tuning {
         push("byte_input", self.byte_input.map(Value::Bool));
         push("static_shapes", self.static_shapes.map(Value::Bool));
         push("io_binding", self.io_binding.map(Value::Bool));
+        push("memory_limit_mb", self.memory_limit_mb.map(Value::Number));
         push(
             "cudnn_conv_search",
             self.cudnn_conv_search.map(|c| {
@@ -390,6 +403,7 @@ mod tests {
             byte_input = true
             static_shapes = true
             io_binding = true
+            memory_limit_mb = 16384
             cudnn_conv_search = "heuristic"
             cuda_nhwc = true
             cuda_graph = true
@@ -409,6 +423,7 @@ mod tests {
         assert_eq!((config.batch_size, config.lanes), (8, 2));
         assert_eq!(config.worker.prep_threads, 6);
         assert!(config.byte_input && config.static_shapes && config.io_binding);
+        assert_eq!(config.memory_limit_mb, Some(16384));
         assert!(config.cuda.cuda_graph);
         assert_eq!(config.pad_batches, Switch::On);
         assert_eq!(config.cuda.conv_search, ConvSearch::Heuristic);
@@ -450,6 +465,7 @@ mod tests {
             cudnn_conv_search: Some(ConvSearch::Heuristic),
             cuda_nhwc: Some(true),
             io_binding: Some(true),
+            memory_limit_mb: Some(16384),
             cuda_graph: Some(true),
             engine_cache: Some("/var/cache/trt".into()),
             ..Tuning::default()
@@ -457,8 +473,8 @@ mod tests {
         assert_eq!(
             t.to_flags().join(" "),
             "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
-             --lanes 2 --byte-input true --io-binding true --cudnn-conv-search heuristic --cuda-nhwc true \
-             --cuda-graph true --engine-cache /var/cache/trt"
+             --lanes 2 --byte-input true --io-binding true --memory-limit-mb 16384 --cudnn-conv-search heuristic \
+             --cuda-nhwc true --cuda-graph true --engine-cache /var/cache/trt"
         );
         assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
         assert_eq!(Tuning::default().to_toml(), "[infer]\n");
@@ -477,5 +493,11 @@ mod tests {
             ..Tuning::default()
         };
         assert!(level.apply(&mut config).is_err());
+        let no_memory = Tuning {
+            memory_limit_mb: Some(0),
+            ..Tuning::default()
+        };
+        let err = no_memory.apply(&mut config).unwrap_err();
+        assert!(err.0.contains("--memory-limit-mb 0"), "{err}");
     }
 }

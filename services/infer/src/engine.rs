@@ -12,6 +12,7 @@ use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 use crate::binding::{self, Binding, Memory};
 use crate::byte_input;
 use crate::error::InferError;
+use crate::memory;
 use crate::metadata::ModelInfo;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderChoice, ProviderSettings, ShapeProfile};
@@ -605,6 +606,10 @@ fn base_builder(
     builder = builder
         .with_intra_op_spinning(threading.spinning)
         .map_err(err)?;
+    // Under a memory limit, the device's capped arena (`crate::memory`).
+    if options.providers.memory_limit.is_some() {
+        builder = builder.with_env_allocators().map_err(err)?;
+    }
     if threading.inter_threads > 0 {
         builder = builder
             .with_parallel_execution(true)
@@ -736,9 +741,14 @@ fn output(value: DynValue, output_type: ElementType) -> Result<Output, String> {
 impl Engine for OrtEngine {
     fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
         let model = self.name.clone();
-        let run_err = |message: String| InferError::Run {
-            model: model.clone(),
-            message,
+        let run_err = |message: String| {
+            let model = model.clone();
+            // ONNX Runtime gives memory failures no code of their own.
+            if memory::is_out_of_memory(&message) {
+                InferError::OutOfMemory { model, message }
+            } else {
+                InferError::Run { model, message }
+            }
         };
         if input.element_type() != self.input_type {
             return Err(run_err(format!(

@@ -13,6 +13,7 @@ use tracing::Instrument;
 use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
+use crate::fit::{self, WarmUp};
 use crate::runtime::Provider;
 use crate::worker::{InferStats, Pending, Worker};
 
@@ -45,16 +46,29 @@ impl<U: FrameSource> Stage<U> {
     /// providers; see [`InferConfig::lanes`]) and starts the pipeline
     /// threads.
     pub fn new(upstream: U, config: &InferConfig) -> Result<Self, InferError> {
-        let resolved = config.resolve()?;
+        let mut resolved = config.resolve()?;
         tracing::info!(profile = %resolved, "Device profile.");
         let mut lanes = Detector::open_lanes(config, &resolved)?;
         let report = match config.warm_up {
-            Some(size) => Detector::warm_up(&mut lanes, resolved.batch_size, size)?,
+            Some(size) => {
+                let plan = WarmUp {
+                    size,
+                    batch: resolved.batch_size,
+                    lane_devices: resolved.lane_devices(),
+                    memory_limit_mb: resolved.memory_limit_mb,
+                };
+                let (report, fit) = fit::warm_up(&mut lanes, &plan)?;
+                resolved.fit = Some(fit);
+                report
+            }
             None => lanes
                 .first_mut()
                 .map(Detector::provider_report)
                 .unwrap_or_default(),
         };
+        if let Some(fit) = resolved.fit.as_ref().filter(|f| f.lowered()) {
+            tracing::warn!(profile = %resolved, %fit, "Memory held batches below the profile's.");
+        }
         tracing::info!(providers = %report, "Models ready.");
         let provider = lanes
             .first()

@@ -99,6 +99,9 @@ struct Common {
     /// With I/O binding on a GPU, CUDA graphs.
     #[arg(long)]
     cuda_graph: Option<bool>,
+    /// Most MiB ONNX Runtime may take per device (batches settle under it).
+    #[arg(long)]
+    memory_limit_mb: Option<u64>,
 }
 
 impl Common {
@@ -118,6 +121,7 @@ impl Common {
         c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
         c.io_binding = self.io_binding.unwrap_or(c.io_binding);
         c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
+        c.memory_limit_mb = self.memory_limit_mb.or(c.memory_limit_mb);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);
@@ -140,6 +144,7 @@ fn settings(c: &InferConfig) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "provider": r.provider.name(),
         "profile": r.to_string(),
+        "memory_limit_mb": r.memory_limit_mb,
         "batch_size": r.batch_size,
         "pad_batches": r.pad_batches,
         "precision": r.precision.name(),
