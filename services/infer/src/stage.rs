@@ -13,7 +13,7 @@ use tracing::Instrument;
 use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
-use crate::fit::{self, WarmUp};
+use crate::fit::{self, BatchFit, WarmUp};
 use crate::runtime::Provider;
 use crate::worker::{InferStats, Pending, Worker};
 
@@ -73,12 +73,19 @@ impl<U: FrameSource> Stage<U> {
         let provider = lanes
             .first()
             .map_or(resolved.provider, |d| d.players.engine().provider());
+        // Batches no larger than the largest any lane runs at once: a
+        // bigger one would only wait for frames to be split.
+        let batch = resolved
+            .fit
+            .as_ref()
+            .and_then(BatchFit::largest)
+            .map_or(resolved.batch_size, |b| b.min(resolved.batch_size));
         let worker = WorkerConfig {
             prep_threads: resolved.prep_threads,
-            pad_to: resolved.pad_batches.then_some(resolved.batch_size),
+            pad_to: resolved.pad_batches.then_some(batch),
             ..config.worker
         };
-        let mut stage = Self::with_lanes(upstream, lanes, resolved.batch_size, worker, provider);
+        let mut stage = Self::with_lanes(upstream, lanes, batch, worker, provider);
         if resolved.pad_batches {
             stage.batch_wait = Some(config.batch_wait);
         }

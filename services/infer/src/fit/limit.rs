@@ -111,6 +111,16 @@ impl BatchFit {
             .any(|(_, s)| s.lowered())
     }
 
+    /// The largest batch any model settled on on any device: more frames
+    /// per batch than that would only wait to be split.
+    pub fn largest(&self) -> Option<usize> {
+        self.devices
+            .iter()
+            .flat_map(|d| &d.models)
+            .map(|(_, s)| s.batch)
+            .max()
+    }
+
     /// The batch a model settled on on a device.
     pub fn batch(&self, device: u32, model: &str) -> Option<usize> {
         self.devices

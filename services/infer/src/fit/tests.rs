@@ -281,6 +281,8 @@ async fn each_device_settles_on_its_own_batch_and_serves_at_it() {
     assert_eq!(fit.batch(1, "players"), Some(4));
     assert_eq!(fit.batch(1, "pitch"), Some(4));
     assert!(fit.lowered());
+    // The stage's batches: the largest any lane runs at once.
+    assert_eq!(fit.largest(), Some(16));
     assert_eq!(
         fit.to_string(),
         "settled at warm-up: device 0 pitch 16, players 16; device 1 pitch 4 (8 ran out of memory), players 4 (8 ran out of memory)"
