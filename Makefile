@@ -9,7 +9,7 @@ PITCH      ?= tests/fixtures/models/pitch.onnx
 OUT        ?= out/result.json
 RUN_ARGS   ?=
 
-.PHONY: all deps test-deps build release run test lint fmt fixtures k8s-validate clean
+.PHONY: all deps test-deps build release release-score run test lint fmt fixtures k8s-validate clean
 
 all: build
 
@@ -26,6 +26,11 @@ build: deps
 
 release: deps
 	$(CARGO) build --release -p scorevision
+
+## The same binary with `scorevision score` and bench's score columns (the
+## `score` feature: links OpenCV). Not for serving: the plain build is.
+release-score: deps
+	$(CARGO) build --release -p scorevision --features score
 
 ## The main job: the embedded miner on the bundled sample clip.
 run: release
@@ -46,7 +51,7 @@ BENCH_ARGS  ?=
 SOAK_ARGS   ?=
 .PHONY: bench bench-gpu bench-soak
 bench: deps
-	$(CARGO) build --release -p scorevision -p sv-bench
+	$(CARGO) build --release -p scorevision -p sv-bench --features scorevision/score
 	@tests/bench/setup.sh
 	python3 tests/bench/bench.py --runs $(BENCH_RUNS) --scale $(BENCH_SCALE) $(BENCH_ARGS)
 	@tests/fiber/setup.sh
@@ -65,7 +70,7 @@ bench-soak: deps
 ## and as TOML for serve. PLAYER_FP16/PITCH_FP16 add the FP16 pair (deploy/to_fp16.py).
 PLAYER_FP16 ?=
 PITCH_FP16  ?=
-bench-gpu: release
+bench-gpu: release-score
 	@mkdir -p out/bench
 	target/release/scorevision bench $(CLIP) --player $(PLAYER) --pitch $(PITCH) \
 	  $(if $(PLAYER_FP16),--player-fp16 $(PLAYER_FP16) --pitch-fp16 $(PITCH_FP16)) \
@@ -74,7 +79,7 @@ bench-gpu: release
 ## Every test tier: unit, integration (real stages on fixtures), end to end,
 ## and the offline check of the Kubernetes manifests and Dockerfiles.
 test: test-deps k8s-validate
-	$(CARGO) test --workspace --no-fail-fast
+	$(CARGO) test --workspace --features scorevision/score --no-fail-fast
 
 ## Offline check of k8s/ and deploy/ (kustomize render by kubectl 1.37 and 1.32, the renders
 ## compared, kubernetes-validate --strict, semantic checks + self-test, hadolint).
@@ -85,6 +90,7 @@ k8s-validate:
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --features scorevision/score -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

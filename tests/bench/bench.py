@@ -15,7 +15,10 @@ Figures:
   stage-alone rows: the stage's own time on frames held in memory);
 - frames/s = frames / seconds; x reference = frames/s over the reference's;
 - pipeline efficiency = (ORT alone) / (ours): 1.0 means everything but ONNX
-  Runtime is hidden behind it.
+  Runtime is hidden behind it;
+- infer interval: ours with `--infer-interval 2` and `3` (the models on one
+  frame in N, track filling the rest) as a share of ours end to end's time
+  (N = 1), from the same rounds.
 """
 import argparse
 import contextlib
@@ -167,18 +170,18 @@ class Context:
                              text=True).stdout
         return int(out.strip())
 
-    def ours(self, clip):
-        """`scorevision process` once: (its processing_time, frames, peak RSS MB)."""
+    def ours(self, clip, extra=()):
+        """`scorevision process` once (with `extra` flags): (its processing_time, frames, peak RSS MB)."""
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "result.json")
             # `empty`: the reference's `[]` for frames without a pitch, so the parity line compares like with like.
             ran = run_measured([self.scorevision, "process", clip, "--player", self.player, "--pitch", self.pitch,
                                 "--out", out, "--providers", "cpu", "--keypoints-when-missing", "empty",
-                                *self.settings])
+                                *self.settings, *extra])
             with open(out) as f:
                 response = json.load(f)
         ran.info["objects"] = sum(len(f["objects"]) for f in response["frames"])
-        if clip == self.clip:
+        if clip == self.clip and not extra:
             self.frames_json["ours"] = response["frames"]
         return response["processing_time"], len(response["frames"]), ran
 
@@ -232,6 +235,42 @@ def once_ours(ctx):
     return Sample(seconds, frames, ran.peak_rss_mb, {"objects": ran.info["objects"]})
 
 
+INTERVALS = (2, 3)
+
+
+def once_ours_interval(n):
+    def once(ctx):
+        seconds, frames, ran = ctx.ours(ctx.clip, ["--infer-interval", str(n)])
+        return Sample(seconds, frames, ran.peak_rss_mb, {"objects": ran.info["objects"]})
+    once.__name__ = f"once_ours_interval_{n}"
+    return once
+
+
+def interval_row_name(n):
+    return f"ours at infer interval {n}"
+
+
+def interval_ratios(rounds):
+    """{N: median time at N / median time at N = 1}, for the intervals measured alongside N = 1."""
+    base = rounds.get("ours end to end")
+    if not base:
+        return {}
+    one = statistics.median(s.seconds for s in base)
+    return {n: statistics.median(s.seconds for s in rounds[interval_row_name(n)]) / one
+            for n in INTERVALS if rounds.get(interval_row_name(n))}
+
+
+def interval_note(n):
+    def summary(samples, rounds):
+        note, extra = with_objects(samples, rounds, f"the models on 1 frame in {n}, track fills the rest")
+        ratio = interval_ratios(rounds).get(n)
+        if ratio is not None:
+            note += f"; **{ratio:.2f}** of N = 1's time"
+            extra["of_interval_1"] = ratio
+        return note, extra
+    return summary
+
+
 def with_objects(samples, _rounds, note):
     """The note plus the tracked objects in the response (the same on every run, or each run's)."""
     counts = sorted({s.extra["objects"] for s in samples})
@@ -260,6 +299,7 @@ ROWS = [
         got, rounds, "ultralytics 8.3.48 + supervision 0.22.0, OpenCV decode, one frame at a time")),
     Row("ours end to end", once_ours, "", lambda got, rounds: with_objects(
         got, rounds, "scorevision process: decode -> infer -> track")),
+    *[Row(interval_row_name(n), once_ours_interval(n), "", interval_note(n)) for n in INTERVALS],
     Row("ONNX Runtime alone", once_stage("ort"), "both models on the prepared batches, same sessions and lanes"),
     Row("ONNX Runtime alone (reference's session)", lambda ctx: Sample(
         ctx.ort_reference_way()["ort"][0], ctx.ort_reference_way()["frames"]),
@@ -365,6 +405,11 @@ def table(results, rss, ctx, loads, scores=None):
         lines.append(f"- ours / reference: **{ours.fps / ref.fps:.2f}x** frames/s (goal >= 2.0)")
     if ort and ours:
         lines.append(f"- pipeline efficiency (ORT alone / ours): **{ort.median / ours.median:.2f}** (goal >= 0.9)")
+    ratios = {n: r.extra["of_interval_1"] for n in INTERVALS
+              if (r := results.get(interval_row_name(n))) and "of_interval_1" in r.extra}
+    if ratios:
+        shares = ", ".join(f"N = {n}: **{ratio:.2f}**" for n, ratio in ratios.items())
+        lines.append(f"- infer interval, time as a share of N = 1 in the same rounds: {shares} (goal N = 2 <= 0.6)")
     ort_ref = results.get("ONNX Runtime alone (reference's session)")
     if ort and ort_ref and ref:
         lines.append(f"- inference alone, our lanes vs the reference's session: **{ort_ref.median / ort.median:.2f}x**; "

@@ -151,9 +151,9 @@ fn summary(
     format!(
         "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
          \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\
-         \x20 infer    {infer_s:>8.3} s  {profile}, {batches} batches{retried}\n\
+         \x20 infer    {infer_s:>8.3} s  {profile}, {batches} batches, {inferred} frames inferred{between}{retried}\n\
          \x20          models: {providers}\n\
-         \x20 track    {track_s:>8.3} s\n\
+         \x20 track    {track_s:>8.3} s{filled}\n\
          \x20 total    {total:>8.3} s  {objects} tracked objects, pitch found in {with_pitch}/{frames} frames",
         fps = frames as f64 / total.max(1e-9),
         load = load_time.as_secs_f64(),
@@ -171,6 +171,19 @@ fn summary(
             0 => String::new(),
             n => format!(", {n} failed runs retried in halves"),
         },
+        inferred = infer.frames(),
+        between = match infer.between_keyframes() {
+            0 => String::new(),
+            n => format!(
+                ", {n} between keyframes ({} scene cut{})",
+                infer.scene_cuts(),
+                if infer.scene_cuts() == 1 { "" } else { "s" }
+            ),
+        },
         track_s = track.busy().as_secs_f64(),
+        filled = match track.filled() {
+            0 => String::new(),
+            n => format!("  {n} frames filled from the keyframes either side"),
+        },
     )
 }

@@ -1,6 +1,6 @@
 //! `scorevision score CLIP ANSWER.json`: the validator's scoring of one
-//! answer, run here (sv-score). Without the `score` feature (the images
-//! build without it, to keep OpenCV out of them) it says so and exits 64.
+//! answer, run here (sv-score). Without the `score` feature (off by default:
+//! the serving binary and the images carry no OpenCV) it says so and exits 64.
 
 use std::path::PathBuf;
 
@@ -141,4 +141,4 @@ pub async fn run(args: ScoreArgs) -> anyhow::Result<()> {
 /// What a build without scoring says.
 #[cfg(not(feature = "score"))]
 pub const NOT_BUILT: &str = "this scorevision was built without scoring (the `score` feature, \
-     which links OpenCV); build it with `cargo build --release -p scorevision` after scripts/install-deps.sh";
+     which links OpenCV); build it with `make release-score` (cargo build --release -p scorevision --features score)";

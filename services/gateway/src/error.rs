@@ -218,6 +218,22 @@ mod tests {
         assert_eq!(Error::Stage(StageError::unavailable("gone")).status(), 503);
         let host = StageError::new(ErrorKind::VideoUnavailable, "video host: refused");
         assert_eq!(Error::Stage(host).status(), 502);
+        // A stage at its stream limit: busy, said so; a too-large video is
+        // the video's fault.
+        let busy = Error::Stage(StageError::new(
+            ErrorKind::Overloaded,
+            "infer: 8 streams already open, this stage's limit (--max-streams); try again later",
+        ));
+        assert_eq!(busy.status(), 503);
+        assert_eq!(busy.outcome().0, "busy");
+        assert!(
+            busy.detail().contains("streams already open"),
+            "{}",
+            busy.detail()
+        );
+        let large = StageError::new(ErrorKind::ResourceExhausted, "video: too large");
+        assert_eq!(Error::Stage(large).status(), 413);
+        assert_eq!(Error::BodyTimeout { after_s: 5.0 }.status(), 408);
     }
 
     #[test]

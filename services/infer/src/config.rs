@@ -140,6 +140,11 @@ pub struct InferConfig {
     /// CPU the CPU arena. The warm-up settles each model's batch under it
     /// (`crate::fit`). `None`: whatever the device has.
     pub memory_limit_mb: Option<u64>,
+    /// Run the models on one frame in this many (frames 0, N, 2N, ..., the
+    /// last frame and both sides of every scene cut: [`crate::keyframes`]);
+    /// track fills the frames between from the keyframes on either side.
+    /// 1 (the default): every frame, as the reference miner does.
+    pub infer_interval: u32,
 }
 
 impl InferConfig {
@@ -169,6 +174,7 @@ impl InferConfig {
             static_shapes: false,
             io_binding: false,
             memory_limit_mb: None,
+            infer_interval: 1,
         }
     }
 }

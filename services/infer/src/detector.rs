@@ -228,6 +228,7 @@ pub(crate) fn assemble(
                 index,
                 detections,
                 keypoints,
+                between_keyframes: false,
             }
         })
         .collect()

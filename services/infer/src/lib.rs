@@ -1,5 +1,5 @@
 //! Infer stage: the player detector and the pitch keypoint model on every
-//! frame, with ultralytics 8.3.48's exact pre- and postprocessing
+//! frame (or on keyframes only, see [`keyframes`]), with ultralytics 8.3.48's exact pre- and postprocessing
 //! (../shared/PARITY.md A and B), through ONNX Runtime.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
@@ -22,7 +22,8 @@
 //! - [`model`] and [`detector`]: one model, and the pair the miner runs.
 //! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
 //!   Runtime lanes, postprocessing, all overlapping) and the stage built on
-//!   them.
+//!   them; [`keyframes`]: which frames the stage runs the models on
+//!   (`--infer-interval`, scene cuts).
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Infer`, its server
 //!   and [`grpc::Remote`].
 //!
@@ -42,6 +43,7 @@ pub mod engine;
 pub mod error;
 pub mod fit;
 pub mod grpc;
+pub mod keyframes;
 pub mod memory;
 mod metadata;
 pub mod model;

@@ -9,15 +9,23 @@
 //! - [`bytetrack`]: a pure, synchronous port of supervision 0.22.0's
 //!   `sv.ByteTrack`, id for id (see ../shared/PARITY.md section C); public
 //!   for the golden tests and the benchmark.
-//! - [`stage`]: [`Stage`], the `TrackSource` built on it.
+//! - [`fill`]: the frames infer ran no model on (`--infer-interval`),
+//!   answered from the keyframes on either side.
+//! - [`agreement`]: how closely one answer follows another (an answer at
+//!   some interval against the every-frame answer).
+//! - [`stage`]: [`Stage`], the `TrackSource` built on them.
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Track`, its server
 //!   and [`grpc::Remote`].
 
+pub mod agreement;
 pub mod bytetrack;
+pub mod fill;
 pub mod grpc;
 pub mod serve;
 pub mod stage;
 
+pub use agreement::Agreement;
 pub use bytetrack::{ByteTrack, ByteTrackConfig};
+pub use fill::OneSided;
 pub use serve::{ServeConfig, serve};
 pub use stage::Stage;

@@ -1,6 +1,8 @@
 //! [`Stage`]: the track stage over any [`DetectionSource`], as a
 //! [`TrackSource`]. One [`ByteTrack`] per challenge, so ids start at 1 for
-//! every challenge and concurrent challenges never share state.
+//! every challenge and concurrent challenges never share state; frames
+//! infer marked as between keyframes are filled from the keyframes on
+//! either side ([`crate::fill`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,17 +15,23 @@ use tokio_stream::wrappers::ReceiverStream;
 use tracing::Instrument;
 
 use crate::bytetrack::{ByteTrack, ByteTrackConfig};
+use crate::fill::{Filler, OneSided};
 
-/// Cumulative time spent inside `ByteTrack::update`.
+/// Cumulative time spent tracking and filling.
 #[derive(Debug, Default)]
 pub struct TrackStats {
     frames: AtomicU64,
+    filled: AtomicU64,
     busy_ns: AtomicU64,
 }
 
 impl TrackStats {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+    /// Frames answered from the keyframes on either side.
+    pub fn filled(&self) -> u64 {
+        self.filled.load(Ordering::Relaxed)
     }
     pub fn busy(&self) -> Duration {
         Duration::from_nanos(self.busy_ns.load(Ordering::Relaxed))
@@ -33,6 +41,7 @@ impl TrackStats {
 pub struct Stage<U> {
     upstream: U,
     config: ByteTrackConfig,
+    one_sided: OneSided,
     stats: Arc<TrackStats>,
 }
 
@@ -41,8 +50,16 @@ impl<U: DetectionSource> Stage<U> {
         Self {
             upstream,
             config,
+            one_sided: OneSided::default(),
             stats: Arc::default(),
         }
+    }
+
+    /// How a track seen in one keyframe only fills the frames near it
+    /// (default: [`OneSided::default`], chosen by measurement).
+    pub fn with_one_sided(mut self, one_sided: OneSided) -> Self {
+        self.one_sided = one_sided;
+        self
     }
 
     pub fn stats(&self) -> &TrackStats {
@@ -58,30 +75,56 @@ impl<U: DetectionSource> TrackSource for Stage<U> {
             tracing::info_span!("track", challenge_id = %request.challenge_id),
             &mut request.trace,
         );
+        let challenge_id = request.challenge_id.clone();
         let mut detections = self.upstream.detect(request);
-        let mut tracker = ByteTrack::new(self.config.clone());
+        let mut filler = Filler::new(ByteTrack::new(self.config.clone()), self.one_sided);
         let stats = self.stats.clone();
         let (tx, rx) = mpsc::channel(16);
         let work = async move {
-            while let Some(item) = detections.next().await {
-                let item = item.map(|frame| {
-                    // Microseconds per frame: cheaper inline than a hop to a
-                    // blocking thread.
-                    let started = Instant::now();
-                    let objects = tracker.update(&frame.detections);
-                    stats
-                        .busy_ns
-                        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                    stats.frames.fetch_add(1, Ordering::Relaxed);
-                    FrameTracks {
-                        index: frame.index,
-                        objects,
-                        keypoints: frame.keypoints,
+            let mut done: Vec<FrameTracks> = Vec::new();
+            loop {
+                let next = detections.next().await;
+                let ended = next.is_none();
+                // Microseconds per frame: cheaper inline than a hop to a
+                // blocking thread.
+                let started = Instant::now();
+                let filled = filler.filled();
+                let failure = match next {
+                    Some(Ok(frame)) => {
+                        filler.push(frame, &mut done);
+                        None
                     }
-                });
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
-                    return; // caller left, or upstream failed and the error is passed on
+                    Some(Err(e)) => Some(e),
+                    None => {
+                        filler.finish(&mut done);
+                        None
+                    }
+                };
+                stats
+                    .busy_ns
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                stats.frames.fetch_add(done.len() as u64, Ordering::Relaxed);
+                stats
+                    .filled
+                    .fetch_add(filler.filled() - filled, Ordering::Relaxed);
+                for frame in done.drain(..) {
+                    if tx.send(Ok(frame)).await.is_err() {
+                        return; // the caller left
+                    }
+                }
+                if let Some(e) = failure {
+                    let _ = tx.send(Err(e)).await; // upstream failed: passed on
+                    return;
+                }
+                if ended {
+                    if filler.filled() > 0 {
+                        tracing::info!(
+                            challenge_id = %challenge_id,
+                            filled = filler.filled(),
+                            "Frames between keyframes filled."
+                        );
+                    }
+                    return;
                 }
             }
         };

@@ -49,6 +49,7 @@ fn detections(index: u64) -> FrameDetections {
         index,
         detections: vec![player(100.0, 0.9), player(400.0, 0.8), ball],
         keypoints,
+        between_keyframes: false,
     }
 }
 

@@ -27,6 +27,22 @@ pub struct FrameDetections {
     /// The 32 keypoints of the highest-scoring pitch instance, or `None`
     /// when the pitch model found no instance in this frame.
     pub keypoints: Option<Vec<Keypoint>>,
+    /// Infer ran no model on this frame: it lies between two keyframes
+    /// (`--infer-interval` 2 or more), carries no detections or keypoints,
+    /// and track answers it from the keyframes on either side.
+    pub between_keyframes: bool,
+}
+
+impl FrameDetections {
+    /// What infer sends for a frame between keyframes: its index alone.
+    pub fn between(index: u64) -> Self {
+        Self {
+            index,
+            detections: Vec::new(),
+            keypoints: None,
+            between_keyframes: true,
+        }
+    }
 }
 
 /// A detection the tracker kept, with its tracker id. `bbox` is the

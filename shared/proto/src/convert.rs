@@ -175,6 +175,7 @@ impl From<FrameDetections> for v1::FrameDetections {
             class_ids: d.detections.iter().map(|d| d.class_id).collect(),
             keypoints,
             has_pitch,
+            between_keyframes: d.between_keyframes,
         }
     }
 }
@@ -196,10 +197,14 @@ impl TryFrom<v1::FrameDetections> for FrameDetections {
                 class_id,
             })
             .collect();
+        if d.between_keyframes && (n > 0 || d.has_pitch) {
+            return Err(malformed(M, "a frame between keyframes carries detections"));
+        }
         Ok(Self {
             index: d.index,
             detections,
             keypoints: keypoints_from_wire(M, &d.keypoints, d.has_pitch)?,
+            between_keyframes: d.between_keyframes,
         })
     }
 }
@@ -260,6 +265,7 @@ mod tests {
                 };
                 32
             ]),
+            between_keyframes: false,
         };
         assert_eq!(
             FrameDetections::try_from(v1::FrameDetections::from(d.clone())).unwrap(),
@@ -269,11 +275,20 @@ mod tests {
             index: 0,
             detections: vec![],
             keypoints: None,
+            between_keyframes: false,
         };
         assert_eq!(
             FrameDetections::try_from(v1::FrameDetections::from(none.clone())).unwrap(),
             none
         );
+        // A frame between keyframes is its index and the mark, nothing else.
+        let between = FrameDetections::between(7);
+        let wire = v1::FrameDetections::from(between.clone());
+        assert!(wire.between_keyframes && wire.boxes.is_empty() && !wire.has_pitch);
+        assert_eq!(FrameDetections::try_from(wire).unwrap(), between);
+        let mut claims_boxes = v1::FrameDetections::from(d);
+        claims_boxes.between_keyframes = true;
+        assert!(FrameDetections::try_from(claims_boxes).is_err());
     }
 
     #[test]

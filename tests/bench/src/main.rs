@@ -102,6 +102,10 @@ struct Common {
     /// Most MiB ONNX Runtime may take per device (batches settle under it).
     #[arg(long)]
     memory_limit_mb: Option<u64>,
+    /// The models on one frame in N (the pipeline; the stage-alone rows run
+    /// every frame).
+    #[arg(long)]
+    infer_interval: Option<u32>,
 }
 
 impl Common {
@@ -122,6 +126,7 @@ impl Common {
         c.io_binding = self.io_binding.unwrap_or(c.io_binding);
         c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
         c.memory_limit_mb = self.memory_limit_mb.or(c.memory_limit_mb);
+        c.infer_interval = self.infer_interval.unwrap_or(c.infer_interval);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
         c.lanes = self.lanes.unwrap_or(c.lanes);

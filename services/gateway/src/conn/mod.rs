@@ -67,9 +67,8 @@ pub async fn serve_connections(
     mut stopping: signal::Receiver<bool>,
 ) {
     let table = Arc::new(Table::new(limits.max_connections));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Pipelined requests are answered in order; nothing else differs from hyper's defaults.
-    builder.http1().pipeline_flush(true);
+    // hyper's defaults, as axum::serve had them; the watch does the timing.
+    let builder = auto::Builder::new(TokioExecutor::new());
     let mut accept_errors = AcceptErrors::default();
     loop {
         let accepted = tokio::select! {

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Default)]
 pub struct InferStats {
     frames: AtomicU64,
+    /// Frames between keyframes (`--infer-interval`): no model ran on them.
+    between_keyframes: AtomicU64,
+    scene_cuts: AtomicU64,
     batches: AtomicU64,
     runs: AtomicU64,
     host_runs: AtomicU64,
@@ -41,6 +44,22 @@ fn read(counter: &AtomicU64) -> Duration {
 impl InferStats {
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Frames between keyframes, answered by track without inference.
+    pub fn between_keyframes(&self) -> u64 {
+        self.between_keyframes.load(Ordering::Relaxed)
+    }
+
+    /// Scene cuts the keyframe decision found.
+    pub fn scene_cuts(&self) -> u64 {
+        self.scene_cuts.load(Ordering::Relaxed)
+    }
+
+    /// One video's frames between keyframes and scene cuts.
+    pub(crate) fn add_between_keyframes(&self, frames: u64, cuts: u64) {
+        self.between_keyframes.fetch_add(frames, Ordering::Relaxed);
+        self.scene_cuts.fetch_add(cuts, Ordering::Relaxed);
     }
 
     pub fn batches(&self) -> u64 {

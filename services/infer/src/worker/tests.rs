@@ -128,10 +128,18 @@ pub(crate) fn info(pose: bool) -> ModelInfo {
 
 /// What the fake engines of a set of lanes share.
 #[derive(Clone, Default)]
-struct Probe {
+pub(crate) struct Probe {
     runs: Arc<AtomicUsize>,
     seen: Arc<Mutex<Vec<(usize, usize)>>>,
     dropped: Arc<AtomicUsize>,
+}
+
+impl Probe {
+    /// The batch size of each batch (two runs a batch: pitch, then players).
+    pub(crate) fn batch_sizes(&self) -> Vec<usize> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().step_by(2).map(|s| s.0).collect()
+    }
 }
 
 fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
@@ -142,7 +150,12 @@ fn detector(fail_on: Option<u8>, runs: &Arc<AtomicUsize>) -> Detector {
     fake_detector(fail_on, &probe, 0, ElementType::F32)
 }
 
-fn fake_detector(fail_on: Option<u8>, probe: &Probe, lane: usize, input: ElementType) -> Detector {
+pub(crate) fn fake_detector(
+    fail_on: Option<u8>,
+    probe: &Probe,
+    lane: usize,
+    input: ElementType,
+) -> Detector {
     let model = |pose: bool| {
         let engine = Fake {
             pose,
@@ -266,9 +279,9 @@ async fn no_lanes_means_worker_gone() {
 }
 
 /// `count` frames, then optionally an error.
-struct Source {
-    count: u64,
-    fail: bool,
+pub(crate) struct Source {
+    pub count: u64,
+    pub fail: bool,
 }
 
 impl FrameSource for Source {
@@ -430,15 +443,7 @@ async fn with_a_batch_wait_slow_frames_still_fill_their_batches() {
         let items: Vec<_> = stage.detect(VideoRequest::new("t", "clip")).collect().await;
         let frames: Vec<_> = items.into_iter().map(Result::unwrap).collect();
         check(&frames, 0);
-        let sizes: Vec<usize> = probe
-            .seen
-            .lock()
-            .unwrap()
-            .iter()
-            .step_by(2)
-            .map(|s| s.0)
-            .collect();
-        sizes
+        probe.batch_sizes()
     };
     // Frames 3 ms apart, a batch of 4 waits up to 2 s: five full batches and the rest.
     assert_eq!(

@@ -16,6 +16,22 @@
 //! new (or reset) tracker starts at id 1 (PARITY.md C6).
 //!
 //! The module is pure and synchronous: one [`ByteTrack`] per challenge.
+//!
+//! With `--infer-interval N` the tracker sees keyframes only
+//! ([`ByteTrack::update_after`]). Its clock still counts frames: each
+//! update advances it by the frames since the last one, so
+//! `lost_track_buffer` keeps its span in time (30 frames, 1 s at 30 fps:
+//! 30 / N updates), and a track's age (which of two duplicates is kept)
+//! stays in frames. The score thresholds stay as they are (scores do not
+//! depend on the interval); the Kalman filter's velocity is learnt per
+//! update, so its prediction moves a track N frames' worth between
+//! keyframes. The IoU gates of the three associations (cost 0.8, 0.5 and
+//! 0.7) keep their values but compare boxes widened by half their size
+//! per extra frame (`update::WIDEN_PER_FRAME`, chosen by measurement): a
+//! small box that moved N frames' worth still overlaps its track. A new
+//! track still gets its id on its second matched update (frame 1: at
+//! once), which is now its second keyframe. With one frame between
+//! updates (`update`) nothing of this applies: the ids are supervision's.
 
 mod kalman;
 mod lsap;
@@ -132,7 +148,15 @@ impl ByteTrack {
     /// id. A detection that starts a track after frame 1 shows up from the
     /// track's second matched frame.
     pub fn update(&mut self, detections: &[Detection]) -> Vec<TrackedObject> {
-        let n_out = self.update_tracks(detections);
+        self.update_after(1, detections)
+    }
+
+    /// [`update`](Self::update) for a frame `frames` frames after the last
+    /// one the tracker saw (keyframes only; see the module docs). The first
+    /// update is frame 1 whatever `frames` says; 1 is `update` exactly.
+    pub fn update_after(&mut self, frames: u64, detections: &[Detection]) -> Vec<TrackedObject> {
+        let frames = if self.frame_id == 0 { 1 } else { frames };
+        let n_out = self.update_tracks(frames, detections);
         if n_out == 0 {
             return Vec::new();
         }
@@ -168,6 +192,19 @@ impl ByteTrack {
                 })
             })
             .collect()
+    }
+
+    /// The Kalman filter's velocity of every output track after the last
+    /// update, by tracker id: centre x, centre y, aspect ratio and height,
+    /// per update.
+    pub fn velocities(&self) -> impl Iterator<Item = (u64, [f64; 4])> + '_ {
+        self.arena[..self.tracked.len()]
+            .iter()
+            .filter(|t| t.is_activated)
+            .filter_map(|t| {
+                let m = &t.mean;
+                t.external_id.map(|id| (id, [m[4], m[5], m[6], m[7]]))
+            })
     }
 
     /// `reset()`: forget all tracks and restart ids at 1.
@@ -226,6 +263,43 @@ mod tests {
         assert_eq!(out.iter().map(|o| o.id).collect::<Vec<_>>(), vec![1]);
         let out = t.update(&[det(2.0, 0.0, 0.9), det(201.0, 0.0, 0.9)]);
         assert_eq!(out.iter().map(|o| o.id).collect::<Vec<_>>(), vec![1, 2]);
+    }
+
+    #[test]
+    fn updates_after_a_gap_keep_lost_tracks_for_the_same_frames() {
+        // Seen once, then 40 empty frames: gone after lost_track_buffer (30)
+        // frames, whether the tracker sees every frame or one in 4.
+        let step = |interval: u64| {
+            let mut t = ByteTrack::default();
+            t.update(&[det(0.0, 0.0, 0.9)]);
+            let mut frame = 0;
+            let mut lost_after = None;
+            while frame < 40 {
+                frame += interval;
+                t.update_after(interval, &[]);
+                if lost_after.is_none() && t.lost.is_empty() {
+                    lost_after = Some(frame);
+                }
+            }
+            lost_after
+        };
+        assert_eq!(step(1), Some(32));
+        // One keyframe in 4: the first update past 32 frames.
+        assert_eq!(step(4), Some(36));
+    }
+
+    #[test]
+    fn velocities_are_per_update() {
+        let mut t = ByteTrack::default();
+        for k in 0..12 {
+            // 10 px to the right per update.
+            t.update_after(3, &[det(10.0 * k as f32, 0.0, 0.9)]);
+        }
+        let v: Vec<(u64, [f64; 4])> = t.velocities().collect();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, 1);
+        assert!((v[0].1[0] - 10.0).abs() < 1.0, "{v:?}");
+        assert!(v[0].1[1].abs() < 0.5, "{v:?}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! [`Stage`]: the infer stage over any [`FrameSource`], as a
-//! [`DetectionSource`].
+//! [`DetectionSource`]. With an infer interval of 2 or more it runs the
+//! models on keyframes only ([`crate::keyframes`]) and marks the frames
+//! between them for track to fill.
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -14,8 +16,14 @@ use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
 use crate::fit::{self, BatchFit, WarmUp};
+use crate::keyframes::{Keyframes, SCENE_CUT_THRESHOLD};
 use crate::runtime::Provider;
 use crate::worker::{InferStats, Pending, Worker};
+use submit::{Order, in_order, submissions};
+
+mod submit;
+#[cfg(test)]
+mod tests;
 
 pub struct Stage<U> {
     upstream: U,
@@ -32,12 +40,24 @@ pub struct Stage<U> {
     /// batches only: a GPU computes the padding too, so a frame or two
     /// padded to eight wastes most of a run). `None`: whatever is ready.
     batch_wait: Option<Duration>,
+    /// The models run on one frame in this many ([`InferConfig::infer_interval`]).
+    infer_interval: u32,
 }
+
+/// Most frames taken from decode at once beyond one batch (a batch's worth
+/// of keyframes at a long interval; the chunkers allocate room for this
+/// many up front).
+const MAX_CHUNK: usize = 256;
 
 /// What the forwarding task receives, in frame order.
 enum Next {
-    /// A batch in the pipeline, with its span (open from submission to answer).
-    Batch(Pending, tracing::Span),
+    /// Consecutive frames: the keyframes' answers come from `batch` (in the
+    /// pipeline, with its span, open from submission to answer), the
+    /// frames between keyframes are marked; `order` says which is which.
+    Frames {
+        batch: Option<(Pending, tracing::Span)>,
+        order: Vec<Order>,
+    },
     Failed(StageError),
 }
 
@@ -89,6 +109,7 @@ impl<U: FrameSource> Stage<U> {
         if resolved.pad_batches {
             stage.batch_wait = Some(config.batch_wait);
         }
+        stage.infer_interval = config.infer_interval.max(1);
         stage.resolved = Some(resolved);
         stage.report = report;
         Ok(stage)
@@ -129,7 +150,15 @@ impl<U: FrameSource> Stage<U> {
             resolved: None,
             report: ProviderReport::default(),
             batch_wait: None,
+            infer_interval: 1,
         }
+    }
+
+    /// Runs the models on one frame in `interval` (see
+    /// [`InferConfig::infer_interval`]); 1 (or 0): every frame.
+    pub fn with_infer_interval(mut self, interval: u32) -> Self {
+        self.infer_interval = interval.max(1);
+        self
     }
 
     /// Batches wait up to `wait` after their first frame to fill (see
@@ -192,9 +221,14 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
         let forward = async move {
             while let Some(next) = next_rx.recv().await {
                 let answer = match next {
-                    Next::Batch(pending, span) => {
-                        pending.instrument(span).await.map_err(StageError::from)
-                    }
+                    Next::Frames { batch, order } => match batch {
+                        Some((pending, span)) => pending
+                            .instrument(span)
+                            .await
+                            .map_err(StageError::from)
+                            .and_then(|answers| in_order(answers, order)),
+                        None => in_order(Vec::new(), order),
+                    },
                     Next::Failed(e) => Err(e),
                 };
                 match answer {
@@ -213,48 +247,92 @@ impl<U: FrameSource> DetectionSource for Stage<U> {
             }
         };
         tokio::spawn(forward.instrument(span.clone()));
-        // Takes whatever frames are ready, up to a batch: full batches when
-        // decode is ahead, no waiting when it is behind. Padded batches wait
-        // a little for their frames instead (see `batch_wait`).
-        let mut batches: Pin<Box<dyn Stream<Item = Vec<_>> + Send>> = match self.batch_wait {
-            Some(wait) => Box::pin(tokio_stream::StreamExt::chunks_timeout(
-                frames,
-                self.batch_size,
-                wait,
-            )),
-            None => Box::pin(frames.ready_chunks(self.batch_size)),
+        // Takes whatever frames are ready, up to a batch of keyframes: full
+        // batches when decode is ahead, no waiting when it is behind. Padded
+        // batches wait a little for their frames instead (see `batch_wait`).
+        let interval = self.infer_interval;
+        let chunk =
+            (self.batch_size.saturating_mul(interval as usize)).min(MAX_CHUNK.max(self.batch_size));
+        let mut chunks: Pin<Box<dyn Stream<Item = Vec<_>> + Send>> = match self.batch_wait {
+            Some(wait) => Box::pin(tokio_stream::StreamExt::chunks_timeout(frames, chunk, wait)),
+            None => Box::pin(frames.ready_chunks(chunk)),
         };
+        let batch_size = self.batch_size;
+        // A padded run costs a full batch: between keyframes, a short batch
+        // waits for the next chunk's keyframes instead of running half empty.
+        let hold_short = self.batch_wait.is_some() && interval > 1;
+        let stats = self.worker.stats.clone();
         let submit = async move {
-            while let Some(items) = batches.next().await {
-                let mut batch = Vec::with_capacity(items.len());
+            let mut keyframes = Keyframes::new(interval, SCENE_CUT_THRESHOLD);
+            let mut slots = Vec::new();
+            let mut ended = false;
+            while !ended {
                 let mut failure: Option<StageError> = None;
-                for item in items {
-                    match item {
-                        Ok(frame) => batch.push(frame),
-                        Err(e) => {
-                            failure = Some(e);
-                            break;
+                match chunks.next().await {
+                    Some(items) => {
+                        for item in items {
+                            match item {
+                                Ok(frame) => keyframes.push(frame, &mut slots),
+                                Err(e) => {
+                                    failure = Some(e);
+                                    break;
+                                }
+                            }
                         }
                     }
+                    None => {
+                        keyframes.finish(&mut slots);
+                        ended = true;
+                    }
                 }
-                if !batch.is_empty() {
-                    let batch_span = tracing::info_span!(
-                        "infer_batch",
-                        challenge_id = %challenge_id,
-                        frames = batch.len()
-                    );
-                    let next = match worker.submit(batch).await {
-                        Ok(pending) => Next::Batch(pending, batch_span),
-                        Err(e) => Next::Failed(e.into()),
+                let mut ready = submissions(slots.drain(..), batch_size);
+                if hold_short
+                    && !ended
+                    && let Some(short) = ready.pop_if(|s| s.keyframes.len() < batch_size)
+                {
+                    slots.extend(short.into_slots());
+                }
+                for submission in ready {
+                    let batch = match submission.keyframes.len() {
+                        0 => None,
+                        frames => {
+                            let span = tracing::info_span!(
+                                "infer_batch",
+                                challenge_id = %challenge_id,
+                                frames
+                            );
+                            match worker.submit(submission.keyframes).await {
+                                Ok(pending) => Some((pending, span)),
+                                Err(e) => {
+                                    failure = Some(e.into());
+                                    break;
+                                }
+                            }
+                        }
+                    };
+                    let next = Next::Frames {
+                        batch,
+                        order: submission.order,
                     };
                     if next_tx.send(next).await.is_err() {
-                        return; // the caller left: dropping `batches` stops decode
+                        return; // the caller left: dropping `chunks` stops decode
                     }
                 }
                 if let Some(e) = failure {
                     let _ = next_tx.send(Next::Failed(e)).await;
                     return;
                 }
+            }
+            let counts = keyframes.counts();
+            stats.add_between_keyframes(counts.between, counts.cuts);
+            if interval > 1 {
+                tracing::info!(
+                    challenge_id = %challenge_id,
+                    keyframes = counts.keyframes,
+                    between = counts.between,
+                    cuts = counts.cuts,
+                    "Keyframes chosen."
+                );
             }
         };
         tokio::spawn(submit.instrument(span));

@@ -7,6 +7,17 @@
 //! the highest expected final score for `--fastest-s` (the fastest one when
 //! nothing could be scored) comes out as flags and as an `[infer]` TOML
 //! table for `serve`.
+//!
+//! `--sweep-interval 1,2,3` also tries infer intervals (`--infer-interval`):
+//! each row at an interval above 1 is compared with the row of the same
+//! settings at interval 1 (the every-frame answer; measured first, added
+//! when not listed), and only rows whose box agreement
+//! ([`sv_track::Agreement::boxes`]) reaches `--min-agreement` can be the
+//! best.
+//!
+//! - [`report`]: the table, the choice of the best row, the recommendation.
+
+mod report;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -17,16 +28,17 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use sv_core::{ChallengeResponse, MissingKeypoints, TrackSource, VideoRequest};
+use sv_core::{ChallengeResponse, FrameResult, MissingKeypoints, TrackSource, VideoRequest};
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 use sv_infer::{Precision, Provider};
-use sv_track::ByteTrackConfig;
+use sv_track::{Agreement, ByteTrackConfig};
 
 use crate::args::ModelArgs;
-use crate::bench_score::{BenchScorer, RowScore, final_note, score_columns};
+use crate::bench_score::{BenchScorer, RowScore, final_note};
 use crate::pipeline::ConfigError;
-use crate::tuning::Tuning;
+use crate::tuning::{Interval, Tuning};
+pub use report::{best, recommendation, table};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -53,6 +65,14 @@ pub struct BenchArgs {
     /// Byte input off and/or on to compare (false,true) [default: the --byte-input setting].
     #[arg(long, value_delimiter = ',')]
     pub sweep_byte_input: Option<Vec<bool>>,
+    /// Infer intervals to compare, e.g. 1,2,3 (1, the every-frame answer each
+    /// is compared with, is added when missing) [default: the --infer-interval setting].
+    #[arg(long, value_delimiter = ',', value_name = "N,...")]
+    pub sweep_interval: Option<Vec<u32>>,
+    /// The least box agreement with the every-frame answer (recall and
+    /// precision at IoU 0.5) a row needs to be recommended, 0 to 1.
+    #[arg(long, default_value_t = 0.95)]
+    pub min_agreement: f64,
     /// Timed answers per setting (after the warm-up the models get when loaded).
     #[arg(long, default_value_t = 2)]
     pub runs: usize,
@@ -76,6 +96,11 @@ pub struct Row {
     pub lanes: usize,
     /// The models took the letterboxed bytes (`--byte-input`).
     pub byte_input: bool,
+    /// The models ran on one frame in this many (`--infer-interval`).
+    pub interval: u32,
+    /// Box agreement with the same settings' every-frame answer (`None`:
+    /// this row is that answer, or no interval was swept).
+    pub agreement: Option<f64>,
     /// The device profile the stage resolved.
     pub profile: String,
     /// Models loaded and warmed (TensorRT: engines built or loaded).
@@ -92,6 +117,9 @@ pub struct Row {
     pub error: Option<String>,
     #[serde(skip)]
     pub tuning: Tuning,
+    /// The last answer, to compare the other intervals with.
+    #[serde(skip)]
+    pub answer: Vec<FrameResult>,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -125,6 +153,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if args.runs == 0 || batches.contains(&0) {
         return Err(ConfigError("--runs and every --sweep-batch must be at least 1".into()).into());
     }
+    let intervals = intervals(args.sweep_interval.as_deref())?;
+    if !(0.0..=1.0).contains(&args.min_agreement) {
+        return Err(ConfigError(format!(
+            "--min-agreement {} is not a share between 0 and 1",
+            args.min_agreement
+        ))
+        .into());
+    }
 
     // None: the operator's own --byte-input (or the default) for every row.
     let byte_inputs: Vec<Option<bool>> = match &args.sweep_byte_input {
@@ -138,14 +174,17 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             for &batch in &batches {
                 for &lane in &lanes {
                     for &byte_input in &byte_inputs {
-                        settings.push(Tuning {
-                            providers: Some(fallback_list(provider)),
-                            precision: Some(precision),
-                            batch_size: Some(batch),
-                            lanes: Some(lane),
-                            byte_input,
-                            ..Tuning::default()
-                        });
+                        for &interval in &intervals {
+                            settings.push(Tuning {
+                                providers: Some(fallback_list(provider)),
+                                precision: Some(precision),
+                                batch_size: Some(batch),
+                                lanes: Some(lane),
+                                byte_input,
+                                infer_interval: interval.map(Interval::from),
+                                ..Tuning::default()
+                            });
+                        }
                     }
                 }
             }
@@ -178,14 +217,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         // The operator's own flags apply to every row; the swept ones win.
         let tuning = sweep.or(args.models.tuning.clone());
         progress.set_message(label(&tuning));
-        let row = measure(&args, &tuning, decode.clone(), &progress, scorer.as_mut()).await;
+        let mut row = measure(&args, &tuning, decode.clone(), &progress, scorer.as_mut()).await;
+        if args.sweep_interval.is_some() {
+            row.agreement = every_frame_answer(&rows, &row)
+                .map(|reference| Agreement::between(&reference.answer, &row.answer).boxes());
+        }
         let line = match &row.error {
             Some(e) => format!("{}: failed: {e}", label(&tuning)),
             None => format!(
-                "{}: {:.3} s, {:.1} fps",
+                "{}: {:.3} s, {:.1} fps{}",
                 label(&tuning),
                 row.seconds,
-                row.fps
+                row.fps,
+                row.agreement
+                    .map_or(String::new(), |a| format!(", box agreement {a:.3}"))
             ),
         };
         // Above the bar on a terminal; as a plain line into a log.
@@ -206,12 +251,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     if let Some(note) = final_note(&rows, args.scoring.fastest_s) {
         println!("{note}");
     }
-    if let Some(best) = best(&rows) {
+    if let Some(best) = best(&rows, args.min_agreement) {
         println!("{}", recommendation(best));
     } else {
         println!("No setting answered the clip.");
     }
     Ok(())
+}
+
+/// The intervals to sweep, the every-frame one first (`None`: no sweep,
+/// the operator's own setting).
+fn intervals(sweep: Option<&[u32]>) -> Result<Vec<Option<u32>>, ConfigError> {
+    let Some(sweep) = sweep else {
+        return Ok(vec![None]);
+    };
+    if sweep.contains(&0) {
+        return Err(ConfigError(
+            "--sweep-interval: every interval must be 1 or more".into(),
+        ));
+    }
+    let mut out = vec![Some(1)];
+    for &n in sweep {
+        if !out.contains(&Some(n)) {
+            out.push(Some(n));
+        }
+    }
+    Ok(out)
+}
+
+/// The row measured before `row` with the same settings at interval 1.
+fn every_frame_answer<'a>(rows: &'a [Row], row: &Row) -> Option<&'a Row> {
+    if row.interval == 1 || row.error.is_some() {
+        return None;
+    }
+    let same = |r: &&Row| {
+        let every_frame = Tuning {
+            infer_interval: Some(Interval::from(1)),
+            ..row.tuning.clone()
+        };
+        r.tuning == every_frame && r.error.is_none()
+    };
+    rows.iter().find(same)
 }
 
 fn write_json(path: &std::path::Path, rows: &[Row]) -> anyhow::Result<()> {
@@ -229,7 +309,7 @@ fn fallback_list(provider: Provider) -> Vec<Provider> {
 
 fn label(t: &Tuning) -> String {
     format!(
-        "{} {} batch {} lanes {}{}",
+        "{} {} batch {} lanes {}{}{}",
         t.providers
             .as_ref()
             .and_then(|p| p.first())
@@ -246,6 +326,10 @@ fn label(t: &Tuning) -> String {
         } else {
             ""
         },
+        t.infer_interval
+            .as_ref()
+            .and_then(|i| i.frames().ok())
+            .map_or(String::new(), |n| format!(" interval {n}")),
     )
 }
 
@@ -268,6 +352,8 @@ async fn measure(
         batch_size: tuning.batch_size.unwrap_or(0),
         lanes: tuning.lanes.unwrap_or(0),
         byte_input: tuning.byte_input.unwrap_or(false),
+        interval: 1,
+        agreement: None,
         profile: String::new(),
         load_s: 0.0,
         seconds: 0.0,
@@ -278,6 +364,7 @@ async fn measure(
         score: None,
         error: None,
         tuning: tuning.clone(),
+        answer: Vec::new(),
     };
     match answer_runs(args, tuning, decode, progress, &mut row).await {
         Ok(answer) => {
@@ -308,6 +395,7 @@ async fn answer_runs(
         ..args.models.clone()
     };
     let config = models.infer_config(None)?;
+    row.interval = config.infer_interval;
     let loading = Instant::now();
     let decode = sv_decode::Stage::new(decode)?;
     let infer = Arc::new(sv_infer::Stage::new(decode, &config)?);
@@ -340,6 +428,7 @@ async fn answer_runs(
         busy.push(ort.as_secs_f64() / (wall.as_secs_f64() * lanes.max(1) as f64));
         row.frames = response.frames.len();
         row.objects = response.frames.iter().map(|f| f.objects.len()).sum();
+        row.answer = response.frames.clone();
         last = Some(response);
         progress.inc(1);
     }
@@ -366,189 +455,4 @@ fn progress_bar(total: u64) -> ProgressBar {
             .expect("valid template"),
     );
     bar
-}
-
-/// Among the rows that answered every frame: the highest expected final
-/// score when all of them were scored, else the fastest.
-pub fn best(rows: &[Row]) -> Option<&Row> {
-    let frames = rows.iter().map(|r| r.frames).max()?;
-    let complete: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.error.is_none() && r.frames == frames && frames > 0)
-        .collect();
-    if complete.iter().all(|r| r.score.is_some()) {
-        let fin = |r: &Row| r.score.map_or(0.0, |s| s.expected_final);
-        complete.into_iter().max_by(|a, b| {
-            fin(a)
-                .total_cmp(&fin(b))
-                .then(b.seconds.total_cmp(&a.seconds))
-        })
-    } else {
-        complete
-            .into_iter()
-            .min_by(|a, b| a.seconds.total_cmp(&b.seconds))
-    }
-}
-
-pub fn table(rows: &[Row]) -> String {
-    let mut out = format!(
-        "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8} {:>8} {:>8} {:>9} {:>7} {:>8} {:>8} {:>5} {:>7}\n",
-        "provider",
-        "precision",
-        "input",
-        "batch",
-        "lanes",
-        "load s",
-        "seconds",
-        "fps",
-        "ORT busy",
-        "frames",
-        "objects",
-        "keypoint",
-        "box",
-        "final"
-    );
-    for r in rows {
-        let lanes = if r.lanes == 0 {
-            "auto".to_string()
-        } else {
-            r.lanes.to_string()
-        };
-        let input = if r.byte_input { "u8" } else { "float" };
-        match &r.error {
-            None => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>5} {:>8.2} {:>8.3} {:>8.1} {:>8.0}% {:>7} {:>8} {}\n",
-                r.provider,
-                r.precision,
-                input,
-                r.batch_size,
-                lanes,
-                r.load_s,
-                r.seconds,
-                r.fps,
-                r.ort_busy * 100.0,
-                r.frames,
-                r.objects,
-                score_columns(r.score)
-            )),
-            Some(e) => out.push_str(&format!(
-                "{:<9} {:<9} {:>5} {:>5} {:>5}  failed: {e}\n",
-                r.provider, r.precision, input, r.batch_size, lanes
-            )),
-        }
-    }
-    out
-}
-
-/// The best row as flags and as the `[infer]` table `serve` reads.
-pub fn recommendation(best: &Row) -> String {
-    format!(
-        "Best: {} ({:.3} s, {:.1} fps{})\n  flags: {}\n  TOML (in serve's --config, or --infer-config FILE):\n{}",
-        best.profile,
-        best.seconds,
-        best.fps,
-        best.score.map_or(String::new(), |s| format!(
-            ", keypoint score {:.4}, expected final {:.4}",
-            s.keypoint_score, s.expected_final
-        )),
-        best.tuning.to_flags().join(" "),
-        best.tuning
-            .to_toml()
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
-        Row {
-            provider: provider.into(),
-            precision: "fp16".into(),
-            batch_size: batch,
-            lanes: 2,
-            byte_input: batch == 8,
-            profile: format!("{provider} batch {batch}"),
-            load_s: 1.0,
-            seconds,
-            fps: frames as f64 / seconds,
-            ort_busy: 0.9,
-            frames,
-            objects: 10,
-            score: None,
-            error: error.map(str::to_owned),
-            tuning: Tuning {
-                batch_size: Some(batch),
-                precision: Some(Precision::Fp16),
-                ..Tuning::default()
-            },
-        }
-    }
-
-    #[test]
-    fn the_best_row_is_the_fastest_complete_one() {
-        let rows = vec![
-            row("CUDA", 1, 9.0, 750, None),
-            row("CUDA", 8, 2.0, 750, None),
-            // Faster but lost frames, or failed: never the best.
-            row("CUDA", 16, 1.0, 700, None),
-            row("CUDA", 32, 0.5, 0, Some("out of memory")),
-        ];
-        let best = best(&rows).unwrap();
-        assert_eq!(best.batch_size, 8);
-        let text = recommendation(best);
-        assert!(text.contains("--precision fp16 --batch-size 8"), "{text}");
-        assert!(text.contains("batch_size = 8"), "{text}");
-        let table = table(&rows);
-        assert_eq!(table.lines().count(), 5);
-        assert!(table.contains("failed: out of memory"), "{table}");
-        assert_eq!(table.matches(" u8 ").count(), 1, "{table}");
-        assert!(super::best(&[]).is_none());
-    }
-
-    #[test]
-    fn with_scores_the_best_row_is_the_highest_expected_final() {
-        let scored = |mut r: Row, keypoint: f64| {
-            let speed = sv_outcome_speed(r.seconds, 1.0);
-            r.score = Some(RowScore {
-                keypoint_score: keypoint,
-                box_score: Some(0.5),
-                expected_final: 0.65 * (0.25 + 0.5 * keypoint) + 0.35 * speed,
-                without_box_half: false,
-            });
-            r
-        };
-        // FP16 batch 16 is fastest but its keypoints score much worse.
-        let rows = vec![
-            scored(row("CUDA", 8, 1.2, 750, None), 0.60),
-            scored(row("CUDA", 16, 1.0, 750, None), 0.20),
-        ];
-        let best = best(&rows).unwrap();
-        assert_eq!(best.batch_size, 8);
-        assert!(
-            recommendation(best).contains("expected final"),
-            "{}",
-            recommendation(best)
-        );
-        let text = table(&rows);
-        assert!(text.contains("0.6000") && text.contains("0.50"), "{text}");
-        let note = final_note(&rows, 1.0).unwrap();
-        assert!(note.contains("1 s") && !note.contains('*'), "{note}");
-        // A row that could not be scored: the fastest, as before.
-        let mixed = vec![rows[0].clone(), row("CUDA", 16, 1.0, 750, None)];
-        assert_eq!(super::best(&mixed).unwrap().batch_size, 16);
-    }
-
-    /// The validator's speed score (calculate_speed_score) for the test.
-    fn sv_outcome_speed(t: f64, fastest: f64) -> f64 {
-        if t <= fastest {
-            1.0
-        } else {
-            (-5.0 * (t - fastest) / (15.0 - fastest)).exp()
-        }
-    }
 }

@@ -2,6 +2,12 @@
 //! flags, `SV_` variables and the `[infer]` table of a TOML file, in that
 //! order of precedence. Anything left unset is the device profile's choice
 //! (see `sv_infer::InferConfig::resolve_for`), so every field is optional.
+//!
+//! - [`print`]: the settings back as flags and as an `[infer]` table.
+//! - [`interval`]: `--infer-interval`, checked when applied.
+
+mod interval;
+mod print;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -9,6 +15,8 @@ use std::str::FromStr;
 use clap::Args;
 use serde::{Deserialize, Deserializer};
 use sv_infer::{ConvSearch, InferConfig, Precision, Provider, Switch};
+
+pub use interval::Interval;
 
 use crate::pipeline::ConfigError;
 
@@ -73,6 +81,10 @@ pub struct Tuning {
     /// With I/O binding on a GPU, replay each session's kernels as a CUDA graph (true/false) [default: false].
     #[arg(long, env = "SV_CUDA_GRAPH")]
     pub cuda_graph: Option<bool>,
+    /// Run the models on one frame in N (frames 0, N, 2N, ..., the last, both sides of a scene cut); track fills the frames between [default: 1, every frame].
+    #[arg(long, env = "SV_INFER_INTERVAL", value_name = "N")]
+    #[serde(default, deserialize_with = "interval")]
+    pub infer_interval: Option<Interval>,
     /// Let TensorRT use FP16 kernels for FP32 models [default: true].
     #[arg(long, env = "SV_TRT_FP16")]
     pub trt_fp16: Option<bool>,
@@ -109,6 +121,7 @@ impl Tuning {
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
             cuda_copy_streams: self.cuda_copy_streams.or(fallback.cuda_copy_streams),
             cuda_graph: self.cuda_graph.or(fallback.cuda_graph),
+            infer_interval: self.infer_interval.or(fallback.infer_interval),
             trt_fp16: self.trt_fp16.or(fallback.trt_fp16),
             trt_opt_level: self.trt_opt_level.or(fallback.trt_opt_level),
             trt_workspace_mb: self.trt_workspace_mb.or(fallback.trt_workspace_mb),
@@ -165,6 +178,9 @@ impl Tuning {
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
         }
+        if let Some(interval) = &self.infer_interval {
+            config.infer_interval = interval.frames()?;
+        }
         if let Some(ms) = self.batch_wait_ms {
             config.batch_wait = std::time::Duration::from_millis(ms);
         }
@@ -216,151 +232,6 @@ impl Tuning {
     }
 }
 
-impl Tuning {
-    /// The settings that are set, as command-line flags.
-    pub fn to_flags(&self) -> Vec<String> {
-        self.entries()
-            .into_iter()
-            .map(|(key, value)| format!("--{} {}", key.replace('_', "-"), value.flag()))
-            .collect()
-    }
-
-    /// The settings that are set, as an `[infer]` TOML table.
-    pub fn to_toml(&self) -> String {
-        let mut out = String::from("[infer]\n");
-        for (key, value) in self.entries() {
-            out.push_str(&format!("{key} = {}\n", value.toml()));
-        }
-        out
-    }
-
-    fn entries(&self) -> Vec<(&'static str, Value)> {
-        let mut e = Vec::new();
-        let mut push = |key, value: Option<Value>| {
-            if let Some(v) = value {
-                e.push((key, v));
-            }
-        };
-        push(
-            "providers",
-            self.providers
-                .as_ref()
-                .map(|p| Value::List(p.iter().map(|p| p.name().to_ascii_lowercase()).collect())),
-        );
-        push(
-            "devices",
-            self.devices
-                .as_ref()
-                .map(|d| Value::Numbers(d.iter().map(|d| u64::from(*d)).collect())),
-        );
-        push(
-            "precision",
-            self.precision.map(|p| Value::Text(p.name().into())),
-        );
-        push(
-            "batch_size",
-            self.batch_size.map(|n| Value::Number(n as u64)),
-        );
-        push(
-            "pad_batches",
-            self.pad_batches.map(|s| {
-                Value::Text(
-                    match s {
-                        Switch::Auto => "auto",
-                        Switch::On => "on",
-                        Switch::Off => "off",
-                    }
-                    .into(),
-                )
-            }),
-        );
-        push("batch_wait_ms", self.batch_wait_ms.map(Value::Number));
-        push("lanes", self.lanes.map(|n| Value::Number(n as u64)));
-        push(
-            "prep_threads",
-            self.prep_threads.map(|n| Value::Number(n as u64)),
-        );
-        push(
-            "intra_threads",
-            self.intra_threads.map(|n| Value::Number(n as u64)),
-        );
-        push("byte_input", self.byte_input.map(Value::Bool));
-        push("static_shapes", self.static_shapes.map(Value::Bool));
-        push("io_binding", self.io_binding.map(Value::Bool));
-        push("memory_limit_mb", self.memory_limit_mb.map(Value::Number));
-        push(
-            "cudnn_conv_search",
-            self.cudnn_conv_search.map(|c| {
-                Value::Text(
-                    match c {
-                        ConvSearch::Exhaustive => "exhaustive",
-                        ConvSearch::Heuristic => "heuristic",
-                        ConvSearch::Default => "default",
-                    }
-                    .into(),
-                )
-            }),
-        );
-        push("cuda_nhwc", self.cuda_nhwc.map(Value::Bool));
-        push("cuda_tf32", self.cuda_tf32.map(Value::Bool));
-        push("cuda_copy_streams", self.cuda_copy_streams.map(Value::Bool));
-        push("cuda_graph", self.cuda_graph.map(Value::Bool));
-        push("trt_fp16", self.trt_fp16.map(Value::Bool));
-        push(
-            "trt_opt_level",
-            self.trt_opt_level.map(|n| Value::Number(u64::from(n))),
-        );
-        push("trt_workspace_mb", self.trt_workspace_mb.map(Value::Number));
-        push(
-            "engine_cache",
-            self.engine_cache
-                .as_ref()
-                .map(|p| Value::Text(p.display().to_string())),
-        );
-        e
-    }
-}
-
-/// A setting's value, printable as a flag or as TOML.
-enum Value {
-    Bool(bool),
-    Number(u64),
-    Numbers(Vec<u64>),
-    Text(String),
-    List(Vec<String>),
-}
-
-impl Value {
-    fn flag(&self) -> String {
-        match self {
-            Self::Bool(b) => b.to_string(),
-            Self::Number(n) => n.to_string(),
-            Self::Numbers(v) => v.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
-            Self::Text(t) => t.clone(),
-            Self::List(v) => v.join(","),
-        }
-    }
-
-    fn toml(&self) -> String {
-        match self {
-            Self::Bool(b) => b.to_string(),
-            Self::Number(n) => n.to_string(),
-            Self::Numbers(v) => format!(
-                "[{}]",
-                v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
-            ),
-            Self::Text(t) => toml::Value::String(t.clone()).to_string(),
-            Self::List(v) => format!(
-                "[{}]",
-                v.iter()
-                    .map(|s| toml::Value::String(s.clone()).to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        }
-    }
-}
-
 fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -369,6 +240,23 @@ where
     Option::<String>::deserialize(d)?
         .map(|s| s.parse().map_err(serde::de::Error::custom))
         .transpose()
+}
+
+/// `infer_interval = 2` (or `"2"`): kept as text until applied.
+fn interval<'de, D>(d: D) -> Result<Option<Interval>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Number(i64),
+        Text(String),
+    }
+    Ok(Option::<Given>::deserialize(d)?.map(|given| match given {
+        Given::Number(n) => Interval(n.to_string()),
+        Given::Text(t) => Interval(t),
+    }))
 }
 
 fn list<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
@@ -408,6 +296,7 @@ mod tests {
             cuda_nhwc = true
             cuda_graph = true
             cuda_tf32 = false
+            infer_interval = 2
             trt_opt_level = 4
             engine_cache = "/var/cache/trt"
 
@@ -425,6 +314,7 @@ mod tests {
         assert!(config.byte_input && config.static_shapes && config.io_binding);
         assert_eq!(config.memory_limit_mb, Some(16384));
         assert!(config.cuda.cuda_graph);
+        assert_eq!(config.infer_interval, 2);
         assert_eq!(config.pad_batches, Switch::On);
         assert_eq!(config.cuda.conv_search, ConvSearch::Heuristic);
         assert!(config.cuda.prefer_nhwc && !config.cuda.tf32);
@@ -467,6 +357,7 @@ mod tests {
             io_binding: Some(true),
             memory_limit_mb: Some(16384),
             cuda_graph: Some(true),
+            infer_interval: Some(Interval::from(3)),
             engine_cache: Some("/var/cache/trt".into()),
             ..Tuning::default()
         };
@@ -474,7 +365,7 @@ mod tests {
             t.to_flags().join(" "),
             "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
              --lanes 2 --byte-input true --io-binding true --memory-limit-mb 16384 --cudnn-conv-search heuristic \
-             --cuda-nhwc true --cuda-graph true --engine-cache /var/cache/trt"
+             --cuda-nhwc true --cuda-graph true --infer-interval 3 --engine-cache /var/cache/trt"
         );
         assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
         assert_eq!(Tuning::default().to_toml(), "[infer]\n");
@@ -499,5 +390,25 @@ mod tests {
         };
         let err = no_memory.apply(&mut config).unwrap_err();
         assert!(err.0.contains("--memory-limit-mb 0"), "{err}");
+        // An interval of 0 or not a number, from the flag or the file.
+        for bad in ["0", "two", "-1", "1.5", ""] {
+            let interval = Tuning {
+                infer_interval: Some(bad.parse().unwrap()),
+                ..Tuning::default()
+            };
+            let err = interval.apply(&mut config).unwrap_err();
+            assert!(err.0.contains("--infer-interval"), "{err}");
+        }
+        for bad in [
+            "infer_interval = 0",
+            "infer_interval = \"x\"",
+            "infer_interval = -2",
+        ] {
+            let file = Tuning::from_toml(&format!("[infer]\n{bad}\n")).unwrap();
+            assert!(file.apply(&mut config).is_err(), "{bad}");
+        }
+        let two = Tuning::from_toml("[infer]\ninfer_interval = \"2\"\n").unwrap();
+        two.apply(&mut config).unwrap();
+        assert_eq!(config.infer_interval, 2);
     }
 }
