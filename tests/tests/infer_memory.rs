@@ -69,7 +69,11 @@ async fn runs_failing_mid_challenge_are_split_with_batch_ones_answer() {
     c.pad_batches = Switch::On;
     let retried = answer_clip(&c).await.unwrap();
     assert!(!retried.profile.contains("settled"), "{}", retried.profile);
-    assert!(retried.retried_runs >= 2, "{} retried", retried.retried_runs);
+    assert!(
+        retried.retried_runs >= 2,
+        "{} retried",
+        retried.retried_runs
+    );
     assert_eq!(retried.frames, want.frames, "the answer is batch 1's");
 }
 
@@ -89,5 +93,8 @@ async fn nothing_fitting_refuses_to_start() {
         ),
         "{message}"
     );
-    assert!(message.contains("smaller than requested bytes"), "{message}");
+    assert!(
+        message.contains("smaller than requested bytes"),
+        "{message}"
+    );
 }
