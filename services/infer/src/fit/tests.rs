@@ -87,6 +87,15 @@ fn capped(room: &Arc<AtomicUsize>, seen: &Arc<Mutex<Vec<usize>>>) -> Capped {
     }
 }
 
+/// A fitted engine with room for `images` images, nothing learnt yet, and
+/// the batches it runs.
+fn fitted_with_room(images: usize) -> (Fitted, Arc<Mutex<Vec<usize>>>) {
+    let seen = Arc::default();
+    let engine = capped(&room_for(images), &seen);
+    let fitted = Fitted::new(Box::new(engine), "players", BatchLimit::default());
+    (fitted, seen)
+}
+
 /// A batch of `levels.len()` images of `h` x `w`, each of its grey level.
 fn batch(levels: &[u8], (h, w): Shape) -> Vec<f32> {
     levels
@@ -139,12 +148,7 @@ fn a_shape_gets_the_batch_its_pixels_fit() {
 
 #[test]
 fn a_failed_run_is_split_in_halves_and_the_batch_lowered() {
-    let (room, seen) = (room_for(4), Arc::default());
-    let mut fitted = Fitted::new(
-        Box::new(capped(&room, &seen)),
-        "players",
-        BatchLimit::default(),
-    );
+    let (mut fitted, seen) = fitted_with_room(4);
     let shape = (SIZE as usize, SIZE as usize);
     let want: Vec<u8> = (20..36).collect();
     let input = batch(&want, shape);
@@ -168,12 +172,7 @@ fn a_failed_run_is_split_in_halves_and_the_batch_lowered() {
 
 #[test]
 fn halves_of_padding_alone_are_not_run() {
-    let (room, seen) = (room_for(4), Arc::default());
-    let mut fitted = Fitted::new(
-        Box::new(capped(&room, &seen)),
-        "players",
-        BatchLimit::default(),
-    );
+    let (mut fitted, seen) = fitted_with_room(4);
     let shape = (SIZE as usize, SIZE as usize);
     // Three frames padded to 16.
     let mut images = vec![40, 41, 42];
@@ -195,12 +194,7 @@ fn only_a_single_image_failing_fails_the_input() {
     let shape = (SIZE as usize, SIZE as usize);
     let input = batch(&[1, 2, 3, 4], shape);
     // Memory for nothing: every half fails down to one image.
-    let (room, seen) = (room_for(0), Arc::default());
-    let mut fitted = Fitted::new(
-        Box::new(capped(&room, &seen)),
-        "players",
-        BatchLimit::default(),
-    );
+    let (mut fitted, seen) = fitted_with_room(0);
     let ran = fitted.run(Input::F32(&input), [4, 3, shape.0, shape.1], 4);
     let err = ran.output.unwrap_err();
     assert!(
