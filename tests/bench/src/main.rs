@@ -99,7 +99,8 @@ struct Common {
     /// With I/O binding on a GPU, CUDA graphs.
     #[arg(long)]
     cuda_graph: Option<bool>,
-    /// Most MiB ONNX Runtime may take per device (batches settle under it).
+    /// Most MiB ONNX Runtime may take per device: the pipeline's batches
+    /// settle under it; the stage-alone rows run at the batch given.
     #[arg(long)]
     memory_limit_mb: Option<u64>,
     /// The models on one frame in N (the pipeline; the stage-alone rows run

@@ -26,6 +26,17 @@ pub struct Ran {
     pub runs: usize,
     /// Runs that failed and were rerun in halves.
     pub retried: usize,
+    /// Whether one run took the input as it was given (an engine's own
+    /// input memory reaches the engine only then).
+    pub whole: bool,
+}
+
+/// What a run took, whether or not it answered ([`Ran`]'s counts).
+#[derive(Default)]
+struct Tally {
+    runs: usize,
+    retried: usize,
+    whole: bool,
 }
 
 impl Fitted {
@@ -53,22 +64,23 @@ impl Fitted {
     /// single image failing fails the input: with the engine's error as it
     /// is when nothing was split, [`InferError::RetryFailed`] otherwise.
     pub fn run(&mut self, input: Input<'_>, shape: [usize; 4], frames: usize) -> Ran {
-        let (mut runs, mut retried) = (0, 0);
-        let output = self.run_pieces(input, shape, frames, &mut runs, &mut retried);
+        let mut tally = Tally::default();
+        let output = self.run_pieces(input, shape, frames, &mut tally);
         Ran {
             output,
-            runs,
-            retried,
+            runs: tally.runs,
+            retried: tally.retried,
+            whole: tally.whole,
         }
     }
 
+    /// The output, counting in `tally` as it goes.
     fn run_pieces(
         &mut self,
         input: Input<'_>,
         shape: [usize; 4],
         frames: usize,
-        runs: &mut usize,
-        retried: &mut usize,
+        tally: &mut Tally,
     ) -> Result<Output, InferError> {
         let [n, channels, h, w] = shape;
         let image = channels * h * w;
@@ -84,7 +96,8 @@ impl Fitted {
         let mut failed: Option<(usize, usize)> = None;
         while let Some(piece) = pieces.pop_front() {
             let len = piece.len();
-            let part = match piece == (0..n) {
+            let whole = piece == (0..n);
+            let part = match whole {
                 true => Some(input),
                 false => input.images(image, piece.clone()),
             };
@@ -93,16 +106,17 @@ impl Fitted {
                 what: "input",
                 detail: format!("{} values for shape {shape:?}", input.len()),
             })?;
-            *runs += 1;
+            tally.runs += 1;
             match self.engine.run(part, [len, channels, h, w]) {
                 Ok(output) => {
+                    tally.whole = whole;
                     ran_sizes.push(len);
                     outputs.push(output);
                 }
                 Err(e) if len > 1 => {
                     tracing::warn!(model = %self.model, images = len, error = %e, "A run failed; running it again in halves.");
                     failed = Some(failed.map_or((len, len), |(first, s)| (first, s.min(len))));
-                    *retried += 1;
+                    tally.retried += 1;
                     let middle = piece.start + half(len);
                     // A half of nothing but padding answers nothing.
                     if middle < real {

@@ -161,6 +161,7 @@ fn a_failed_run_is_split_in_halves_and_the_batch_lowered() {
     // 16 failed, its halves of 8 failed, their halves of 4 ran.
     assert_eq!(*seen.lock().unwrap(), vec![16, 8, 4, 4, 8, 4, 4]);
     assert_eq!((ran.runs, ran.retried), (7, 3));
+    assert!(!ran.whole, "in pieces");
     assert_eq!(fitted.limit().batch_for(shape), Some(4));
     // From now on, pieces of four at once: no failure, no retry.
     seen.lock().unwrap().clear();
@@ -187,6 +188,11 @@ fn halves_of_padding_alone_are_not_run() {
     let ran = fitted.run(Input::F32(&input), [16, 3, shape.0, shape.1], 3);
     assert_eq!(levels(&ran.output.unwrap())[..3], [40, 41, 42]);
     assert_eq!(*seen.lock().unwrap(), vec![4]);
+    assert!(!ran.whole, "a piece of the padded tensor");
+    // An input that fits runs as it was given.
+    let (mut roomy, _) = fitted_with_room(16);
+    let ran = roomy.run(Input::F32(&input), [16, 3, shape.0, shape.1], 3);
+    assert!(ran.whole && ran.runs == 1, "{ran:?}");
 }
 
 #[test]

@@ -289,7 +289,7 @@ fn lane(
         // In batches that fit; a failed run is split and retried (`crate::fit`).
         let ran = engine.run(item.tensor.view(), item.shape, item.frames);
         // Only a run of the whole tensor reads the engine's own memory.
-        let host = matches!(item.tensor, InputTensor::Host(_)) && ran.runs == 1;
+        let host = matches!(item.tensor, InputTensor::Host(_)) && ran.whole;
         stats.add_inference(started.elapsed(), ran.runs, usize::from(host), ran.retried);
         let _ = back.send((item.model, item.tensor));
         let _ = item.done.send(ran.output); // post may have given up on the batch
