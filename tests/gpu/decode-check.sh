@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU visit for decode (issue 14 items 1, 3, 4; issue 12 item 1), one
-# bounded run (under 90 s) on the lent machine (../shared/gpu-check/README.md):
+# bounded run (under 90 s) on the lent machine (tests/gpu/README.md):
 # after `make release && cargo build --release -p sv-bench` and pack.sh here,
 # then there
 #   bash .gpu-check/1/stage.sh; bash .gpu-check/2/stage.sh; source /tmp/sv-gpu/env.sh

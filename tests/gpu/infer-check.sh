@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU visit for inference (issues 13, 14 and 22), as one bounded run on the
-# lent machine (../shared/gpu-check/README.md): after
+# The GPU visit for inference (issues 13, 14, 22 and 26), as one bounded run on the
+# lent machine (tests/gpu/README.md): after
 #   bash .gpu-check/2/stage.sh && source /tmp/sv-gpu/env.sh
 # run `bash tests/gpu/infer-check.sh` from the project root. Every step has
 # its own time limit and writes its output under $OUT (steps.tsv: name, exit
@@ -79,6 +79,21 @@ step parity-cuda16-graph 60 "$SV" process "${FX[@]}" --providers $PROV,cpu --pla
 for v in cuda32 tf32 cuda16; do
   [ -f "$OUT/parity-$v.json" ] && python3 "$HERE/compare.py" "$OUT/parity-cpu.json" "$OUT/parity-$v.json" "$v" >>"$OUT/parity.jsonl"
 done
+
+# 2b. Memory (issue 26): x-size models at 1536 px in batches of 32 under a
+#     16 GB limit, as on a 16 GB card (RTX 5070 Ti). The log's profile line
+#     says where each model's batch settled and why ("settled at warm-up:
+#     ... (32 ran out of memory)"), "Memory limited." that the device's CUDA
+#     arena took the cap (else a warning that each session's own did); the
+#     answer is compared with batch 1's at the same size (mem.jsonl). On
+#     the CPU (CPU_ONLY=1) the fixture models under a 256 MB arena settle
+#     the same way.
+if [ "${CPU_ONLY:-0}" = 1 ]; then MEM_MB=256; else MEM_MB=16384; fi
+MEM=("$CLIP" "${MODELS[@]}" --providers $PROV,cpu --precision fp16 --player-imgsz 1536)
+step mem-b1 150 "$SV" process "${MEM[@]}" --batch-size 1 --out "$OUT/mem-b1.json"
+step mem-b32 150 "$SV" process "${MEM[@]}" --batch-size 32 --memory-limit-mb "$MEM_MB" --out "$OUT/mem-b32.json"
+[ -f "$OUT/mem-b1.json" ] && [ -f "$OUT/mem-b32.json" ] && \
+  python3 "$HERE/compare.py" "$OUT/mem-b1.json" "$OUT/mem-b32.json" "mem-b32-${MEM_MB}mb" >>"$OUT/mem.jsonl"
 
 # 3. What the first visit (2026-11-30) left open: FP16 on the CUDA provider
 #    ran at 12-16 ms a frame plus about 95 ms per run (batch 16, 2 lanes:

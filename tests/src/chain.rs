@@ -21,6 +21,8 @@ pub struct ClipAnswer {
     /// ONNX Runtime runs, and those from the engines' own input memory.
     pub runs: u64,
     pub host_runs: u64,
+    /// Runs that failed and were rerun in halves.
+    pub retried_runs: u64,
 }
 
 /// The sample clip (decoded in software, the exact path) answered.
@@ -51,5 +53,6 @@ pub async fn answer_clip(config: &InferConfig) -> anyhow::Result<ClipAnswer> {
         frames: serde_json::to_value(&response.frames)?.to_string(),
         runs: infer.stats().runs(),
         host_runs: infer.stats().host_runs(),
+        retried_runs: infer.stats().retried_runs(),
     })
 }

@@ -150,6 +150,9 @@ mod tests {
         assert_eq!(e.sum("a_q", &[]), 1.0);
         assert!(parse("a_q 1\n# EOF\n").is_err(), "no TYPE");
         assert!(parse("# TYPE a_q gauge\na_q 1\n").is_err(), "no EOF");
-        assert!(parse("# TYPE a gauge\na_total 1\n# EOF\n").is_err(), "a gauge with _total");
+        assert!(
+            parse("# TYPE a gauge\na_total 1\n# EOF\n").is_err(),
+            "a gauge with _total"
+        );
     }
 }

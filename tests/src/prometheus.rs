@@ -48,9 +48,8 @@ impl Prometheus {
     /// is ready.
     pub async fn start(binary: &Path, targets: &[Target]) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let mut config = String::from(
-            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n",
-        );
+        let mut config =
+            String::from("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n");
         for t in targets {
             config += &format!(
                 "  - job_name: {}\n    static_configs:\n      - targets: ['{}']\n        labels:\n",
@@ -121,7 +120,6 @@ impl Prometheus {
         ready: impl Fn(f64) -> bool,
     ) -> anyhow::Result<f64> {
         let deadline = Instant::now() + within;
-        let mut last = Value::Null;
         loop {
             let result = self.query(expr).await?;
             if let Some(value) = single_value(&result)
@@ -129,9 +127,8 @@ impl Prometheus {
             {
                 return Ok(value);
             }
-            last = result;
             if Instant::now() > deadline {
-                bail!("{expr}: still {last} after {within:?}\n{}", self.log());
+                bail!("{expr}: still {result} after {within:?}\n{}", self.log());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

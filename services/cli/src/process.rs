@@ -154,7 +154,7 @@ fn summary(
     format!(
         "scorevision: {frames} frames in {total:.3} s ({fps:.1} fps), models loaded in {load:.2} s\n\
          \x20 decode   {decode_s:>8.3} s  decoder {decoder}{download}\n\
-         \x20 infer    {infer_s:>8.3} s  {profile}, {batches} batches, {inferred} frames inferred{between}\n\
+         \x20 infer    {infer_s:>8.3} s  {profile}, {batches} batches, {inferred} frames inferred{between}{retried}\n\
          \x20          models: {providers}\n\
          \x20 track    {track_s:>8.3} s{filled}\n\
          \x20 total    {total:>8.3} s  {objects} tracked objects, pitch found in {with_pitch}/{frames} frames",
@@ -170,6 +170,10 @@ fn summary(
         ),
         providers = pipeline.infer.provider_report(),
         batches = infer.batches(),
+        retried = match infer.retried_runs() {
+            0 => String::new(),
+            n => format!(", {n} failed runs retried in halves"),
+        },
         inferred = infer.frames(),
         between = match infer.between_keyframes() {
             0 => String::new(),

@@ -72,8 +72,12 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
     remote.shm_dir = args.shm_dir.clone();
     let decode =
         sv_decode::grpc::Remote::connect(&remote).map_err(|e| ConfigError(e.to_string()))?;
-    let (listener, server) =
-        server(&args.server, Some(&args.decode_addrs), metrics::INFER_DEFAULT).await?;
+    let (listener, server) = server(
+        &args.server,
+        Some(&args.decode_addrs),
+        metrics::INFER_DEFAULT,
+    )
+    .await?;
     let config = sv_infer::ServeConfig { infer, server };
     Ok(sv_infer::serve(config, decode, listener, signals::shutdown()).await?)
 }
@@ -81,8 +85,12 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
 pub async fn track(args: TrackArgs) -> anyhow::Result<()> {
     let infer = sv_infer::grpc::Remote::connect(&UpstreamConfig::new(&args.infer_addrs))
         .map_err(|e| ConfigError(e.to_string()))?;
-    let (listener, server) =
-        server(&args.server, Some(&args.infer_addrs), metrics::TRACK_DEFAULT).await?;
+    let (listener, server) = server(
+        &args.server,
+        Some(&args.infer_addrs),
+        metrics::TRACK_DEFAULT,
+    )
+    .await?;
     let config = sv_track::ServeConfig {
         server,
         ..Default::default()

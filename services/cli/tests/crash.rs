@@ -8,7 +8,13 @@ use std::time::Duration;
 #[test]
 fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
     let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .args(["decode", "--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .args([
+            "decode",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+        ])
         .env("SV_CRASH_REPORT", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -33,7 +39,13 @@ fn without_the_variable_nothing_is_printed() {
     // SIGABRT: Rust's own SIGSEGV handler (stack overflow detection)
     // ignores a SIGSEGV sent by kill(2) once, which would keep this alive.
     let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .args(["decode", "--listen", "127.0.0.1:0", "--metrics-listen", "off"])
+        .args([
+            "decode",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -83,11 +83,11 @@ fn a_clip_shorter_than_the_interval_is_answered_on_every_frame() {
     assert!(made.success());
     let (frames, summary) = process(&short, "5");
     assert_eq!(frames.len(), 3);
-    // The first and the last frame are keyframes; the one between is filled.
-    assert!(
-        summary.contains("2 frames inferred, 1 between keyframes"),
-        "{summary}"
-    );
+    // Fewer frames than the interval: the models run on every one.
+    assert!(summary.contains("3 frames inferred"), "{summary}");
+    assert!(!summary.contains("between keyframes"), "{summary}");
+    let (every, _) = process(&short, "1");
+    assert_eq!(frames, every, "the every-frame answer");
     assert!(
         frames
             .iter()

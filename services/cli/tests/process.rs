@@ -162,6 +162,63 @@ fn a_misspelt_setting_in_the_toml_table_is_a_configuration_error() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("batchsize"));
 }
 
+#[test]
+fn the_memory_limit_settles_the_batch_or_refuses_to_start() {
+    let clip = fixture("clip/sample_720p.mp4");
+    let clip = clip.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    // Batches of 32 under 128 MB on one lane: the summary says where they
+    // settled (two lanes share the arena, and settle lower).
+    let run = scorevision(
+        clip,
+        &[
+            "--providers",
+            "cpu",
+            "--lanes",
+            "1",
+            "--batch-size",
+            "32",
+            "--memory-limit-mb",
+            "128",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "scorevision failed: {stderr}");
+    assert!(
+        stderr.contains(
+            "memory limit 128 MB, settled at warm-up: pitch 16 (32 ran out of memory), players 4 (8 ran out of memory)"
+        ),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(json["frames"].as_array().unwrap().len(), 50);
+    // 1 MB holds not one frame: no answer, a clear refusal.
+    let run = scorevision(clip, &["--providers", "cpu", "--memory-limit-mb", "1"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{stderr}");
+    assert!(run.stdout.is_empty(), "no answer");
+    assert!(
+        stderr.contains(
+            "model pitch does not fit on the CPU within the 1 MB memory limit (--memory-limit-mb)"
+        ),
+        "{stderr}"
+    );
+    // A limit of nothing is a configuration error, from the variable too.
+    let run = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+        .args(["process", clip, "--player"])
+        .arg(fixture("models/players.onnx"))
+        .arg("--pitch")
+        .arg(fixture("models/pitch.onnx"))
+        .env("SV_MEMORY_LIMIT_MB", "0")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("--memory-limit-mb 0"));
+}
+
 /// The fixture clip with frames 20-22 painted black (the pitch model finds
 /// no pitch there), re-encoded.
 fn clip_with_blank_frames(dir: &std::path::Path) -> PathBuf {

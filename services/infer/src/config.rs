@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::Threading;
 use crate::error::InferError;
+use crate::fit::BatchFit;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{CudaOptions, Provider, TensorRtOptions};
 use crate::runtime;
@@ -133,6 +134,12 @@ pub struct InferConfig {
     /// `cuda.cuda_graph` the buffers stay put so a CUDA graph can replay.
     /// Off unless asked for until it is measured on a GPU.
     pub io_binding: bool,
+    /// The most memory, in MiB, ONNX Runtime may take on each device, all
+    /// its sessions together (`crate::memory`): on a GPU the CUDA
+    /// provider's arena (`gpu_mem_limit`) and TensorRT's workspace, on the
+    /// CPU the CPU arena. The warm-up settles each model's batch under it
+    /// (`crate::fit`). `None`: whatever the device has.
+    pub memory_limit_mb: Option<u64>,
     /// Run the models on one frame in this many (frames 0, N, 2N, ..., the
     /// last frame and both sides of every scene cut: [`crate::keyframes`]);
     /// track fills the frames between from the keyframes on either side.
@@ -166,6 +173,7 @@ impl InferConfig {
             byte_input: false,
             static_shapes: false,
             io_binding: false,
+            memory_limit_mb: None,
             infer_interval: 1,
         }
     }
@@ -216,6 +224,10 @@ pub struct Resolved {
     /// CUDA graphs (`CudaOptions::cuda_graph`): only with I/O binding and a
     /// GPU provider.
     pub cuda_graph: bool,
+    /// [`InferConfig::memory_limit_mb`].
+    pub memory_limit_mb: Option<u64>,
+    /// What the warm-up settled on, once it has run (`crate::fit`).
+    pub fit: Option<BatchFit>,
 }
 
 impl Resolved {
@@ -310,6 +322,14 @@ impl fmt::Display for Resolved {
                 ", {} ONNX Runtime thread{plural} per session",
                 self.intra_threads
             )?;
+        }
+        if let Some(mb) = self.memory_limit_mb {
+            write!(f, ", memory limit {mb} MB")?;
+        }
+        // The batch asked for is above; where memory held it lower, where
+        // it settled and why.
+        if let Some(fit) = self.fit.as_ref().filter(|fit| fit.lowered()) {
+            write!(f, ", {fit}")?;
         }
         Ok(())
     }
@@ -408,6 +428,8 @@ impl InferConfig {
             static_shapes,
             io_binding,
             cuda_graph: io_binding && gpu && self.cuda.cuda_graph,
+            memory_limit_mb: self.memory_limit_mb,
+            fit: None,
         })
     }
 }
@@ -578,6 +600,48 @@ mod tests {
         let cpu = c.resolve_for(Provider::Cpu, 2).unwrap();
         assert_eq!(cpu.lane_devices(), vec![0, 0]);
         assert!(cpu.to_string().starts_with("CPU, batch 1, 2 lanes"));
+    }
+
+    #[test]
+    fn the_profile_line_gives_the_memory_limit_and_where_the_batch_settled() {
+        use crate::fit::{DeviceFit, Settled};
+        let mut c = InferConfig::new("p.onnx", "q.onnx");
+        c.batch_size = 16;
+        c.memory_limit_mb = Some(128);
+        let mut r = c.resolve_for(Provider::Cpu, 2).unwrap();
+        assert_eq!(r.memory_limit_mb, Some(128));
+        assert!(
+            r.to_string()
+                .ends_with(", 1 ONNX Runtime thread per session, memory limit 128 MB"),
+            "{r}"
+        );
+        let settled = |batch, failed| Settled {
+            shape: (736, 1280),
+            asked: 16,
+            batch,
+            failed,
+        };
+        let mut fit = BatchFit {
+            devices: vec![DeviceFit {
+                device: 0,
+                gpu: false,
+                models: vec![
+                    ("pitch".into(), settled(16, None)),
+                    ("players".into(), settled(16, None)),
+                ],
+            }],
+        };
+        // Everything fitted at the batch asked: nothing more to say.
+        r.fit = Some(fit.clone());
+        assert!(r.to_string().ends_with("memory limit 128 MB"), "{r}");
+        fit.devices[0].models[1].1 = settled(4, Some(8));
+        r.fit = Some(fit);
+        assert!(
+            r.to_string().ends_with(
+                "per session, memory limit 128 MB, settled at warm-up: pitch 16, players 4 (8 ran out of memory)"
+            ),
+            "{r}"
+        );
     }
 
     fn header(name: &str, batch: Option<u64>) -> OnnxHeader {

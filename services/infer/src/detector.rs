@@ -9,6 +9,7 @@ use crate::byte_input;
 use crate::config::{InferConfig, Resolved};
 use crate::engine::{OrtEngine, SessionOptions};
 use crate::error::InferError;
+use crate::memory;
 use crate::metadata::Task;
 use crate::model::{ModelOutput, Preprocess, YoloModel};
 use crate::onnx_file::OnnxHeader;
@@ -63,6 +64,13 @@ impl Detector {
     /// first lane records where ONNX Runtime placed each node.
     pub fn open_lanes(config: &InferConfig, resolved: &Resolved) -> Result<Vec<Self>, InferError> {
         let library = runtime::find_library(config.ort_library.as_deref())?;
+        // Before any session opens: they take the capped arenas then.
+        memory::limit(
+            &library,
+            resolved.provider,
+            &resolved.devices,
+            resolved.memory_limit_mb,
+        )?;
         let tensorrt = resolved.provider == Provider::TensorRt;
         if let (true, Some(dir)) = (tensorrt, &config.tensorrt.cache_dir) {
             providers::prepare_cache_dir(dir).map_err(InferError::Config)?;
@@ -95,6 +103,7 @@ impl Detector {
                             ..config.cuda
                         },
                         tensorrt: config.tensorrt.clone(),
+                        memory_limit: resolved.memory_limit_mb.map(memory::mb_to_bytes),
                     },
                     intra_threads: resolved.intra_threads,
                     record_placement: lane == 0 && config.warm_up.is_some(),
@@ -144,32 +153,6 @@ impl Detector {
             open(players, config.player_imgsz, profiles.map(|p| &p.0))?,
             open(pitch, config.pitch_imgsz, profiles.map(|p| &p.1))?,
         )
-    }
-
-    /// Runs every detector once on a full batch of grey `width` x `height`
-    /// frames, the lanes in parallel, and reports where the first lane's
-    /// models ran.
-    pub fn warm_up(
-        detectors: &mut [Self],
-        batch: usize,
-        (width, height): (u32, u32),
-    ) -> Result<ProviderReport, InferError> {
-        let data: bytes::Bytes = vec![114u8; width as usize * height as usize * 3].into();
-        let frames: Vec<Frame> = (0..batch.max(1) as u64)
-            .map(|i| Frame::rgb(i, width, height, data.clone()))
-            .collect();
-        std::thread::scope(|scope| {
-            let runs: Vec<_> = detectors
-                .iter_mut()
-                .map(|d| scope.spawn(|| d.detect(&frames).map(|_| ())))
-                .collect();
-            runs.into_iter()
-                .try_for_each(|run| run.join().unwrap_or(Err(InferError::WorkerGone)))
-        })?;
-        Ok(detectors
-            .first_mut()
-            .map(Self::provider_report)
-            .unwrap_or_default())
     }
 
     /// Each model's provider, and its node placement when recorded.

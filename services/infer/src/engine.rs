@@ -12,6 +12,7 @@ use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
 use crate::binding::{self, Binding, Memory};
 use crate::byte_input;
 use crate::error::InferError;
+use crate::memory;
 use crate::metadata::ModelInfo;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, Provider, ProviderChoice, ProviderSettings, ShapeProfile};
@@ -232,6 +233,11 @@ pub struct OrtEngine {
     output_type: ElementType,
     choice: ProviderChoice,
     profiling: bool,
+    /// Copy each output out of ONNX Runtime's memory at once: on the CPU
+    /// under a memory limit, where outputs would otherwise hold the capped
+    /// arena while postprocessing waits for them (a GPU's outputs come back
+    /// to host memory, outside the device's arena, anyway).
+    own_outputs: bool,
     /// With static shapes: the one input shape `session` takes, and how to
     /// open a session for any other (or this one again, unbound).
     static_shape: Option<[usize; 4]>,
@@ -458,6 +464,7 @@ impl OrtEngine {
                 excluded: choice.skipped.iter().map(|(p, _)| *p).collect(),
             })
         });
+        let own_outputs = options.providers.memory_limit.is_some() && !choice.provider.is_gpu();
         let memory = if choice.provider.is_gpu() {
             Memory::Gpu(settings.device)
         } else {
@@ -485,6 +492,7 @@ impl OrtEngine {
             output_type,
             choice,
             profiling: options.record_placement,
+            own_outputs,
             static_shape,
             reopen,
             dynamic: None,
@@ -610,6 +618,21 @@ fn base_builder(
     builder = builder
         .with_intra_op_spinning(threading.spinning)
         .map_err(err)?;
+    // Under a memory limit, the device's capped arena (`crate::memory`),
+    // tensor by tensor: a memory pattern (each input shape's tensors
+    // planned into one block, allocated whole from the second run on) needs
+    // one contiguous block the arena may not have once a failed run left
+    // it fragmented, so runs that fitted at warm-up would fail later
+    // (measured with ONNX Runtime 1.32 on the CPU: with the pattern, after
+    // the warm-up's failed batches, every second run at the settled batch
+    // failed; without it, none).
+    if options.providers.memory_limit.is_some() {
+        builder = builder
+            .with_env_allocators()
+            .map_err(err)?
+            .with_memory_pattern(false)
+            .map_err(err)?;
+    }
     if threading.inter_threads > 0 {
         builder = builder
             .with_parallel_execution(true)
@@ -708,9 +731,19 @@ impl OrtEngine {
     }
 }
 
-/// A run's output value as an [`Output`]: f32 kept as it is, f16 widened.
-fn output(value: DynValue, output_type: ElementType) -> Result<Output, String> {
+/// A run's output value as an [`Output`]: f32 kept as it is (copied out
+/// when `own`), f16 widened.
+fn output(value: DynValue, output_type: ElementType, own: bool) -> Result<Output, String> {
     match output_type {
+        ElementType::F32 if own => {
+            let (shape, data) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.to_string())?;
+            Ok(Output::from_vec(
+                shape.iter().map(|&d| d as usize).collect(),
+                data.to_vec(),
+            ))
+        }
         ElementType::F32 => {
             let shape = value
                 .try_extract_tensor::<f32>()
@@ -741,9 +774,14 @@ fn output(value: DynValue, output_type: ElementType) -> Result<Output, String> {
 impl Engine for OrtEngine {
     fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError> {
         let model = self.name.clone();
-        let run_err = |message: String| InferError::Run {
-            model: model.clone(),
-            message,
+        let run_err = |message: String| {
+            let model = model.clone();
+            // ONNX Runtime gives memory failures no code of their own.
+            if memory::is_out_of_memory(&message) {
+                InferError::OutOfMemory { model, message }
+            } else {
+                InferError::Run { model, message }
+            }
         };
         if input.element_type() != self.input_type {
             return Err(run_err(format!(
@@ -760,7 +798,7 @@ impl Engine for OrtEngine {
             }
             None => self.run_plain(input, shape).map_err(run_err)?,
         };
-        output(value, self.output_type).map_err(run_err)
+        output(value, self.output_type, self.own_outputs).map_err(run_err)
     }
 
     fn host_inputs(&self, count: usize) -> Vec<InputTensor> {

@@ -26,6 +26,36 @@ pub enum InferError {
     },
     #[error("model {model}: inference failed: {message}")]
     Run { model: String, message: String },
+    /// A run that needed more memory than the device (or the memory limit)
+    /// had left: a smaller batch may fit.
+    #[error("model {model}: out of memory: {message}")]
+    OutOfMemory { model: String, message: String },
+    /// At warm-up, not even one frame at a time fits: the stage refuses to
+    /// start rather than serve answers it cannot give.
+    #[error(
+        "model {model} does not fit {place}, not even one frame at a time ({shape} input): {source}"
+    )]
+    DoesNotFit {
+        model: String,
+        /// Where, and within which limit ("on the CPU within the 64 MB
+        /// memory limit (--memory-limit-mb)").
+        place: String,
+        /// The input, height x width.
+        shape: String,
+        #[source]
+        source: Box<InferError>,
+    },
+    /// A run failed, was split in halves and rerun, and failed down to a
+    /// single image: only then does the batch (and its challenge) fail.
+    #[error(
+        "model {model}: a run of {images} images failed, and so did its halves down to one image: {source}"
+    )]
+    RetryFailed {
+        model: String,
+        images: usize,
+        #[source]
+        source: Box<InferError>,
+    },
     #[error("frame {index}: {why}")]
     BadFrame { index: u64, why: String },
     #[error("the inference worker has stopped")]
@@ -35,6 +65,11 @@ pub enum InferError {
 }
 
 impl InferError {
+    /// Whether a smaller batch might have fitted where this one failed.
+    pub fn is_out_of_memory(&self) -> bool {
+        matches!(self, Self::OutOfMemory { .. })
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::BadFrame { .. } => ErrorKind::InvalidInput,

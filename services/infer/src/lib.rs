@@ -1,6 +1,6 @@
 //! Infer stage: the player detector and the pitch keypoint model on every
 //! frame (or on keyframes only, see [`keyframes`]), with ultralytics 8.3.48's exact pre- and postprocessing
-//! (../shared/PARITY.md A and B), through ONNX Runtime.
+//! (docs/PARITY.md A and B), through ONNX Runtime.
 //!
 //! The surface the binary uses: [`Stage`] (the in-process
 //! [`sv_core::DetectionSource`] over any `FrameSource`), [`serve()`] (the
@@ -15,7 +15,10 @@
 //!   and their options; [`tensor`]: f32, f16 or u8 inputs;
 //!   [`byte_input`]: a model rewritten to take the letterboxed bytes.
 //! - [`config`]: settings ([`InferConfig`], [`WorkerConfig`]) and the
-//!   device profile that fills in the rest.
+//!   device profile that fills in the rest; [`memory`]: the memory limit
+//!   (one capped ONNX Runtime arena per device) and out-of-memory errors.
+//! - [`fit`]: batches that fit the memory: settled per model and device at
+//!   warm-up, split and lowered when a run fails mid-challenge.
 //! - [`model`] and [`detector`]: one model, and the pair the miner runs.
 //! - [`worker`] and [`stage`]: the pipeline threads (letterbox, ONNX
 //!   Runtime lanes, postprocessing, all overlapping) and the stage built on
@@ -30,7 +33,8 @@
 //! modules stay public for the parity tests and benchmarks that run them on
 //! their own (letterbox md5, one model against ultralytics' goldens).
 //!
-//! Imports run one way: config <- detector <- worker <- stage <- serve.
+//! Imports run one way: config <- detector <- fit <- worker <- stage <-
+//! serve (config and the model hold `fit`'s plain types).
 
 mod binding;
 pub mod byte_input;
@@ -38,8 +42,10 @@ pub mod config;
 pub mod detector;
 pub mod engine;
 pub mod error;
+pub mod fit;
 pub mod grpc;
 pub mod keyframes;
+pub mod memory;
 mod metadata;
 pub mod metrics;
 pub mod model;
@@ -57,6 +63,7 @@ pub use config::{InferConfig, Precision, Resolved, Switch, WorkerConfig};
 pub use detector::{Detector, ProviderReport};
 pub use engine::{Engine, OrtEngine, SessionOptions, Threading};
 pub use error::InferError;
+pub use fit::{BatchFit, WarmUp};
 pub use providers::{ConvSearch, CudaOptions, Provider, TensorRtOptions};
 pub use serve::{ServeConfig, serve};
 pub use stage::Stage;

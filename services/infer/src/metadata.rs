@@ -1,5 +1,5 @@
 //! What ultralytics writes into an exported ONNX model's metadata
-//! (../shared/PARITY.md A6): every value is Python's `str()` of the value,
+//! (docs/PARITY.md A6): every value is Python's `str()` of the value,
 //! e.g. `names = "{0: 'ball', 1: 'goalkeeper'}"`, `imgsz = "[1280, 1280]"`.
 
 use std::collections::BTreeMap;

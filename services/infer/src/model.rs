@@ -8,6 +8,7 @@ use sv_core::{Detection, Frame};
 
 use crate::engine::{Engine, Output};
 use crate::error::InferError;
+use crate::fit::BatchLimit;
 use crate::metadata::{ModelInfo, Task};
 use crate::post::{self, PoseInstance, Prediction, Thresholds};
 use crate::pre::Letterbox;
@@ -148,6 +149,9 @@ pub struct YoloModel {
     pub post: Postprocess,
     /// Reused between batches: the input tensor, of the engine's type.
     tensor: InputTensor,
+    /// The most images the engine runs at once, as the warm-up settled it
+    /// (`crate::fit`); the pipeline's lane takes it over.
+    limit: BatchLimit,
 }
 
 impl YoloModel {
@@ -166,7 +170,17 @@ impl YoloModel {
             pre: Preprocess::new(&info, imgsz, fixed_size),
             post: Postprocess::new(name, info),
             tensor,
+            limit: BatchLimit::default(),
         }
+    }
+
+    /// The most images the engine runs at once (see `crate::fit`).
+    pub fn batch_limit(&self) -> &BatchLimit {
+        &self.limit
+    }
+
+    pub fn set_batch_limit(&mut self, limit: BatchLimit) {
+        self.limit = limit;
     }
 
     pub fn info(&self) -> &ModelInfo {

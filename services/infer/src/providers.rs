@@ -156,8 +156,13 @@ impl Default for CudaOptions {
     }
 }
 
-/// The CUDA provider's options for GPU `device`.
-pub fn cuda_options(device: u32, o: &CudaOptions) -> Vec<(&'static str, String)> {
+/// The CUDA provider's options for GPU `device`; `memory_limit`: the most
+/// bytes its arena may hold (`crate::memory`).
+pub fn cuda_options(
+    device: u32,
+    o: &CudaOptions,
+    memory_limit: Option<u64>,
+) -> Vec<(&'static str, String)> {
     let flag = |b: bool| if b { "1" } else { "0" }.to_string();
     let mut options = vec![
         ("device_id", device.to_string()),
@@ -173,6 +178,9 @@ pub fn cuda_options(device: u32, o: &CudaOptions) -> Vec<(&'static str, String)>
     }
     if o.cuda_graph {
         options.push(("enable_cuda_graph", flag(true)));
+    }
+    if let Some(bytes) = memory_limit {
+        options.push(("gpu_mem_limit", bytes.to_string()));
     }
     options
 }
@@ -208,12 +216,14 @@ impl ShapeProfile {
     }
 }
 
-/// The TensorRT provider's options for GPU `device`.
+/// The TensorRT provider's options for GPU `device`. Under a memory limit
+/// (bytes) the workspace is capped at it.
 pub fn tensorrt_options(
     device: u32,
     o: &TensorRtOptions,
     profile: Option<&ShapeProfile>,
     cuda_graph: bool,
+    memory_limit: Option<u64>,
 ) -> Vec<(&'static str, String)> {
     let flag = |b: bool| if b { "1" } else { "0" }.to_string();
     let mut options = vec![
@@ -232,7 +242,11 @@ pub fn tensorrt_options(
     if let Some(level) = o.builder_optimization_level {
         options.push(("trt_builder_optimization_level", level.min(5).to_string()));
     }
-    if let Some(bytes) = o.workspace_bytes {
+    let workspace = match (o.workspace_bytes, memory_limit) {
+        (Some(asked), Some(limit)) => Some(asked.min(limit)),
+        (asked, limit) => asked.or(limit),
+    };
+    if let Some(bytes) = workspace {
         options.push(("trt_max_workspace_size", bytes.to_string()));
     }
     if cuda_graph {
@@ -256,6 +270,11 @@ pub struct ProviderSettings {
     pub device: u32,
     pub cuda: CudaOptions,
     pub tensorrt: TensorRtOptions,
+    /// The most bytes ONNX Runtime may hold on the device
+    /// (`--memory-limit-mb`; see `crate::memory`): sessions allocate from
+    /// the device's capped arena, the CUDA provider's own arena and
+    /// TensorRT's workspace are capped too.
+    pub memory_limit: Option<u64>,
 }
 
 impl ProviderSettings {
@@ -265,6 +284,7 @@ impl ProviderSettings {
             device: 0,
             cuda: CudaOptions::default(),
             tensorrt: TensorRtOptions::default(),
+            memory_limit: None,
         }
     }
 }
@@ -330,12 +350,13 @@ pub fn register(
                     &settings.tensorrt,
                     profile,
                     settings.cuda.cuda_graph,
+                    settings.memory_limit,
                 ),
             ),
             Provider::Cuda => try_register(
                 builder,
                 ep::CUDA::default(),
-                &cuda_options(settings.device, &settings.cuda),
+                &cuda_options(settings.device, &settings.cuda, settings.memory_limit),
             ),
             Provider::Cpu => Ok(()),
         };
@@ -399,7 +420,7 @@ mod tests {
             copy_in_default_stream: false,
             cuda_graph: true,
         };
-        let options = cuda_options(3, &o);
+        let options = cuda_options(3, &o, None);
         assert_eq!(get(&options, "device_id"), Some("3"));
         assert_eq!(get(&options, "cudnn_conv_algo_search"), Some("HEURISTIC"));
         assert_eq!(get(&options, "cudnn_conv_use_max_workspace"), Some("0"));
@@ -407,11 +428,42 @@ mod tests {
         assert_eq!(get(&options, "use_tf32"), Some("1"));
         assert_eq!(get(&options, "do_copy_in_default_stream"), Some("0"));
         assert_eq!(get(&options, "enable_cuda_graph"), Some("1"));
-        let defaults = cuda_options(0, &CudaOptions::default());
+        let defaults = cuda_options(0, &CudaOptions::default(), None);
         assert_eq!(get(&defaults, "cudnn_conv_algo_search"), Some("EXHAUSTIVE"));
         assert_eq!(get(&defaults, "do_copy_in_default_stream"), None);
         // Off is ONNX Runtime's default: the key is left out.
         assert_eq!(get(&defaults, "enable_cuda_graph"), None);
+        // No limit unless given.
+        assert_eq!(get(&defaults, "gpu_mem_limit"), None);
+    }
+
+    #[test]
+    fn a_memory_limit_caps_the_cuda_arena_and_the_tensorrt_workspace() {
+        let sixteen_gb = 16u64 << 30;
+        let cuda = cuda_options(1, &CudaOptions::default(), Some(sixteen_gb));
+        assert_eq!(get(&cuda, "gpu_mem_limit"), Some("17179869184"));
+        assert_eq!(get(&cuda, "device_id"), Some("1"));
+        // No workspace asked: the limit is TensorRT's workspace cap.
+        let trt = |workspace: Option<u64>| {
+            let o = TensorRtOptions {
+                workspace_bytes: workspace,
+                ..TensorRtOptions::default()
+            };
+            tensorrt_options(0, &o, None, false, Some(sixteen_gb))
+        };
+        assert_eq!(
+            get(&trt(None), "trt_max_workspace_size"),
+            Some("17179869184")
+        );
+        // A smaller workspace stays; a larger one comes down to the limit.
+        assert_eq!(
+            get(&trt(Some(4 << 30)), "trt_max_workspace_size"),
+            Some("4294967296")
+        );
+        assert_eq!(
+            get(&trt(Some(64 << 30)), "trt_max_workspace_size"),
+            Some("17179869184")
+        );
     }
 
     #[test]
@@ -428,7 +480,7 @@ mod tests {
             height: 736,
             width: 1280,
         };
-        let options = tensorrt_options(1, &o, Some(&profile), true);
+        let options = tensorrt_options(1, &o, Some(&profile), true, None);
         assert_eq!(get(&options, "trt_cuda_graph_enable"), Some("1"));
         assert_eq!(get(&options, "device_id"), Some("1"));
         assert_eq!(get(&options, "trt_fp16_enable"), Some("1"));
@@ -458,7 +510,7 @@ mod tests {
             Some("images:8x3x736x1280")
         );
         // Nothing asked, nothing set beyond the device and precision.
-        let bare = tensorrt_options(0, &TensorRtOptions::default(), None, false);
+        let bare = tensorrt_options(0, &TensorRtOptions::default(), None, false, None);
         assert_eq!(get(&bare, "trt_cuda_graph_enable"), None);
         assert_eq!(bare.len(), 2, "{bare:?}");
         assert_eq!(get(&bare, "trt_fp16_enable"), Some("0"));

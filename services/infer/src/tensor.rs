@@ -288,6 +288,18 @@ impl<'a> Input<'a> {
         self.len() == 0
     }
 
+    /// Images `range` of a batch of images of `image` values each (a host
+    /// tensor's as plain slices), or `None` past the end.
+    pub fn images(self, image: usize, range: std::ops::Range<usize>) -> Option<Input<'a>> {
+        let values = range.start * image..range.end * image;
+        Some(match self.plain() {
+            Self::F32(v) => Self::F32(v.get(values)?),
+            Self::F16(v) => Self::F16(v.get(values)?),
+            Self::U8(v) => Self::U8(v.get(values)?),
+            Self::Host(_) => unreachable!("plain() resolves host tensors"),
+        })
+    }
+
     pub fn element_type(&self) -> ElementType {
         match self {
             Self::F32(_) => ElementType::F32,
@@ -361,5 +373,17 @@ mod tests {
         let mut f = InputTensor::new(ElementType::F32);
         f.resize(2);
         assert_eq!(f.view().element_type(), ElementType::F32);
+    }
+
+    #[test]
+    fn a_batch_slices_into_whole_images() {
+        let values: Vec<u8> = (0..12).collect();
+        let batch = Input::U8(&values);
+        let Some(Input::U8(middle)) = batch.images(4, 1..2) else {
+            panic!("a u8 slice");
+        };
+        assert_eq!(middle, &[4, 5, 6, 7]);
+        assert_eq!(batch.images(4, 0..3).map(|i| i.len()), Some(12));
+        assert!(batch.images(4, 2..4).is_none(), "past the end");
     }
 }

@@ -7,7 +7,7 @@
 //! [`grpc::Remote`] (remote track replicas, for the gateway).
 //!
 //! - [`bytetrack`]: a pure, synchronous port of supervision 0.22.0's
-//!   `sv.ByteTrack`, id for id (see ../shared/PARITY.md section C); public
+//!   `sv.ByteTrack`, id for id (see docs/PARITY.md section C); public
 //!   for the golden tests and the benchmark.
 //! - [`fill`]: the frames infer ran no model on (`--infer-interval`),
 //!   answered from the keyframes on either side.

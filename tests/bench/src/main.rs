@@ -99,6 +99,10 @@ struct Common {
     /// With I/O binding on a GPU, CUDA graphs.
     #[arg(long)]
     cuda_graph: Option<bool>,
+    /// Most MiB ONNX Runtime may take per device: the pipeline's batches
+    /// settle under it; the stage-alone rows run at the batch given.
+    #[arg(long)]
+    memory_limit_mb: Option<u64>,
     /// The models on one frame in N (the pipeline; the stage-alone rows run
     /// every frame).
     #[arg(long)]
@@ -122,6 +126,7 @@ impl Common {
         c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
         c.io_binding = self.io_binding.unwrap_or(c.io_binding);
         c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
+        c.memory_limit_mb = self.memory_limit_mb.or(c.memory_limit_mb);
         c.infer_interval = self.infer_interval.unwrap_or(c.infer_interval);
         c.batch_size = self.batch_size.unwrap_or(c.batch_size);
         c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
@@ -145,6 +150,7 @@ fn settings(c: &InferConfig) -> anyhow::Result<serde_json::Value> {
     Ok(serde_json::json!({
         "provider": r.provider.name(),
         "profile": r.to_string(),
+        "memory_limit_mb": r.memory_limit_mb,
         "batch_size": r.batch_size,
         "pad_batches": r.pad_batches,
         "precision": r.precision.name(),

@@ -14,7 +14,7 @@ use sv_infer::model::{ModelOutput, Postprocess, Preprocess};
 use sv_infer::pre::Letterbox;
 use sv_infer::pre::batch::{draw_all, slots};
 use sv_infer::tensor::InputTensor;
-use sv_infer::{Detector, ElementType, InferConfig, Resolved};
+use sv_infer::{Detector, ElementType, InferConfig, Resolved, WarmUp};
 use sv_track::{ByteTrack, ByteTrackConfig};
 
 use crate::{Common, settings};
@@ -207,7 +207,8 @@ fn provider_report(config: &InferConfig, resolved: &Resolved) -> anyhow::Result<
     };
     let mut lane = Detector::open_lanes(config, &one)?;
     let size = config.warm_up.unwrap_or((1280, 720));
-    Ok(Detector::warm_up(&mut lane, 1, size)?.to_string())
+    let (report, _) = sv_infer::fit::warm_up(&mut lane, &WarmUp::new(size, 1))?;
+    Ok(report.to_string())
 }
 
 fn decode_outputs(

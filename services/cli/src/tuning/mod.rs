@@ -62,6 +62,9 @@ pub struct Tuning {
     /// With static shapes, inputs and outputs in page-locked memory bound to the sessions (true/false) [default: false].
     #[arg(long, env = "SV_IO_BINDING")]
     pub io_binding: Option<bool>,
+    /// Most memory ONNX Runtime may take on each device, MiB (GPU: the CUDA arena and TensorRT's workspace; CPU: the CPU arena); each model's batch settles under it at warm-up [default: the device's].
+    #[arg(long, env = "SV_MEMORY_LIMIT_MB")]
+    pub memory_limit_mb: Option<u64>,
     /// cuDNN convolution algorithm search: exhaustive, heuristic or default [default: exhaustive].
     #[arg(long, env = "SV_CUDNN_CONV_SEARCH")]
     #[serde(default, deserialize_with = "parsed")]
@@ -112,6 +115,7 @@ impl Tuning {
             byte_input: self.byte_input.or(fallback.byte_input),
             static_shapes: self.static_shapes.or(fallback.static_shapes),
             io_binding: self.io_binding.or(fallback.io_binding),
+            memory_limit_mb: self.memory_limit_mb.or(fallback.memory_limit_mb),
             cudnn_conv_search: self.cudnn_conv_search.or(fallback.cudnn_conv_search),
             cuda_nhwc: self.cuda_nhwc.or(fallback.cuda_nhwc),
             cuda_tf32: self.cuda_tf32.or(fallback.cuda_tf32),
@@ -162,6 +166,14 @@ impl Tuning {
         }
         if let Some(b) = self.io_binding {
             config.io_binding = b;
+        }
+        if let Some(mb) = self.memory_limit_mb {
+            if mb == 0 {
+                return Err(ConfigError(
+                    "--memory-limit-mb 0: give the MiB ONNX Runtime may take, or leave it unset for no limit".into(),
+                ));
+            }
+            config.memory_limit_mb = Some(mb);
         }
         if let Some(p) = self.pad_batches {
             config.pad_batches = p;
@@ -279,6 +291,7 @@ mod tests {
             byte_input = true
             static_shapes = true
             io_binding = true
+            memory_limit_mb = 16384
             cudnn_conv_search = "heuristic"
             cuda_nhwc = true
             cuda_graph = true
@@ -299,6 +312,7 @@ mod tests {
         assert_eq!((config.batch_size, config.lanes), (8, 2));
         assert_eq!(config.worker.prep_threads, 6);
         assert!(config.byte_input && config.static_shapes && config.io_binding);
+        assert_eq!(config.memory_limit_mb, Some(16384));
         assert!(config.cuda.cuda_graph);
         assert_eq!(config.infer_interval, 2);
         assert_eq!(config.pad_batches, Switch::On);
@@ -341,6 +355,7 @@ mod tests {
             cudnn_conv_search: Some(ConvSearch::Heuristic),
             cuda_nhwc: Some(true),
             io_binding: Some(true),
+            memory_limit_mb: Some(16384),
             cuda_graph: Some(true),
             infer_interval: Some(Interval::from(3)),
             engine_cache: Some("/var/cache/trt".into()),
@@ -349,8 +364,8 @@ mod tests {
         assert_eq!(
             t.to_flags().join(" "),
             "--providers cuda,cpu --devices 0,1 --precision fp16 --batch-size 8 --pad-batches on \
-             --lanes 2 --byte-input true --io-binding true --cudnn-conv-search heuristic --cuda-nhwc true \
-             --cuda-graph true --infer-interval 3 --engine-cache /var/cache/trt"
+             --lanes 2 --byte-input true --io-binding true --memory-limit-mb 16384 --cudnn-conv-search heuristic \
+             --cuda-nhwc true --cuda-graph true --infer-interval 3 --engine-cache /var/cache/trt"
         );
         assert_eq!(Tuning::from_toml(&t.to_toml()).unwrap(), t);
         assert_eq!(Tuning::default().to_toml(), "[infer]\n");
@@ -369,6 +384,12 @@ mod tests {
             ..Tuning::default()
         };
         assert!(level.apply(&mut config).is_err());
+        let no_memory = Tuning {
+            memory_limit_mb: Some(0),
+            ..Tuning::default()
+        };
+        let err = no_memory.apply(&mut config).unwrap_err();
+        assert!(err.0.contains("--memory-limit-mb 0"), "{err}");
         // An interval of 0 or not a number, from the flag or the file.
         for bad in ["0", "two", "-1", "1.5", ""] {
             let interval = Tuning {

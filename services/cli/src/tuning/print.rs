@@ -76,6 +76,7 @@ impl Tuning {
         push("byte_input", self.byte_input.map(Value::Bool));
         push("static_shapes", self.static_shapes.map(Value::Bool));
         push("io_binding", self.io_binding.map(Value::Bool));
+        push("memory_limit_mb", self.memory_limit_mb.map(Value::Number));
         push(
             "cudnn_conv_search",
             self.cudnn_conv_search.map(|c| {

@@ -16,7 +16,7 @@
 //! models. So GStreamer only decodes: a decoder's I420 (avdec) or NV12
 //! (NVDEC) passes videoconvert untouched (anything else is repacked to
 //! I420), and the conversion is ours, bit-exact with swscale
-//! (../shared/PARITY.md A0).
+//! (docs/PARITY.md A0).
 
 mod convert;
 mod drain;

@@ -11,7 +11,9 @@
 //! track fills them from the keyframes on either side.
 //!
 //! Whether a frame is the last, or the last before a cut, is known only
-//! when the next one arrives, so [`Keyframes`] holds one frame back.
+//! when the next one arrives, so [`Keyframes`] holds one frame back. A clip
+//! shorter than N frames is inferred on every frame: until its N-th frame
+//! arrives (or it ends first) its opening frames are held undecided.
 
 pub mod scene;
 
@@ -47,6 +49,9 @@ pub struct Keyframes {
     /// is the last (or the last before a cut).
     held: Option<Frame>,
     previous: Option<Thumbnail>,
+    /// The opening frames, held until the clip is known to have at least
+    /// `interval` frames (`None` once it is).
+    opening: Option<Vec<Frame>>,
     counts: Counts,
 }
 
@@ -60,6 +65,7 @@ impl Keyframes {
             last_key: None,
             held: None,
             previous: None,
+            opening: Some(Vec::new()),
             counts: Counts::default(),
         }
     }
@@ -71,6 +77,22 @@ impl Keyframes {
             self.key(frame, out);
             return;
         }
+        if let Some(mut opening) = self.opening.take() {
+            opening.push(frame);
+            if (opening.len() as u64) < self.interval {
+                self.opening = Some(opening);
+                return;
+            }
+            // N frames at least: decide the opening as any other frames.
+            for frame in opening {
+                self.decide(frame, out);
+            }
+            return;
+        }
+        self.decide(frame, out);
+    }
+
+    fn decide(&mut self, frame: Frame, out: &mut Vec<Slot>) {
         let thumbnail = Thumbnail::of(&frame);
         let cut = self
             .previous
@@ -96,8 +118,12 @@ impl Keyframes {
         }
     }
 
-    /// The video ended: the held frame, if any, was the last one.
+    /// The video ended: the held frame, if any, was the last one; a clip
+    /// that ended before its N-th frame is inferred on every frame.
     pub fn finish(&mut self, out: &mut Vec<Slot>) {
+        for frame in self.opening.take().unwrap_or_default() {
+            self.key(frame, out);
+        }
         if let Some(held) = self.held.take() {
             self.key(held, out);
         }
@@ -168,11 +194,15 @@ mod tests {
     }
 
     #[test]
-    fn a_clip_shorter_than_the_interval_is_answered_on_every_frame_it_needs() {
-        // First and last: nothing in between to fill from one side only.
-        assert_eq!(decide(5, &[50, 50, 50]).0, "K.K");
+    fn a_clip_shorter_than_the_interval_is_inferred_on_every_frame() {
+        assert_eq!(decide(5, &[50, 50, 50]).0, "KKK");
+        assert_eq!(decide(5, &[50, 50, 50, 50]).0, "KKKK");
         assert_eq!(decide(5, &[50]).0, "K");
         assert_eq!(decide(3, &[]).0, "");
+        // N frames or more: the interval applies from the first frame.
+        assert_eq!(decide(5, &[50; 5]).0, "K...K");
+        assert_eq!(decide(5, &[50; 7]).0, "K....KK");
+        assert_eq!(decide(2, &[50, 50]).0, "KK");
     }
 
     #[test]

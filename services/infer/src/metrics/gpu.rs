@@ -99,7 +99,7 @@ fn load(names: &[&str]) -> Option<Library> {
     names.iter().find_map(|name| {
         // SAFETY: loading runs the library's initialisers; these are the
         // NVIDIA driver's and CUDA's own libraries, made to be loaded so.
-        unsafe { Library::new(name) }.ok()
+        unsafe { Library::new(*name) }.ok()
     })
 }
 

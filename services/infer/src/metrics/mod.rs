@@ -213,6 +213,9 @@ impl InferMetrics {
         }
         let seconds = run.took.as_secs_f64();
         self.run_seconds.get_or_create(&labels).observe(seconds);
+        // Written at 0 from the first run, so `rate()` over it reads 0 and
+        // not "no data" until something is retried.
+        let _ = self.retried.get_or_create(&labels);
         self.lane_busy
             .get_or_create(&LaneLabel { lane })
             .inc_by(seconds);

@@ -40,7 +40,12 @@ async fn runs_frames_slots_and_lane_time_add_up() {
     };
     let worker = Worker::spawn(detectors, config);
     // The warm-up's run is not the challenges'.
-    worker.submit_warm_up(vec![frame(99)]).await.unwrap().await.unwrap();
+    worker
+        .submit_warm_up(vec![frame(99)])
+        .await
+        .unwrap()
+        .await
+        .unwrap();
     worker.run((0..3).map(frame).collect()).await.unwrap();
     worker.run((3..7).map(frame).collect()).await.unwrap();
     let text = worker.metrics.exposition().render();

@@ -1,5 +1,5 @@
 //! Postprocessing of YOLOv8 outputs exactly as ultralytics 8.3.48 does it
-//! (../shared/PARITY.md B): confidence filter, class-aware NMS, and mapping
+//! (docs/PARITY.md B): confidence filter, class-aware NMS, and mapping
 //! boxes and keypoints from letterboxed input pixels back to the frame.
 
 pub mod nms;

@@ -1,5 +1,5 @@
 //! Class-aware NMS as ultralytics 8.3.48 runs it through torchvision
-//! (../shared/PARITY.md B2): boxes of different classes are pushed apart by
+//! (docs/PARITY.md B2): boxes of different classes are pushed apart by
 //! `class * 7680` (in f32, which loses precision the same way), then greedy
 //! suppression with a strict `IoU > threshold`.
 

@@ -1,5 +1,5 @@
 //! Ultralytics' `LetterBox` (8.3.48): scale to fit, keep the aspect ratio,
-//! pad with grey 114 (../shared/PARITY.md A3).
+//! pad with grey 114 (docs/PARITY.md A3).
 //!
 //! With `auto` (a `.pt` model or a dynamic ONNX, i.e. the live miner) the
 //! padding is only what makes each side a multiple of the stride: 736x1280

@@ -1,5 +1,5 @@
 //! Bilinear resize that reproduces OpenCV 4.8's `cv2.resize(INTER_LINEAR)` on
-//! 8-bit images bit for bit (../shared/PARITY.md A4).
+//! 8-bit images bit for bit (docs/PARITY.md A4).
 //!
 //! General-purpose resizers antialias or use float weights when they shrink;
 //! either moves about 9% of pixels by one level, enough to flip detections

@@ -15,6 +15,7 @@ use tracing::Instrument;
 use crate::config::{InferConfig, Resolved, WorkerConfig};
 use crate::detector::{Detector, ProviderReport};
 use crate::error::InferError;
+use crate::fit::{self, BatchFit, WarmUp};
 use crate::keyframes::{Keyframes, SCENE_CUT_THRESHOLD};
 use crate::metrics::{InferMetrics, gpu};
 use crate::runtime::Provider;
@@ -66,26 +67,46 @@ impl<U: FrameSource> Stage<U> {
     /// providers; see [`InferConfig::lanes`]) and starts the pipeline
     /// threads.
     pub fn new(upstream: U, config: &InferConfig) -> Result<Self, InferError> {
-        let resolved = config.resolve()?;
+        let mut resolved = config.resolve()?;
         tracing::info!(profile = %resolved, "Device profile.");
         let mut lanes = Detector::open_lanes(config, &resolved)?;
         let report = match config.warm_up {
-            Some(size) => Detector::warm_up(&mut lanes, resolved.batch_size, size)?,
+            Some(size) => {
+                let plan = WarmUp {
+                    size,
+                    batch: resolved.batch_size,
+                    lane_devices: resolved.lane_devices(),
+                    memory_limit_mb: resolved.memory_limit_mb,
+                };
+                let (report, fit) = fit::warm_up(&mut lanes, &plan)?;
+                resolved.fit = Some(fit);
+                report
+            }
             None => lanes
                 .first_mut()
                 .map(Detector::provider_report)
                 .unwrap_or_default(),
         };
+        if let Some(fit) = resolved.fit.as_ref().filter(|f| f.lowered()) {
+            tracing::warn!(profile = %resolved, %fit, "Memory held batches below the profile's.");
+        }
         tracing::info!(providers = %report, "Models ready.");
         let provider = lanes
             .first()
             .map_or(resolved.provider, |d| d.players.engine().provider());
+        // Batches no larger than the largest any lane runs at once: a
+        // bigger one would only wait for frames to be split.
+        let batch = resolved
+            .fit
+            .as_ref()
+            .and_then(BatchFit::largest)
+            .map_or(resolved.batch_size, |b| b.min(resolved.batch_size));
         let worker = WorkerConfig {
             prep_threads: resolved.prep_threads,
-            pad_to: resolved.pad_batches.then_some(resolved.batch_size),
+            pad_to: resolved.pad_batches.then_some(batch),
             ..config.worker
         };
-        let mut stage = Self::with_lanes(upstream, lanes, resolved.batch_size, worker, provider);
+        let mut stage = Self::with_lanes(upstream, lanes, batch, worker, provider);
         if provider.is_gpu()
             && let Some(source) = gpu::open(&resolved.devices)
         {

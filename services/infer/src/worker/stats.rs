@@ -15,6 +15,7 @@ pub struct InferStats {
     batches: AtomicU64,
     runs: AtomicU64,
     host_runs: AtomicU64,
+    retried_runs: AtomicU64,
     preprocess_ns: AtomicU64,
     inference_ns: AtomicU64,
     postprocess_ns: AtomicU64,
@@ -76,6 +77,14 @@ impl InferStats {
         self.host_runs.load(Ordering::Relaxed)
     }
 
+    /// Runs that failed (out of memory, or any engine error) and were
+    /// rerun in halves, the lane's batch lowered for the rest of the
+    /// process (`crate::fit`). Nothing was lost to them unless a single
+    /// image failed too.
+    pub fn retried_runs(&self) -> u64 {
+        self.retried_runs.load(Ordering::Relaxed)
+    }
+
     /// Wall time during which the pipeline held at least one batch.
     pub fn busy(&self) -> Duration {
         let Ok(busy) = self.busy.lock() else {
@@ -108,13 +117,22 @@ impl InferStats {
         add(&self.preprocess_ns, time);
     }
 
-    /// One run that took `time`; `host`: from the engine's own memory.
-    pub(super) fn add_inference(&self, time: Duration, host: bool) {
+    /// One input run in `time`: `runs` engine runs, `host_runs` of them
+    /// from the engine's own memory, `retried` failed and rerun in halves.
+    pub(super) fn add_inference(
+        &self,
+        time: Duration,
+        runs: usize,
+        host_runs: usize,
+        retried: usize,
+    ) {
         add(&self.inference_ns, time);
-        self.runs.fetch_add(1, Ordering::Relaxed);
-        if host {
-            self.host_runs.fetch_add(1, Ordering::Relaxed);
-        }
+        let count = |counter: &AtomicU64, n: usize| {
+            counter.fetch_add(n as u64, Ordering::Relaxed);
+        };
+        count(&self.runs, runs);
+        count(&self.host_runs, host_runs);
+        count(&self.retried_runs, retried);
     }
 
     pub(super) fn add_postprocess(&self, time: Duration) {

@@ -11,8 +11,9 @@
 //! - prepare: letterboxes each batch straight into its two input tensors
 //!   (frames spread over `prep_threads`), then lets go of the frames.
 //! - lanes: each owns a session of both models and runs whatever input is
-//!   next; an input is handed over only when a lane takes it, so preparing
-//!   runs one batch ahead of inference and no further.
+//!   next, in batches that fit (`crate::fit`: a failed run is split and
+//!   retried); an input is handed over only when a lane takes it, so
+//!   preparing runs one batch ahead of inference and no further.
 //! - post: takes the batches in submission order, waits for their outputs,
 //!   runs NMS and answers. Outputs are ONNX Runtime's own buffers, moved.
 
@@ -27,8 +28,9 @@ use tokio::sync::{mpsc, oneshot};
 use super::stats::InferStats;
 use crate::config::WorkerConfig;
 use crate::detector::{Detector, assemble};
-use crate::engine::{Engine, Output};
+use crate::engine::Output;
 use crate::error::InferError;
+use crate::fit::Fitted;
 use crate::metrics::{self, InferMetrics};
 use crate::model::{Postprocess, Preprocess};
 use crate::pre::Letterbox;
@@ -122,8 +124,13 @@ pub(super) fn spawn(
             detector.players.engine().input_type(),
             detector.pitch.engine().input_type(),
         );
-        let (players_pre, players, players_post) = detector.players.into_parts();
-        let (pitch_pre, pitch, pitch_post) = detector.pitch.into_parts();
+        let fitted = |model: crate::model::YoloModel| {
+            let limit = model.batch_limit().clone();
+            let (pre, engine, post) = model.into_parts();
+            (pre, Fitted::new(engine, post.name(), limit), post)
+        };
+        let (players_pre, players, players_post) = fitted(detector.players);
+        let (pitch_pre, pitch, pitch_post) = fitted(detector.pitch);
         pre.get_or_insert((players_pre, pitch_pre, types));
         post.get_or_insert((players_post, pitch_post));
         engines.push((players, pitch));
@@ -285,8 +292,8 @@ impl Prepare {
 }
 
 fn lane(
-    mut players: Box<dyn Engine>,
-    mut pitch: Box<dyn Engine>,
+    mut players: Fitted,
+    mut pitch: Fitted,
     work: &Mutex<Receiver<Work>>,
     back: &Sender<(Model, InputTensor)>,
     stats: &InferStats,
@@ -304,22 +311,28 @@ fn lane(
             Model::Pitch => &mut pitch,
         };
         let started = Instant::now();
-        let output = engine.run(item.tensor.view(), item.shape);
+        // In batches that fit; a failed run is split and retried (`crate::fit`).
+        let ran = engine.run(item.tensor.view(), item.shape, item.frames);
         let took = started.elapsed();
-        let host = matches!(item.tensor, InputTensor::Host(_));
-        stats.add_inference(took, host);
+        // Only a run of the whole tensor reads the engine's own memory.
+        let host = matches!(item.tensor, InputTensor::Host(_)) && ran.whole;
+        stats.add_inference(took, ran.runs, usize::from(host), ran.retried);
         if !item.warm_up {
+            let provider = engine.engine().provider();
             let run = metrics::Run {
                 model: item.model.label(),
-                provider: engine.provider(),
+                provider,
                 frames: item.frames,
                 slots: item.shape[0],
                 took,
             };
             series.observe_run(*index, run);
+            if ran.retried > 0 {
+                series.count_retried_runs(item.model.label(), provider, ran.retried as u64);
+            }
         }
         let _ = back.send((item.model, item.tensor));
-        let _ = item.done.send(output); // post may have given up on the batch
+        let _ = item.done.send(ran.output); // post may have given up on the batch
     }
 }
 

@@ -16,6 +16,7 @@ use crate::config::WorkerConfig;
 use crate::detector::Detector;
 use crate::engine::{Engine, Output};
 use crate::error::InferError;
+use crate::fit::WarmUp;
 use crate::metadata::{ModelInfo, Task};
 use crate::model::YoloModel;
 use crate::runtime::Provider;
@@ -238,8 +239,13 @@ async fn an_engine_error_fails_its_batch_only() {
     let bad = worker.submit(vec![frame(3), frame(4)]).await.unwrap();
     let after = worker.submit(vec![frame(5)]).await.unwrap();
     check(&good.await.unwrap(), 0);
+    // Split and retried: frame 3 alone answers, frame 4 alone fails.
     let err = bad.await.unwrap_err();
-    assert!(matches!(err, InferError::Run { .. }), "{err}");
+    assert!(
+        matches!(&err, InferError::RetryFailed { images: 2, source, .. }
+            if matches!(**source, InferError::Run { .. })),
+        "{err}"
+    );
     check(&after.await.unwrap(), 5);
 }
 
@@ -261,7 +267,7 @@ async fn a_bad_frame_is_refused_without_stopping_the_pipeline() {
 #[test]
 fn warm_up_runs_every_lane_once_on_a_full_batch() {
     let (mut detectors, runs) = lanes(3, None);
-    Detector::warm_up(&mut detectors, 4, (SIZE, SIZE)).unwrap();
+    crate::fit::warm_up(&mut detectors, &WarmUp::new((SIZE, SIZE), 4)).unwrap();
     assert_eq!(count(&runs), (6, 24), "3 lanes x 2 models, 4 frames each");
 }
 

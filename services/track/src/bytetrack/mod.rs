@@ -1,7 +1,7 @@
 //! ByteTrack with the same tracker ids as supervision 0.22.0's
 //! `sv.ByteTrack().update_with_detections` (the reference miner's tracker).
 //!
-//! The behaviour is specified in shared/PARITY.md section C and, where that
+//! The behaviour is specified in docs/PARITY.md section C and, where that
 //! is silent, by supervision 0.22.0's `supervision/tracker/byte_tracker/`.
 //! Ids only match if the small things match too, so this port keeps:
 //!

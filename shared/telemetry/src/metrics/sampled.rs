@@ -64,7 +64,8 @@ impl Collector for Sampled {
         if samples.is_empty() {
             return Ok(());
         }
-        let mut metric = encoder.encode_descriptor(self.name, self.help, None, MetricType::Gauge)?;
+        let mut metric =
+            encoder.encode_descriptor(self.name, self.help, None, MetricType::Gauge)?;
         if let [only] = samples.as_slice()
             && only.labels.is_empty()
         {
@@ -92,9 +93,11 @@ mod tests {
         let open = Arc::new(AtomicU64::new(2));
         let read = open.clone();
         let mut registry = Registry::with_prefix("sv_test");
-        registry.register_collector(Box::new(Sampled::new("streams", "Streams open", move || {
-            vec![Sample::plain(read.load(Ordering::Relaxed) as f64)]
-        })));
+        registry.register_collector(Box::new(Sampled::new(
+            "streams",
+            "Streams open",
+            move || vec![Sample::plain(read.load(Ordering::Relaxed) as f64)],
+        )));
         registry.register_collector(Box::new(Sampled::new(
             "memory_used_bytes",
             "Memory in use",
