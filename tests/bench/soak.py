@@ -9,7 +9,8 @@ process's resident memory (VmRSS) and open descriptors before the first
 challenge and after a quarter, half and all of them (0/50/100/200; the JSON
 also has a sample every --every challenges), and calls
 a process flat when its RSS after the last challenge is within --tolerance
-(10%) of its RSS after the first quarter (the warm-up: allocator arenas,
+(10%) of its RSS after the first quarter and its /metrics writes as many
+samples as it did then (no series per challenge or per URL) (the warm-up: allocator arenas,
 ONNX Runtime's buffers and GStreamer's plugins settle in the first ones).
 A leak of the size issue 12 found (8-15 MB per clip) adds 1.2 GB over 150
 challenges, far past 10%.
@@ -108,8 +109,12 @@ class Processes:
     def __init__(self, binary, scratch):
         self.binary, self.scratch = binary, scratch
         self.procs, self.logs = {}, {}
+        # name -> host:port of its GET /metrics (the gateway's is the API port).
+        self.metrics = {}
 
-    def start(self, name, args):
+    def start(self, name, args, metrics=None):
+        if metrics:
+            self.metrics[name] = metrics
         self.logs[name] = os.path.join(self.scratch, f"{name}.log")
         env = dict(os.environ, RUST_LOG="info,ort=warn", NO_COLOR="1")
         with open(self.logs[name], "w") as f:
@@ -143,8 +148,17 @@ class Processes:
         for name, p in self.procs.items():
             with open(f"/proc/{p.pid}/status") as f:
                 rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
-            out[name] = (rss_kb / 1024.0, len(os.listdir(f"/proc/{p.pid}/fd")))
+            out[name] = (rss_kb / 1024.0, len(os.listdir(f"/proc/{p.pid}/fd")), self.series(name))
         return out
+
+    def series(self, name):
+        """How many samples the process's /metrics writes (None without a port): a count that
+        grows with the challenges would mean a label per challenge or per URL."""
+        addr = self.metrics.get(name)
+        if addr is None:
+            return None
+        text = httpx.get(f"http://{addr}/metrics", timeout=5).text
+        return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
     def __enter__(self):
         return self
@@ -157,7 +171,7 @@ class Processes:
 
 def start_embedded(procs, ctx, port):
     procs.start("serve", ["serve", "--config", gateway_config(ctx.scratch, port), *ctx.models,
-                          "--allow-net", "127.0.0.1/32"])
+                          "--allow-net", "127.0.0.1/32"], metrics=f"127.0.0.1:{port}")
 
 
 def start_distributed(procs, ctx, port):
@@ -165,14 +179,16 @@ def start_distributed(procs, ctx, port):
     os.makedirs(shm, exist_ok=True)
     decode, infer, track = free_port(), free_port(), free_port()
     # Metrics on free ports: each stage's default is one fixed port.
-    metrics = lambda: ["--metrics-listen", f"127.0.0.1:{free_port()}"]  # noqa: E731
-    procs.start("decode", ["decode", "--listen", f"127.0.0.1:{decode}", *metrics(), "--shm-dir", shm,
-                           "--allow-net", "127.0.0.1/32"])
-    procs.start("infer", ["infer", "--listen", f"127.0.0.1:{infer}", *metrics(), "--decode", f"http://127.0.0.1:{decode}",
-                          "--frame-transport", ctx.transport, "--shm-dir", shm, *ctx.models])
-    procs.start("track", ["track", "--listen", f"127.0.0.1:{track}", *metrics(), "--infer", f"http://127.0.0.1:{infer}"])
+    metrics = {name: f"127.0.0.1:{free_port()}" for name in ("decode", "infer", "track")}
+    procs.start("decode", ["decode", "--listen", f"127.0.0.1:{decode}", "--metrics-listen", metrics["decode"],
+                           "--shm-dir", shm, "--allow-net", "127.0.0.1/32"], metrics=metrics["decode"])
+    procs.start("infer", ["infer", "--listen", f"127.0.0.1:{infer}", "--metrics-listen", metrics["infer"],
+                          "--decode", f"http://127.0.0.1:{decode}", "--frame-transport", ctx.transport,
+                          "--shm-dir", shm, *ctx.models], metrics=metrics["infer"])
+    procs.start("track", ["track", "--listen", f"127.0.0.1:{track}", "--metrics-listen", metrics["track"],
+                          "--infer", f"http://127.0.0.1:{infer}"], metrics=metrics["track"])
     procs.start("gateway", ["gateway", "--track", f"http://127.0.0.1:{track}",
-                            "--config", gateway_config(ctx.scratch, port)])
+                            "--config", gateway_config(ctx.scratch, port)], metrics=f"127.0.0.1:{port}")
 
 
 def challenge(client, gateway, video_url, challenge_id):
@@ -220,17 +236,18 @@ def soak(ctx, mode, start):
 
 
 def fmt(sample):
-    return ", ".join(f"{n} {rss:.0f} MB/{fds} fds" for n, (rss, fds) in sample.items())
+    return ", ".join(f"{n} {rss:.0f} MB/{fds} fds/{series} series" for n, (rss, fds, series) in sample.items())
 
 
 def verdicts(result, tolerance):
-    """{process: (growth after warm-up, flat)}: RSS at the end against RSS after the first quarter."""
+    """{process: (growth after warm-up, flat)}: RSS at the end against RSS after the first quarter,
+    and the metrics' sample count the same at both (bounded cardinality)."""
     cps = result["checkpoints"]
     warm, last = result["samples"][cps[1]], result["samples"][cps[-1]]
     out = {}
     for name in last:
         growth = last[name][0] / warm[name][0] - 1.0
-        out[name] = (growth, growth <= tolerance)
+        out[name] = (growth, growth <= tolerance and last[name][2] == warm[name][2])
     return out
 
 
@@ -247,14 +264,16 @@ def table(results, ctx):
         cps = result["checkpoints"]
         head = " | ".join(f"RSS at {c}" for c in cps)
         lines += [f"## {mode}", "",
-                  f"| process | {head} | after warm-up ({cps[1]} -> {cps[-1]}) | descriptors ({' / '.join(map(str, cps))}) |",
-                  "|---|" + "---:|" * len(cps) + "---|---|"]
+                  f"| process | {head} | after warm-up ({cps[1]} -> {cps[-1]}) | descriptors ({' / '.join(map(str, cps))}) "
+                  f"| metrics samples ({' / '.join(map(str, cps))}) |",
+                  "|---|" + "---:|" * len(cps) + "---|---|---|"]
         verdict = verdicts(result, ctx.tolerance)
         for name in result["samples"][0]:
             rss = " | ".join(f"{result['samples'][c][name][0]:.0f} MB" for c in cps)
             fds = " / ".join(str(result["samples"][c][name][1]) for c in cps)
+            series = " / ".join(str(result["samples"][c][name][2]) for c in cps)
             growth, flat = verdict[name]
-            lines.append(f"| {name} | {rss} | {growth:+.1%} ({'flat' if flat else '**grows**'}) | {fds} |")
+            lines.append(f"| {name} | {rss} | {growth:+.1%} ({'flat' if flat else '**grows**'}) | {fds} | {series} |")
         median = result["processing_time_median"]
         timing = f", median processing_time {median:.3f} s" if median is not None else ""
         lines += ["", f"- {len(result['failures'])} failed challenges; {result['wall_s']:.0f} s for all{timing}", ""]
@@ -262,7 +281,7 @@ def table(results, ctx):
     failed = sum(len(r["failures"]) for r in results.values())
     ok = flat and failed == 0
     lines.append(f"Verdict: every process {'flat' if flat else '**not** flat'} within {ctx.tolerance:.0%} "
-                 f"after warm-up; {failed} failed challenges.")
+                 f"after warm-up, its metrics' sample count unchanged; {failed} failed challenges.")
     return "\n".join(lines) + "\n", ok
 
 
