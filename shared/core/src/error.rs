@@ -43,6 +43,8 @@ impl ErrorKind {
         Self::Internal,
     ];
 
+    /// The kind's lowercase name in words (`"video unavailable"`): what
+    /// `Display` writes and `FromStr` reads back.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidInput => "invalid input",
@@ -75,11 +77,15 @@ impl fmt::Display for ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct StageError {
+    /// Whose fault it was; picks the gRPC code and HTTP status.
     pub kind: ErrorKind,
+    /// The whole human-readable message, already prefixed with the stage
+    /// that failed; it is the error's `Display`.
     pub message: String,
 }
 
 impl StageError {
+    /// An error of any kind.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
             kind,
@@ -87,14 +93,18 @@ impl StageError {
         }
     }
 
+    /// The video or request is bad ([`ErrorKind::InvalidInput`]).
     pub fn invalid_input(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidInput, message)
     }
 
+    /// An upstream stage of ours could not be reached
+    /// ([`ErrorKind::Unavailable`]).
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Unavailable, message)
     }
 
+    /// A bug or environment problem on our side ([`ErrorKind::Internal`]).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }

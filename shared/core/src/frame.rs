@@ -20,16 +20,21 @@ pub struct Frame {
     pub index: u64,
     /// Presentation timestamp in nanoseconds, when the container gives one.
     pub pts_ns: Option<u64>,
-    /// Size of the video as encoded; detections are reported in these pixels.
+    /// Width of the video as encoded, in pixels; detections are reported in
+    /// these pixels.
     pub source_width: u32,
+    /// Height of the video as encoded, in pixels (see `source_width`).
     pub source_height: u32,
+    /// How `data` is laid out.
     pub format: PixelFormat,
-    /// Size the pixels in `data` are in. Equal to the source size unless the
+    /// Width of the pixels in `data`. Equal to the source size unless the
     /// decoder downscaled (infer maps boxes back to source pixels either way).
     pub width: u32,
+    /// Height of the pixels in `data` (see `width`).
     pub height: u32,
     /// Bytes per row of `data`.
     pub stride: u32,
+    /// The pixels, in `format`, `stride` bytes per row.
     pub data: Bytes,
 }
 

@@ -13,6 +13,8 @@
 //! - [`error`]: the one error type that crosses stage boundaries.
 //! - [`text`]: what logs and validators may see of URLs and error messages.
 
+#![warn(missing_docs)]
+
 pub mod detection;
 pub mod error;
 pub mod frame;

@@ -40,6 +40,7 @@ impl MissingKeypoints {
     /// Every value, as flags and config files spell them.
     pub const NAMES: [&'static str; 2] = ["zeros", "empty"];
 
+    /// The value as flags and config files spell it (one of [`Self::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Self::Zeros => "zeros",
@@ -69,26 +70,38 @@ impl FromStr for MissingKeypoints {
     }
 }
 
+/// One tracked object in a frame of the answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ObjectResult {
+    /// The tracker id; the same object keeps it across frames.
     pub id: u64,
+    /// `[x1, y1, x2, y2]` in source pixels, the f32 box widened to f64 so it
+    /// prints as the reference's numpy values do.
     pub bbox: [f64; 4],
+    /// Player model class: 0 ball, 1 goalkeeper, 2 player, 3 referee.
     pub class_id: u32,
 }
 
+/// One frame of the answer: its pitch keypoints and tracked objects.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FrameResult {
+    /// 0-based frame index in decode order; the answer has every frame once,
+    /// in order.
     pub frame_number: u64,
     /// 32 `[x, y]` pairs, `[0.0, 0.0]` for invisible points. A frame with no
     /// pitch instance: 32 `[0.0, 0.0]` pairs, or `[]` like the reference
     /// ([`MissingKeypoints`]).
     pub keypoints: Vec<[f64; 2]>,
+    /// The objects tracked in this frame (possibly none).
     pub objects: Vec<ObjectResult>,
 }
 
+/// The whole JSON answer to one validator challenge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChallengeResponse {
+    /// The id the validator gave the challenge, echoed back.
     pub challenge_id: String,
+    /// One entry per decoded frame, from frame 0 in order.
     pub frames: Vec<FrameResult>,
     /// Seconds from receiving the challenge to having the answer.
     pub processing_time: f64,

@@ -20,13 +20,18 @@ pub type TraceContext = BTreeMap<String, String>;
 /// One challenge's video, as every stage sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoRequest {
+    /// The validator's id for the challenge; every stage logs and traces
+    /// under it.
     pub challenge_id: String,
     /// A local path, `file://`, `http://` or `https://` URL.
     pub video_url: String,
+    /// The caller's trace context, empty when there is none; each stage
+    /// continues its trace from it.
     pub trace: TraceContext,
 }
 
 impl VideoRequest {
+    /// A request with no trace context.
     pub fn new(challenge_id: impl Into<String>, video_url: impl Into<String>) -> Self {
         Self {
             challenge_id: challenge_id.into(),
@@ -36,22 +41,31 @@ impl VideoRequest {
     }
 }
 
+/// What [`FrameSource::frames`] returns: decoded frames, or one error that
+/// ends the stream.
 pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, StageError>> + Send>>;
+/// What [`DetectionSource::detect`] returns: one item per frame, or one
+/// error that ends the stream.
 pub type DetectionStream = Pin<Box<dyn Stream<Item = Result<FrameDetections, StageError>> + Send>>;
+/// What [`TrackSource::track`] returns: one item per frame, or one error
+/// that ends the stream.
 pub type TrackStream = Pin<Box<dyn Stream<Item = Result<FrameTracks, StageError>> + Send>>;
 
 /// Decoded frames of a video, in order, each exactly once.
 pub trait FrameSource: Send + Sync + 'static {
+    /// Starts decoding `request`'s video; dropping the stream stops it.
     fn frames(&self, request: VideoRequest) -> FrameStream;
 }
 
 /// Per-frame detections and pitch keypoints, in frame order.
 pub trait DetectionSource: Send + Sync + 'static {
+    /// Starts detecting on `request`'s video; dropping the stream stops it.
     fn detect(&self, request: VideoRequest) -> DetectionStream;
 }
 
 /// Per-frame tracked objects and pitch keypoints, in frame order.
 pub trait TrackSource: Send + Sync + 'static {
+    /// Starts tracking on `request`'s video; dropping the stream stops it.
     fn track(&self, request: VideoRequest) -> TrackStream;
 }
 
