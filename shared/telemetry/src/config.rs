@@ -4,8 +4,11 @@
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LogFormat {
+    /// Human-readable lines (`tracing`'s default format), coloured only
+    /// when stderr is a terminal. Also accepted as `text`.
     #[default]
     Plain,
+    /// One JSON object per event, for log collectors.
     Json,
 }
 
@@ -20,14 +23,21 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Environment variables read by [`TelemetryConfig::from_env`].
+/// Environment variable read by [`TelemetryConfig::from_env`]: the log
+/// filter ([`TelemetryConfig::filter`]).
 pub const RUST_LOG: &str = "RUST_LOG";
+/// Environment variable read by [`TelemetryConfig::from_env`]: where to
+/// export spans ([`TelemetryConfig::otlp_endpoint`]); unset or empty turns
+/// export off.
 pub const OTEL_EXPORTER_OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+/// Environment variable read by [`TelemetryConfig::from_env`]: the
+/// exported spans' service name ([`TelemetryConfig::service_name`]).
 pub const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
 
 /// Everything [`crate::build`] needs, already resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryConfig {
+    /// How log lines on stderr are written.
     pub format: LogFormat,
     /// `EnvFilter` directives, e.g. `info,ort=warn`.
     pub filter: String,

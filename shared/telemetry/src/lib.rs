@@ -19,6 +19,8 @@
 //! install a global subscriber: they call [`subscriber::build`] and scope the
 //! result with `tracing::subscriber::set_default`.
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod metrics;
 mod otel;
@@ -37,22 +39,38 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Everything that can go wrong while setting telemetry up.
 #[derive(Debug, thiserror::Error)]
 pub enum TelemetryError {
+    /// [`init`] was called in a process that already has a global
+    /// subscriber (a second `init`, or another library installed one).
     #[error("a global logger is already installed")]
     AlreadyInstalled,
+    /// The log filter (`RUST_LOG` or the default) is not valid
+    /// `EnvFilter` syntax.
     #[error("invalid log filter {filter:?}: {source}")]
     Filter {
+        /// The directives as given.
         filter: String,
+        /// What the parser rejected.
         source: tracing_subscriber::filter::ParseError,
     },
+    /// The one-thread Tokio runtime that runs span export could not start.
     #[error("cannot start the OTLP export runtime: {source}")]
-    ExportRuntime { source: std::io::Error },
+    ExportRuntime {
+        /// Why the runtime's thread could not be made.
+        source: std::io::Error,
+    },
+    /// The OTLP/gRPC exporter rejected its configuration (for example an
+    /// endpoint that is not a URL); nothing is connected yet at this point.
     #[error("cannot build the OTLP exporter for {endpoint:?}: {source}")]
     Exporter {
+        /// The collector endpoint as configured.
         endpoint: String,
+        /// The exporter's own error.
         source: opentelemetry_otlp::ExporterBuildError,
     },
+    /// Spans still queued could not be exported on an explicit flush.
     #[error("cannot flush spans to the OTLP endpoint: {source}")]
     Flush {
+        /// The OpenTelemetry SDK's error.
         source: opentelemetry_sdk::error::OTelSdkError,
     },
 }

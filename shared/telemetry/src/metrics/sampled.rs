@@ -11,7 +11,10 @@ use prometheus_client::metrics::gauge::ConstGauge;
 /// gauge (no labels) is one sample with none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// Label name and value pairs that tell this series from the family's
+    /// others (e.g. `("device", "0")`); empty for a plain gauge.
     pub labels: Vec<(&'static str, String)>,
+    /// The gauge's value at scrape time.
     pub value: f64,
 }
 
