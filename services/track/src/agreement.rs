@@ -22,17 +22,30 @@ use sv_core::{FrameResult, ObjectResult, PITCH_KEYPOINTS};
 /// What [`Agreement::between`] measured; rates are 0 to 1.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agreement {
+    /// Frames compared: the longer of the two answers.
     pub frames: usize,
+    /// Boxes in the reference, over every frame.
     pub reference_boxes: usize,
+    /// Boxes in the answer, over every frame.
     pub answer_boxes: usize,
+    /// Share of the reference's boxes paired with an answer box of the same
+    /// class at IoU 0.5 or more (1 when the reference has none).
     pub recall_50: f64,
+    /// Share of the answer's boxes paired at IoU 0.5 or more (1 when the
+    /// answer has none).
     pub precision_50: f64,
+    /// As `recall_50`, counting only pairs that overlap at IoU 0.7 or more.
     pub recall_70: f64,
+    /// As `precision_50`, counting only pairs that overlap at IoU 0.7 or more.
     pub precision_70: f64,
+    /// Share of the boxes paired at IoU 0.5 whose ids agree under the
+    /// one-to-one id map (1 when nothing was paired).
     pub id_consistency: f64,
-    /// Keypoints visible in both answers: mean and 95th percentile of their
-    /// distance, pixels (0 when none is).
+    /// Keypoints visible in both answers: mean of their distance, pixels
+    /// (0 when none is).
     pub keypoint_mean_px: f64,
+    /// Keypoints visible in both answers: 95th percentile (nearest rank) of
+    /// their distance, pixels (0 when none is).
     pub keypoint_p95_px: f64,
     /// Share of keypoints visible in both or in neither.
     pub visibility: f64,

@@ -26,6 +26,8 @@ pub fn service(source: Arc<dyn TrackSource>) -> TrackServer<TrackService> {
     TrackServer::new(TrackService { source }).max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// The `scorevision.v1.Track` implementation [`service`] wraps: each call
+/// streams its source's [`TrackSource::track`] back as `TrackMessage`s.
 pub struct TrackService {
     source: Arc<dyn TrackSource>,
 }
@@ -50,10 +52,14 @@ impl Track for TrackService {
 pub struct Remote(RemoteStage);
 
 impl Remote {
+    /// Starts resolving `config`'s replica addresses; connects on first use,
+    /// so a replica that is not up yet does not fail this call.
     pub fn connect(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
         RemoteStage::connect(config).map(Self)
     }
 
+    /// The balanced channel to the replicas (its label names them in
+    /// logs).
     pub fn upstream(&self) -> &sv_proto::Upstream {
         self.0.upstream()
     }

@@ -18,6 +18,8 @@
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Track`, its server
 //!   and [`grpc::Remote`].
 
+#![warn(missing_docs)]
+
 pub mod agreement;
 pub mod bytetrack;
 pub mod fill;

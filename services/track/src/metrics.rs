@@ -33,6 +33,7 @@ impl Default for TrackMetrics {
 }
 
 impl TrackMetrics {
+    /// Fresh series at zero, in a registry of their own (`sv_track_*`).
     pub fn new() -> Self {
         let (frames, filled) = (Counter::default(), Counter::default());
         // 10 us .. 0.16 s: an update takes microseconds.

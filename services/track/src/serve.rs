@@ -17,6 +17,8 @@ use crate::stage::Stage;
 /// Everything [`serve`] needs besides the upstream.
 #[derive(Default)]
 pub struct ServeConfig {
+    /// The tracker arguments; each challenge gets a fresh tracker built
+    /// with them.
     pub bytetrack: ByteTrackConfig,
     /// The drain, and the health link to infer this stage follows.
     pub server: ServerOptions,

@@ -27,6 +27,7 @@ pub struct TrackStats {
 }
 
 impl TrackStats {
+    /// Frames answered, over every challenge (filled ones included).
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
@@ -34,11 +35,15 @@ impl TrackStats {
     pub fn filled(&self) -> u64 {
         self.filled.load(Ordering::Relaxed)
     }
+    /// Time spent updating trackers and filling frames, summed over every
+    /// challenge (not wall time: concurrent challenges add up).
     pub fn busy(&self) -> Duration {
         Duration::from_nanos(self.busy_ns.load(Ordering::Relaxed))
     }
 }
 
+/// The track stage over the detections from `U`: a [`TrackSource`] that
+/// runs one fresh [`ByteTrack`] per challenge.
 pub struct Stage<U> {
     upstream: U,
     config: ByteTrackConfig,
@@ -48,6 +53,8 @@ pub struct Stage<U> {
 }
 
 impl<U: DetectionSource> Stage<U> {
+    /// Tracks `upstream`'s detections with trackers built from `config`;
+    /// its statistics and series start at zero.
     pub fn new(upstream: U, config: ByteTrackConfig) -> Self {
         Self {
             upstream,
@@ -65,6 +72,7 @@ impl<U: DetectionSource> Stage<U> {
         self
     }
 
+    /// The stage's running totals (frames, filled frames, busy time).
     pub fn stats(&self) -> &TrackStats {
         &self.stats
     }

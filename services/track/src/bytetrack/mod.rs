@@ -55,6 +55,8 @@ pub struct ByteTrackConfig {
     pub lost_track_buffer: u32,
     /// Cost threshold of the first association (cost = 1 - IoU * score).
     pub minimum_matching_threshold: f32,
+    /// The video's frames per second; only scales `lost_track_buffer`
+    /// (supervision's default 30 leaves it as given).
     pub frame_rate: u32,
     /// Updates a track needs before it gets an id.
     pub minimum_consecutive_frames: u32,
@@ -117,6 +119,7 @@ fn py_float(x: f32) -> f64 {
 }
 
 impl ByteTrack {
+    /// A tracker with no tracks, whose first new track gets id 1.
     pub fn new(config: ByteTrackConfig) -> Self {
         let track_thresh = py_float(config.track_activation_threshold);
         // int(frame_rate / 30.0 * lost_track_buffer), truncating.
@@ -139,6 +142,7 @@ impl ByteTrack {
         }
     }
 
+    /// The arguments the tracker was built with.
     pub fn config(&self) -> &ByteTrackConfig {
         &self.config
     }

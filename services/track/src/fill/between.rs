@@ -21,8 +21,11 @@ use sv_core::{FrameTracks, Keypoint, TrackedObject};
 /// What a keyframe leaves for the frames after and before it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Keyframe {
+    /// The keyframe's frame index.
     pub index: u64,
+    /// What the tracker answered for the keyframe.
     pub objects: Vec<TrackedObject>,
+    /// The keyframe's pitch keypoints from infer (`None`: no pitch found).
     pub keypoints: Option<Vec<Keypoint>>,
     /// Each tracker id's centre motion per frame (x, y), from the Kalman
     /// filter's velocity at this keyframe.

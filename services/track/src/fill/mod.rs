@@ -31,6 +31,9 @@ pub struct Filler {
 }
 
 impl Filler {
+    /// Fills around `tracker`'s keyframes, placing tracks seen in one
+    /// keyframe only as `one_sided` says; `tracker` should be fresh (one
+    /// per challenge).
     pub fn new(tracker: ByteTrack, one_sided: OneSided) -> Self {
         Self {
             tracker,
