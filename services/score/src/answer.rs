@@ -114,14 +114,18 @@ impl Answer {
         &self.frames
     }
 
+    /// The stored frame numbered `number`, if the answer has one.
     pub fn get(&self, number: u64) -> Option<&Frame> {
         self.index.get(&number).map(|&at| &self.frames[at].1)
     }
 
+    /// How many distinct frame numbers the answer holds (a duplicate counts
+    /// once).
     pub fn len(&self) -> usize {
         self.frames.len()
     }
 
+    /// True when the answer holds no frame.
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }

@@ -20,6 +20,8 @@
 //! Only `scorevision score` and `scorevision bench` link this crate (and
 //! OpenCV); the serving path does not.
 
+#![warn(missing_docs)]
+
 pub mod answer;
 pub mod boxes;
 pub mod clip;

@@ -56,6 +56,9 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome of keypoint score KP/100 (`keypoint`, 0..1), box score
+    /// B (if known) and `(response time, fastest competitor's time)` in
+    /// seconds (if given).
     pub fn new(keypoint: f64, box_score: Option<f64>, time: Option<(f64, f64)>) -> Outcome {
         let quality = box_score.map(|b| quality(b, keypoint));
         let speed = time.map(|(t, fastest)| speed(t, fastest, box_score));

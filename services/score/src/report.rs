@@ -13,16 +13,20 @@ use crate::keypoints::KeypointTerms;
 pub struct PitchFrames {
     /// "clip" (the validator's filter) or "every frame" (no CLIP given).
     pub source: &'static str,
+    /// How many frames counted (the length of `frames`).
     pub count: usize,
     /// Frames whose heuristic score alone would pass (CLIP only).
     pub heuristic_passed: Option<usize>,
+    /// The frame numbers that counted, ascending.
     pub frames: Vec<u64>,
 }
 
 /// The clip as the validator measured it.
 #[derive(Debug, Clone, Serialize)]
 pub struct VideoInfo {
+    /// Frame width as OpenCV reports it, pixels.
     pub width: i32,
+    /// Frame height as OpenCV reports it, pixels.
     pub height: i32,
     /// Frames that decoded.
     pub frames: u64,
@@ -33,22 +37,35 @@ pub struct VideoInfo {
 pub struct Report {
     /// KP/100, 0..1 (0 where the validator's scoring would raise).
     pub keypoint_score: f64,
+    /// The terms KP is made of (all zero where the scoring would raise).
     pub keypoint_terms: KeypointTerms,
     /// Why the validator's keypoint scoring would raise, if it would.
     pub keypoint_error: Option<String>,
     /// B, 0..1: measured with CLIP, else the assumed value, else null.
     pub box_score: Option<f64>,
+    /// True when `box_score` is the assumed value (`--assume-box-score`),
+    /// not measured with CLIP.
     pub box_score_assumed: bool,
+    /// How the box score came about, frame by frame (CLIP only).
     pub box_details: Option<BoxScore>,
+    /// What the box rules do to the answer on every pitch frame (without
+    /// CLIP too).
     pub box_rules: BoxRules,
+    /// Q = 0.5 B + 0.5 KP, 0..1; null without a box score.
     pub quality: Option<f64>,
+    /// T, 0..1; null without a response time.
     pub speed: Option<f64>,
+    /// F = 0.65 Q + 0.35 T (`final` in JSON); null unless both are known.
     #[serde(rename = "final")]
     pub final_score: Option<f64>,
     /// The answer's pitch frames the keypoint score was computed on.
     pub frames_scored: usize,
+    /// Which frames counted as pitch frames, and why.
     pub pitch_frames: PitchFrames,
+    /// The clip's size and decoded frames.
     pub video: VideoInfo,
+    /// Sentences for the reader about what limits the figures (no CLIP,
+    /// too few pitch frames, a keypoint scoring that would raise, ...).
     pub notes: Vec<String>,
 }
 

@@ -29,6 +29,8 @@ pub struct Options<'a> {
     /// The CLIP encoder and prompts; without it every frame is a pitch frame
     /// and there is no box score.
     pub clip: Option<&'a mut Clip>,
+    /// How the frame pass reads the clip (in order, or seeking like the
+    /// validator).
     pub decode: Decode,
     /// `(response time, fastest competitor's time)`, seconds.
     pub time: Option<(f64, f64)>,

@@ -31,14 +31,18 @@ pub enum Decode {
 pub struct Video {
     path: PathBuf,
     capture: VideoCapture,
-    /// `CAP_PROP_FRAME_WIDTH`, `CAP_PROP_FRAME_HEIGHT` as integers.
+    /// `CAP_PROP_FRAME_WIDTH` as an integer, pixels.
     pub width: i32,
+    /// `CAP_PROP_FRAME_HEIGHT` as an integer, pixels.
     pub height: i32,
     /// `CAP_PROP_FRAME_COUNT`: the indices the validator walks.
     pub frame_count: u64,
 }
 
 impl Video {
+    /// Opens `path` with OpenCV's FFmpeg backend and reads its size and
+    /// frame count; a missing file, one OpenCV cannot open, or one without
+    /// a size or frames is a [`ScoreError::Video`].
     pub fn open(path: &Path) -> Result<Video, ScoreError> {
         let fail = |detail: String| ScoreError::Video {
             path: path.to_owned(),

@@ -22,10 +22,17 @@ const BALL_CONTEXT: f64 = 4.0;
 /// (raise inside `evaluate_frame`, which leaves it out of the average).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FrameScore {
+    /// The validator scores the frame.
     Scored {
+        /// The frame's box score: the boxes' area factor times their
+        /// normalised points (0 when no box is kept).
         score: f64,
+        /// For each kept box, in the miner's order: (the miner's class,
+        /// what CLIP decided it shows).
         labels: Vec<(Label, Label)>,
     },
+    /// The validator would raise on this frame and leave it out of the
+    /// average; the reason, in words.
     Dropped(String),
 }
 

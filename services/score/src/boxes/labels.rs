@@ -7,14 +7,26 @@ use crate::answer::Object;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Label {
+    /// The ball: class 0, or a first ball CLIP finds round and a ball.
     Football,
+    /// Class 1, or CLIP's answer "goalkeeper" to the role question.
     Goalkeeper,
+    /// Class 2, or CLIP's answer "football player".
     Player,
+    /// Class 3, or CLIP's answer "referee".
     Referee,
+    /// CLIP's answer "crowd" for a box it took for a person.
     Crowd,
+    /// A non-ball box CLIP does not take for a person (person probability
+    /// 0.08 or less).
     Grass,
+    /// CLIP's answer "black shape" (often a box blacked out by an earlier
+    /// one).
     BlackShape,
+    /// A box of class 0 that CLIP does not accept as the ball, and every
+    /// ball after the first.
     NotFootball,
+    /// A class id outside 0..=3 (or none), or a role index past the prompts.
     Other,
 }
 

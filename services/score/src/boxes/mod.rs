@@ -29,6 +29,7 @@ pub struct BoxRules {
     pub frames_with_objects: usize,
     /// The coverage factor: frames with objects over 70% of the frames, capped at 1.
     pub coverage: f64,
+    /// Objects in those frames, well-formed or not.
     pub boxes: usize,
     /// Non-ball boxes under 15 x 40 px.
     pub dropped_too_small: usize,
@@ -130,11 +131,16 @@ pub struct BoxScore {
     pub score: f64,
     /// The frames sampled (the validator's `n_valid`).
     pub frames_sampled: usize,
-    /// Sampled frames with objects, each scored or dropped.
+    /// Sampled frames with objects that the validator scores (the others
+    /// with objects are dropped).
     pub frames_scored: usize,
+    /// Sampled frames with objects that the validator would drop (it raises
+    /// on them), left out of the mean.
     pub frames_dropped: usize,
     /// The mean of the frame scores before the cap, coverage and rounding.
     pub mean_frame_score: f64,
+    /// The coverage factor of the sample: sampled frames with objects over
+    /// 70% of the frames sampled, capped at 1.
     pub coverage: f64,
     /// Each scored frame: its score, or why the validator would drop it.
     pub frames: Vec<BoxFrame>,
@@ -143,8 +149,11 @@ pub struct BoxScore {
 /// One frame of the box score.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BoxFrame {
+    /// The frame number.
     pub frame: u64,
+    /// The frame's box score, `None` when it was dropped.
     pub score: Option<f64>,
+    /// Why the validator would drop the frame, `None` when it was scored.
     pub dropped: Option<String>,
 }
 

@@ -40,7 +40,10 @@ pub fn touches_scoreboard([x1, y1, x2, y2]: [f64; 4], width: f64) -> bool {
 /// Why a box was dropped, if it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
+    /// A non-ball box under 15 x 40 px ([`large_enough`]).
     TooSmall,
+    /// A box reaching into the scoreboard band at the top of the frame
+    /// ([`touches_scoreboard`]).
     Scoreboard,
 }
 

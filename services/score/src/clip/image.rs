@@ -17,8 +17,11 @@ const PRECISION_BITS: u32 = 32 - 8 - 2;
 /// Row-major RGB, 3 bytes a pixel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rgb {
+    /// Pixels per row.
     pub width: usize,
+    /// Rows.
     pub height: usize,
+    /// `width * height * 3` bytes, R, G, B per pixel, rows top first.
     pub data: Vec<u8>,
 }
 

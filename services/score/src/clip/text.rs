@@ -26,6 +26,8 @@ pub enum Question {
 }
 
 impl Question {
+    /// Every question, in the validator's order; their prompts are the 14
+    /// the embeddings file must hold.
     pub const ALL: [Question; 5] = [
         Question::Pitch,
         Question::PersonOrGrass,
@@ -34,6 +36,8 @@ impl Question {
         Question::Role,
     ];
 
+    /// The question's prompts, verbatim and in the validator's order: the
+    /// index of the likeliest is the answer.
     pub fn prompts(self) -> &'static [&'static str] {
         match self {
             Question::Pitch => &["a football pitch", "a close-up of a football player"],
@@ -66,6 +70,9 @@ pub struct TextEmbeddings {
 }
 
 impl TextEmbeddings {
+    /// Reads the JSON file and checks that every prompt of every question
+    /// has a non-zero embedding of [`EMBED_DIM`] values; the vectors are
+    /// scaled to unit length.
     pub fn read(path: &Path) -> Result<TextEmbeddings, ScoreError> {
         let fail = |detail: String| ScoreError::ClipText {
             path: path.to_owned(),

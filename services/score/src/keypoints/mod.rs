@@ -76,7 +76,9 @@ pub struct KeypointInputs<'a> {
     pub pitch_frames: &'a [u64],
     /// The segments found in each decoded frame.
     pub lines: &'a HashMap<u64, Vec<Segment>>,
+    /// The clip's frame width, pixels.
     pub width: i32,
+    /// The clip's frame height, pixels.
     pub height: i32,
 }
 

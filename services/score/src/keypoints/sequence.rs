@@ -18,11 +18,16 @@ const PLAYER: u32 = 2;
 /// Frame numbers (ascending) and the segment each belongs to.
 #[derive(Debug, Clone, Default)]
 pub struct Segments {
+    /// (frame number, segment number) for every frame of the answer,
+    /// ascending by frame; segments are numbered from 0.
     pub of_frame: Vec<(u64, usize)>,
+    /// Scene cuts found: one less than the number of segments.
     pub transitions: usize,
 }
 
 impl Segments {
+    /// The segment frame `frame` belongs to, `None` when the answer does
+    /// not have it.
     pub fn segment(&self, frame: u64) -> Option<usize> {
         self.of_frame
             .binary_search_by_key(&frame, |&(f, _)| f)

@@ -11,15 +11,20 @@ const MIN_DIST: f64 = 25.0;
 /// Points and their original indices.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Valid {
+    /// The kept `[x, y]` points, pixels, in index order.
     pub points: Vec<[f64; 2]>,
+    /// Each kept point's index in the answer's keypoint list (which pitch
+    /// point it is), parallel to `points`.
     pub indices: Vec<usize>,
 }
 
 impl Valid {
+    /// How many points were kept.
     pub fn len(&self) -> usize {
         self.points.len()
     }
 
+    /// True when no point was kept.
     pub fn is_empty(&self) -> bool {
         self.points.is_empty()
     }
