@@ -6,7 +6,7 @@
 //!   stderr so stdout stays free for results, and the OpenTelemetry layer only
 //!   when an OTLP endpoint is set) and the [`TelemetryGuard`] that flushes the
 //!   last spans on drop.
-//! - [`otel`]: the OTLP/gRPC span pipeline behind that layer.
+//! - `otel` (private): the OTLP/gRPC span pipeline behind that layer.
 //! - [`propagation`]: W3C trace context in and out of the in-band
 //!   `TraceContext` map, tonic metadata and HTTP headers, so one trace spans
 //!   all four processes; [`stage_span`] is how every stage and the gateway

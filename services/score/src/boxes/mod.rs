@@ -1,5 +1,5 @@
 //! The box half of the validator's score: the rules applied to every box
-//! ([`rules`], [`area`]), and with CLIP the score of each frame ([`frame`],
+//! ([`mod@rules`], [`area`]), and with CLIP the score of each frame ([`frame`],
 //! [`labels`]) and of the answer ([`box_score`]).
 //!
 //! The validator scores boxes on up to 100 pitch frames drawn at random

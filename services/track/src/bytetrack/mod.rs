@@ -7,9 +7,12 @@
 //!
 //! - numpy's dtypes: boxes and scores are f64 (0.22.0 hstacks f32 boxes with
 //!   int64 class ids), detection tlwh is f32, the Kalman filter is f64 except
-//!   for values numpy still holds as f32 (see [`track::STrack::mean_f32`]);
-//! - scipy's LSAP algorithm, so ties resolve the same way ([`lsap`]);
-//! - CPython's set iteration order for unmatched indices ([`pyset`]);
+//!   for values numpy still holds as f32 (see `STrack::mean_f32` in
+//!   the private `track` module);
+//! - scipy's LSAP algorithm, so ties resolve the same way (the private
+//!   `lsap` module);
+//! - CPython's set iteration order for unmatched indices (the private `pyset`
+//!   module);
 //! - the one-frame delay before a timed-out track leaves the lost list.
 //!
 //! Unlike supervision 0.22.0, the id counters belong to the instance: every

@@ -7,7 +7,7 @@
 //! - [`Exposition`]: several registries rendered as one OpenMetrics text
 //!   (one `# EOF`), so the embedded `serve` shows every stage's series on
 //!   the gateway's `/metrics` beside its own.
-//! - [`serve`](server::serve): `GET /metrics` on a listener of its own, for
+//! - [`serve`]: `GET /metrics` on a listener of its own, for
 //!   a stage server (`--metrics-listen`).
 //! - [`Sampled`]: a gauge family read when scraped, for values that live
 //!   elsewhere (streams open in a server, GPU memory).
