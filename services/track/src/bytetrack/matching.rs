@@ -140,7 +140,7 @@ pub(crate) fn fuse_score(cost: &mut Cost, scores: &[f64]) {
     cost.f32 = false;
 }
 
-/// Scratch space for [`linear_assignment`].
+/// Scratch space for [`Matcher::linear_assignment`].
 #[derive(Debug, Default)]
 pub(crate) struct Matcher {
     lsap: Lsap,

@@ -2,7 +2,7 @@
 //! keyframes only and marks the frames between
 //! ([`FrameDetections::between_keyframes`]); [`Filler`] tracks the
 //! keyframes and answers each marked frame from the keyframes on either
-//! side ([`between`]) once the later one has arrived. Infer makes the last
+//! side ([`between()`]) once the later one has arrived. Infer makes the last
 //! frame and both sides of every scene cut keyframes, so nothing is filled
 //! across a cut or past the end.
 //!
