@@ -57,7 +57,7 @@ impl Readiness {
 
 /// Keeps `readiness` equal to the chain's state as track's replicas report
 /// it (track relays the statuses of infer and decode, see
-/// [`sv_proto::chain::follow`]): ready once every stage is SERVING, not
+/// [`sv_proto::server::follow`]): ready once every stage is SERVING, not
 /// ready again while one is not, with the missing stage named in /readyz
 /// and in the 503 challenges get, so Kubernetes and validators stop sending
 /// work a broken pipeline cannot answer. The statuses come through health

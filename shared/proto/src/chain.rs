@@ -3,14 +3,12 @@
 //! the statuses of every stage below it in its own `grpc.health.v1`; so the
 //! gateway, which talks to track alone, knows which stage is missing and
 //! says so, instead of accepting challenges that cannot be answered.
+//!
+//! Here: the stages' names in pull order and the [`verdict`] on what the
+//! stages below report. The stage server's follower that applies it
+//! ([`crate::server::follow`]) and the gateway's readiness build on this.
 
 use std::time::Duration;
-
-use futures::StreamExt;
-use tokio::sync::watch;
-
-use crate::server::StageHealth;
-use crate::upstream::Upstream;
 
 /// The decode stage's gRPC service, as health and reflection name it.
 pub const DECODE: &str = "scorevision.v1.Decode";
@@ -23,7 +21,7 @@ pub const TRACK: &str = "scorevision.v1.Track";
 pub const CHAIN: [(&str, &str); 3] = [("decode", DECODE), ("infer", INFER), ("track", TRACK)];
 
 /// How soon a broken health watch is opened again (a stage or the gateway
-/// following its upstream, [`Upstream::watch_statuses`]).
+/// following its upstream, [`crate::Upstream::watch_statuses`]).
 pub const WATCH_RETRY: Duration = Duration::from_millis(200);
 
 /// The services below the stage serving `service`, nearest first.
@@ -37,57 +35,6 @@ pub fn below(service: &str) -> Vec<&'static str> {
 pub fn from(service: &str) -> Vec<&'static str> {
     let at = CHAIN.iter().position(|(_, s)| *s == service).unwrap_or(0);
     CHAIN[..=at].iter().rev().map(|(_, s)| *s).collect()
-}
-
-/// Keeps `health` equal to "warm, and every stage below serving", relaying
-/// the statuses of the stages below, until `warm`'s sender is dropped.
-/// `warm` turns true once the stage itself is ready.
-pub async fn follow(
-    health: StageHealth,
-    mut warm: watch::Receiver<bool>,
-    upstream: Upstream,
-    service: &'static str,
-) {
-    let below = below(service);
-    let mut updates = upstream.watch_statuses(&below, WATCH_RETRY);
-    let mut last: Option<Result<(), String>> = None;
-    let Some(mut statuses) = updates.next().await else {
-        return;
-    };
-    loop {
-        // Relay what we learnt; an unreachable upstream is NOT_SERVING, and
-        // what lies beyond it unknown.
-        let relayed: Vec<Option<bool>> = match &statuses {
-            Ok(s) => s.clone(),
-            Err(_) => (0..below.len())
-                .map(|i| if i == 0 { Some(false) } else { None })
-                .collect(),
-        };
-        for (svc, serving) in below.iter().zip(relayed) {
-            health.set_relayed(svc, serving).await;
-        }
-        let chain = verdict(&below, statuses.clone());
-        let serving = *warm.borrow() && chain.is_ok();
-        // (`chain` blames a stage below this one; this stage's own state is
-        // `warm`.)
-        health.set_serving(serving).await;
-        if last.as_ref() != Some(&chain) {
-            match &chain {
-                Ok(()) => tracing::info!(service, "Every stage below is serving."),
-                Err(why) => {
-                    tracing::warn!(service, reason = %why, "Not serving: a stage below is missing.")
-                }
-            }
-            last = Some(chain);
-        }
-        tokio::select! {
-            update = updates.next() => match update {
-                Some(update) => statuses = update,
-                None => return,
-            },
-            changed = warm.changed() => if changed.is_err() { return },
-        }
-    }
 }
 
 /// Whether the services asked for (nearest first) are all serving, and if

@@ -7,6 +7,7 @@
 //! - [`guard`]: which addresses may be connected to (checked after DNS
 //!   resolution and on every redirect hop).
 //! - [`rewrite_drive_url`]: Google Drive share link -> direct download.
+//! - [`BodySink`] / [`FileSink`]: where a body goes (`sink`).
 //! - [`sniff`]: whether a body's first bytes are a video container.
 //! - [`floor`]: the slowest transfer worth waiting for ([`MinRate`]).
 //! - [`FetchError`]: what went wrong, with [`FetchError::kind`] for the status.
@@ -21,10 +22,10 @@ mod drive;
 mod error;
 pub mod floor;
 pub mod guard;
+mod sink;
 pub mod sniff;
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,6 @@ use ipnet::IpNet;
 use prometheus_client::metrics::counter::Counter;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sv_core::text::redact_credentials;
-use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 use url::Url;
 
@@ -41,6 +41,7 @@ pub use error::FetchError;
 pub use floor::MinRate;
 use floor::RateFloor;
 use guard::{Forbidden, Guard, GuardedResolver};
+pub use sink::{BodySink, FileSink};
 use sniff::Sniffed;
 
 /// Limits for one download.
@@ -428,82 +429,6 @@ impl Fetcher {
                 received,
                 reason,
             }
-        }
-    }
-}
-
-/// Where a download's body goes. One attempt calls `begin`, `write` for
-/// each chunk in order, then `end`; a retry calls `begin` again and sends
-/// the body again from its first byte.
-pub trait BodySink: Send {
-    fn begin(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
-    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<(), FetchError>> + Send;
-    fn end(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
-}
-
-/// A body written to a file, which each attempt truncates.
-#[derive(Debug)]
-pub struct FileSink {
-    path: PathBuf,
-    file: Option<tokio::fs::File>,
-}
-
-impl FileSink {
-    pub fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_owned(),
-            file: None,
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn io(&self, source: std::io::Error) -> FetchError {
-        // The error's message leaves the path out (it may reach a validator).
-        warn!(path = %self.path.display(), error = %source, "Cannot write the download.");
-        FetchError::Io {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Writes `chunk` and waits until the file holds it (another reader
-    /// of the file sees it once this returns).
-    pub async fn write_through(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
-        let Some(file) = self.file.as_mut() else {
-            return Err(self.io(std::io::Error::other("write before begin")));
-        };
-        let written = match file.write_all(chunk).await {
-            Ok(()) => file.flush().await,
-            Err(e) => Err(e),
-        };
-        written.map_err(|e| self.io(e))
-    }
-}
-
-impl BodySink for FileSink {
-    async fn begin(&mut self) -> Result<(), FetchError> {
-        self.file = None;
-        let file = tokio::fs::File::create(&self.path)
-            .await
-            .map_err(|e| self.io(e))?;
-        self.file = Some(file);
-        Ok(())
-    }
-
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
-        let Some(file) = self.file.as_mut() else {
-            return Err(self.io(std::io::Error::other("write before begin")));
-        };
-        file.write_all(chunk).await.map_err(|e| self.io(e))
-    }
-
-    async fn end(&mut self) -> Result<(), FetchError> {
-        match self.file.as_mut() {
-            Some(file) => file.flush().await.map_err(|e| self.io(e)),
-            None => Ok(()),
         }
     }
 }
