@@ -12,6 +12,7 @@ use http::StatusCode;
 use sv_core::{ErrorKind, StageError};
 
 use crate::auth::{NonceError, SignatureError, Ss58Error};
+use crate::stake::chain_error::ChainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -80,8 +81,11 @@ pub enum Error {
         path: PathBuf,
         reason: String,
     },
-    #[error("chain {endpoint}: {reason}")]
-    Chain { endpoint: String, reason: String },
+    #[error("chain {endpoint}: {source}")]
+    Chain {
+        endpoint: String,
+        source: ChainError,
+    },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
     /// The embedded pipeline's warm-up failed; its own error says why.

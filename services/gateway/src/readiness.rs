@@ -67,7 +67,7 @@ impl Readiness {
 pub async fn follow_chain(readiness: Readiness, track: Upstream) {
     let services = chain::from(chain::TRACK);
     let mut updates = track.watch_statuses(&services, chain::WATCH_RETRY);
-    let mut last: Option<Result<(), String>> = None;
+    let mut last: Option<Result<(), chain::ChainFault>> = None;
     while let Some(statuses) = updates.next().await {
         let verdict = chain::verdict(&services, statuses);
         if last.as_ref() != Some(&verdict) {
@@ -80,7 +80,7 @@ pub async fn follow_chain(readiness: Readiness, track: Upstream) {
                     );
                 }
                 Err(why) => {
-                    readiness.set_not_ready(why.clone());
+                    readiness.set_not_ready(why.to_string());
                     tracing::warn!(track = track.label(), reason = %why, "Not ready.");
                 }
             }

@@ -6,7 +6,7 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::StageHealth;
-use crate::chain::{WATCH_RETRY, below, verdict};
+use crate::chain::{ChainFault, WATCH_RETRY, below, verdict};
 use crate::upstream::Upstream;
 
 /// Keeps `health` equal to "warm, and every stage below serving", relaying
@@ -20,7 +20,7 @@ pub async fn follow(
 ) {
     let below = below(service);
     let mut updates = upstream.watch_statuses(&below, WATCH_RETRY);
-    let mut last: Option<Result<(), String>> = None;
+    let mut last: Option<Result<(), ChainFault>> = None;
     let Some(mut statuses) = updates.next().await else {
         return;
     };
