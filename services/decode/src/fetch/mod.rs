@@ -37,7 +37,7 @@ use tracing::{debug, warn};
 use url::Url;
 
 pub use drive::rewrite_drive_url;
-pub use error::FetchError;
+pub use error::{FetchError, UrlError};
 pub use floor::MinRate;
 use floor::RateFloor;
 use guard::{Forbidden, Guard, GuardedResolver};
@@ -121,9 +121,7 @@ impl Fetcher {
             .read_timeout(policy.read_timeout)
             .user_agent(concat!("scorevision/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| FetchError::Client {
-                reason: e.to_string(),
-            })?;
+            .map_err(|source| FetchError::Client { source })?;
         Ok(Self {
             policy,
             guard,
@@ -163,7 +161,7 @@ impl Fetcher {
         let url = rewrite_drive_url(url.trim());
         let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
             url: redact_credentials(&url).into_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
         let total = self.policy.total_timeout;
         match tokio::time::timeout(total, self.with_retries(&parsed, sink)).await {
@@ -260,7 +258,7 @@ impl Fetcher {
             None => {
                 return Err(FetchError::InvalidUrl {
                     url: shown(url),
-                    reason: "no host".into(),
+                    reason: UrlError::NoHost,
                 });
             }
         };
