@@ -48,8 +48,8 @@ pub enum Error {
     // The challenge itself.
     #[error("request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
-    #[error("could not read the request body: {reason}")]
-    BodyRead { reason: String },
+    #[error("could not read the request body: {0}")]
+    BodyRead(#[source] axum::Error),
     #[error("the request body did not arrive within {after_s:.1} s")]
     BodyTimeout { after_s: f64 },
     #[error("invalid challenge: {reason}")]
@@ -69,6 +69,8 @@ pub enum Error {
     // Startup and serving.
     #[error("invalid gateway config: {reason}")]
     Config { reason: String },
+    #[error("invalid gateway config: our hotkey {address:?}: {source}")]
+    OurHotkey { address: String, source: Ss58Error },
     #[error("cannot read {what} {path}: {source}")]
     ReadFile {
         what: &'static str,
@@ -80,6 +82,15 @@ pub enum Error {
         what: &'static str,
         path: PathBuf,
         reason: String,
+    },
+    /// A file that does not parse as the JSON expected; `problem` says
+    /// what was expected.
+    #[error("{what} {path} is invalid: {problem} ({source})")]
+    FileJson {
+        what: &'static str,
+        path: PathBuf,
+        problem: &'static str,
+        source: serde_json::Error,
     },
     #[error("chain {endpoint}: {source}")]
     Chain {
@@ -109,7 +120,7 @@ impl Error {
             Nonce(_) => StatusCode::UNAUTHORIZED,
             UnknownValidator { .. } | LowStake { .. } => StatusCode::FORBIDDEN,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyRead { .. } | BadChallenge { .. } => StatusCode::BAD_REQUEST,
+            BodyRead(_) | BadChallenge { .. } => StatusCode::BAD_REQUEST,
             BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             StakeNotLoaded | NotReady(_) | Busy { .. } | QueueTimeout { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -129,8 +140,10 @@ impl Error {
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Config { .. }
+            | OurHotkey { .. }
             | ReadFile { .. }
             | FileFormat { .. }
+            | FileJson { .. }
             | Chain { .. }
             | Serve(_)
             | WarmUp(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -148,7 +161,7 @@ impl Error {
             Nonce(NonceError::StoreFull(_)) => "busy",
             Nonce(_) => "bad_nonce",
             UnknownValidator { .. } | LowStake { .. } | StakeNotLoaded => "forbidden",
-            BodyTooLarge { .. } | BodyRead { .. } | BodyTimeout { .. } | BadChallenge { .. } => {
+            BodyTooLarge { .. } | BodyRead(_) | BodyTimeout { .. } | BadChallenge { .. } => {
                 "bad_request"
             }
             NotReady(_) => "not_ready",
