@@ -182,12 +182,11 @@ pub fn decode_metagraph(bytes: &[u8]) -> Result<Metagraph, MetagraphError> {
         tag => return Err(E::NotAMetagraph { tag }),
     }
     let mut fields = std::collections::HashMap::new();
-    for (name, shape) in LAYOUT {
-        let value = reader.value(shape).map_err(|source| E::Field {
-            name: *name,
-            source,
-        })?;
-        fields.insert(*name, value);
+    for &(name, shape) in LAYOUT {
+        let value = reader
+            .value(&shape)
+            .map_err(|source| E::Field { name, source })?;
+        fields.insert(name, value);
     }
     let field = |name: &'static str| fields.get(name).ok_or(E::Missing { name });
     let int = |name: &'static str| match field(name)? {
