@@ -12,6 +12,7 @@ use http::StatusCode;
 use sv_core::{ErrorKind, StageError};
 
 use crate::auth::{NonceError, SignatureError, Ss58Error};
+use crate::readiness::NotReady;
 use crate::stake::chain_error::ChainError;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,7 @@ pub enum Error {
     BadChallenge { reason: String },
     /// Why: models loading, or which stage has no serving replica.
     #[error("{0}")]
-    NotReady(String),
+    NotReady(#[from] NotReady),
     #[error("all {slots} challenge slots are busy and the queue is full")]
     Busy { slots: usize },
     #[error("no challenge slot became free within {waited_s:.1} s")]
