@@ -1,55 +1,12 @@
-//! A loopback HTTP/1.1 file server for tests that need a video URL: serves
-//! fixed bodies by path, 404 otherwise. Tokio-based, one task per
-//! connection, `Connection: close`.
+//! HTTP for the tests: the loopback video server of `sv-test-http`
+//! ([`Server`], [`serve_files`]; re-exported so the crates that test with
+//! sv-tests need no other dependency), and a minimal client ([`get`]).
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-/// Serves `files` (path -> body) on 127.0.0.1 until the runtime ends.
-pub async fn serve_files(files: HashMap<String, Vec<u8>>) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let files = Arc::new(files);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let files = files.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::with_capacity(1024);
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head);
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let response = match files.get(path) {
-                    Some(body) => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        r.extend_from_slice(body);
-                        r
-                    }
-                    None => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&response).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    Ok(addr)
-}
+pub use sv_test_http::{Body, Gate, Length, Pace, Reply, Request, Server, serve_files};
 
 /// A minimal HTTP/1.1 GET returning the body of a 200 (chunked or not).
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<String> {

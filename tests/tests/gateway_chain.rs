@@ -122,7 +122,7 @@ async fn fake_node(
 #[test]
 fn decodes_the_scalecodec_fixture() -> Result<()> {
     let f = fixture()?;
-    let metagraph = decode_metagraph(&f.bytes).map_err(anyhow::Error::msg)?;
+    let metagraph = decode_metagraph(&f.bytes)?;
     assert_eq!(metagraph.netuid, 44);
     assert_eq!(metagraph.block, f.block);
     assert_eq!(metagraph.trailing_bytes, 0);
@@ -158,12 +158,7 @@ fn damaged_bytes_fail_cleanly() -> Result<()> {
     // Fields appended by a newer runtime are tolerated.
     let mut longer = f.bytes.clone();
     longer.extend([0u8; 5]);
-    assert_eq!(
-        decode_metagraph(&longer)
-            .map_err(anyhow::Error::msg)?
-            .trailing_bytes,
-        5
-    );
+    assert_eq!(decode_metagraph(&longer)?.trailing_bytes, 5);
     Ok(())
 }
 

@@ -22,7 +22,7 @@ use sv_core::{
 };
 use sv_decode::fetch::{FetchPolicy, Fetcher};
 use sv_gateway::{GatewayConfig, HotkeyConfig, StakeConfig};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use sv_tests::http;
 use tokio::net::TcpListener;
 
 const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
@@ -64,62 +64,20 @@ fn undecodable_mp4(n: usize) -> Vec<u8> {
 /// the cap), `/slow.mp4` (small, after a pause, to hold a slot),
 /// `/sample.mp4` (the real fixture clip); 404 otherwise.
 async fn video_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut len = 0;
-                while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf[len..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => len += n,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..len]).to_string();
-                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-                let size = match path.as_str() {
-                    "/clip.mp4" => Some(4096),
-                    "/big.mp4" => Some(MAX_VIDEO_BYTES as usize * 2),
-                    "/slow.mp4" => {
-                        tokio::time::sleep(Duration::from_millis(1500)).await;
-                        Some(4096)
-                    }
-                    _ => None,
-                };
-                if path == "/sample.mp4" {
-                    let clip = std::fs::read(sv_tests::sample_clip()).unwrap_or_default();
-                    let mut r = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        clip.len()
-                    )
-                    .into_bytes();
-                    r.extend_from_slice(&clip);
-                    let _ = stream.write_all(&r).await;
-                    let _ = stream.shutdown().await;
-                    return;
-                }
-                let response = match size {
-                    Some(n) => {
-                        let mut r = format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n"
-                        )
-                        .into_bytes();
-                        r.extend(undecodable_mp4(n));
-                        r
-                    }
-                    None => {
-                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                            .to_vec()
-                    }
-                };
-                let _ = stream.write_all(&response).await;
-                let _ = stream.shutdown().await;
-            });
-        }
-    });
-    addr
+    let sample: http::Body = std::fs::read(sv_tests::sample_clip())
+        .unwrap_or_default()
+        .into();
+    let undecodable = |n| http::Reply::video(undecodable_mp4(n));
+    let server = http::Server::start(move |request| match request.path.as_str() {
+        "/clip.mp4" => undecodable(4096),
+        "/big.mp4" => undecodable(MAX_VIDEO_BYTES as usize * 2),
+        "/slow.mp4" => undecodable(4096).delay(Duration::from_millis(1500)),
+        "/sample.mp4" => http::Reply::video(sample.clone()),
+        _ => http::Reply::not_found(),
+    })
+    .await
+    .unwrap();
+    server.addr
 }
 
 /// Downloads the video for real, then emits `FRAMES` tracked frames.

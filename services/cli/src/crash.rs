@@ -8,6 +8,9 @@
 
 use std::ffi::{c_int, c_void};
 
+// Declared by glibc's <execinfo.h>; the libc crate does not bind them.
+// The signatures match the C prototypes: `int backtrace(void **, int)` and
+// `void backtrace_symbols_fd(void *const *, int, int)`.
 unsafe extern "C" {
     fn backtrace(buffer: *mut *mut c_void, size: c_int) -> c_int;
     fn backtrace_symbols_fd(buffer: *const *mut c_void, size: c_int, fd: c_int);
@@ -23,12 +26,22 @@ pub fn install_if_asked() {
     // The first call to backtrace() loads libgcc_s; do it now, not in the
     // handler.
     let mut frames = [std::ptr::null_mut::<c_void>(); 4];
+    // SAFETY: `frames` is a live, writable array of `frames.len()` pointers,
+    // and backtrace() writes at most `size` entries into it.
     unsafe {
         backtrace(frames.as_mut_ptr(), frames.len() as c_int);
-        for signal in SIGNALS {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_fatal as *const () as usize;
-            action.sa_flags = libc::SA_RESETHAND | libc::SA_ONSTACK;
+    }
+    for signal in SIGNALS {
+        // SAFETY: an all-zero `sigaction` is a valid value of the C struct
+        // (empty mask, no flags); the fields that matter are set below.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = on_fatal as *const () as usize;
+        action.sa_flags = libc::SA_RESETHAND | libc::SA_ONSTACK;
+        // SAFETY: `action` is fully initialised and outlives the call, a
+        // null old-action pointer is allowed, and `on_fatal` is an
+        // `extern "C" fn(c_int)` that only makes async-signal-safe calls,
+        // as a handler without SA_SIGINFO must be.
+        unsafe {
             libc::sigaction(signal, &action, std::ptr::null_mut());
         }
     }
@@ -37,7 +50,9 @@ pub fn install_if_asked() {
 extern "C" fn on_fatal(signal: c_int) {
     // Only async-signal-safe calls: write(2), backtrace, backtrace_symbols_fd.
     let mut name = [0u8; 32];
-    let thread = unsafe {
+    // SAFETY: PR_GET_NAME writes at most 16 bytes (the name and its NUL)
+    // into the buffer it is given; `name` has 32 and lives past the call.
+    unsafe {
         libc::prctl(
             libc::PR_GET_NAME,
             name.as_mut_ptr() as libc::c_ulong,
@@ -45,10 +60,15 @@ extern "C" fn on_fatal(signal: c_int) {
             0,
             0,
         );
-        &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())]
-    };
-    let write = |bytes: &[u8]| unsafe {
-        libc::write(2, bytes.as_ptr().cast(), bytes.len());
+    }
+    let thread = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+    let write = |bytes: &[u8]| {
+        // SAFETY: `bytes` is a live slice and write(2) reads exactly
+        // `bytes.len()` bytes from it; fd 2 needs no ownership (a closed
+        // stderr makes the call fail harmlessly).
+        unsafe {
+            libc::write(2, bytes.as_ptr().cast(), bytes.len());
+        }
     };
     write(b"\nscorevision: fatal signal ");
     let digits = [b'0' + (signal / 10) as u8, b'0' + (signal % 10) as u8];
@@ -57,10 +77,14 @@ extern "C" fn on_fatal(signal: c_int) {
     write(thread);
     write(b"; call stack:\n");
     let mut frames = [std::ptr::null_mut::<c_void>(); 64];
+    // SAFETY: backtrace() writes at most `frames.len()` entries into the
+    // live array and returns how many it wrote, so backtrace_symbols_fd()
+    // reads only initialised entries. raise() takes any signal number; with
+    // SA_RESETHAND the default action is back, so the process dies of the
+    // same signal instead of re-entering this handler.
     unsafe {
         let n = backtrace(frames.as_mut_ptr(), frames.len() as c_int);
         backtrace_symbols_fd(frames.as_ptr(), n, 2);
-        // SA_RESETHAND restored the default action: die of the same signal.
         libc::raise(signal);
     }
 }

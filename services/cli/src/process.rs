@@ -115,7 +115,7 @@ fn progress_bar() -> ProgressBar {
 
 /// Where decode's time went: the download (first and last byte), the first
 /// frame (from the request and from the first byte), streamed or not.
-fn decode_timing(decode: &sv_decode::stage::DecodeStats) -> String {
+fn decode_timing(decode: &sv_decode::stats::DecodeStats) -> String {
     let s = |d: Duration| d.as_secs_f64();
     let mut text = String::new();
     if let Some(first_byte) = decode.first_byte {

@@ -334,55 +334,30 @@ async fn the_validator_reads_the_real_culprit_and_nothing_internal() -> Result<(
 /// A video host at its worst: `/trickle` sends a byte every 50 ms, `/page`
 /// a 300 MB web page (counting what it managed to send).
 async fn bad_host(sent: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Result<SocketAddr> {
-    use std::sync::atomic::Ordering;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let sent = sent.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let trickle = String::from_utf8_lossy(&head).contains("/trickle");
-                let (length, chunk): (u64, Vec<u8>) = if trickle {
-                    (1_000_000, b"\0\0\0\x18ftypisom".to_vec())
-                } else {
-                    let page = b"<!DOCTYPE html><html><body>".repeat(2400);
-                    (300_000_000, page)
-                };
-                let headers = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-                );
-                if stream.write_all(headers.as_bytes()).await.is_err() {
-                    return;
-                }
-                let mut total = 0u64;
-                while total < length {
-                    let piece: &[u8] = if trickle {
-                        &chunk[(total as usize) % chunk.len()..][..1]
-                    } else {
-                        &chunk
-                    };
-                    if stream.write_all(piece).await.is_err() {
-                        return;
-                    }
-                    total += piece.len() as u64;
-                    sent.fetch_add(piece.len() as u64, Ordering::SeqCst);
-                    if trickle {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            });
+    use std::sync::Arc;
+    use sv_tests::http::{Body, Pace, Reply, Server};
+    let server = Server::start(move |request| {
+        if request.path.contains("/trickle") {
+            let video = Body::Repeat {
+                pattern: Arc::new(b"\0\0\0\x18ftypisom".to_vec()),
+                len: 1_000_000,
+            };
+            Reply::video(video)
+                .count_into(sent.clone())
+                .pace(Pace::Chunks {
+                    size: 1,
+                    pause: Duration::from_millis(50),
+                })
+        } else {
+            let page = Body::Repeat {
+                pattern: Arc::new(b"<!DOCTYPE html><html><body>".repeat(2400)),
+                len: 300_000_000,
+            };
+            Reply::video(page).count_into(sent.clone())
         }
-    });
-    Ok(addr)
+    })
+    .await?;
+    Ok(server.addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,8 +15,8 @@
 //! - [`pipeline`]: the GStreamer pipeline, the thread that drains it and the
 //!   threads that convert its pictures ([`decode_file`]).
 //! - [`progressive`]: decoding a download while it arrives.
-//! - [`stage`]: [`Stage`], the decode stage in process; [`metrics`]: its
-//!   Prometheus series.
+//! - [`stage`]: [`Stage`], the decode stage in process; [`stats`]: what
+//!   one video cost; [`metrics`]: its Prometheus series.
 //! - [`grpc`] and [`serve`](mod@serve): `scorevision.v1.Decode`, its
 //!   server and [`grpc::Remote`]; frames inline or through [`shm`], the
 //!   shared-memory frame ring for decode and infer on one host.
@@ -47,6 +47,7 @@ pub mod serve;
 pub mod shm;
 mod source;
 pub mod stage;
+pub mod stats;
 mod sweep;
 pub mod warm;
 

@@ -25,7 +25,7 @@ use sv_telemetry::metrics::{Exposition, Sample, Sampled, seconds_histogram};
 
 use crate::error::DecodeError;
 use crate::hardware;
-use crate::stage::DecodeStats;
+use crate::stats::DecodeStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabel {

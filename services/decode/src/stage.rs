@@ -20,36 +20,7 @@ use crate::metrics::DecodeMetrics;
 use crate::pipeline::{self, DecodeSummary};
 use crate::progressive::{self, GrowingFile, Outcome, Progress, Report};
 use crate::source::{self, Download, Source};
-
-/// What the last finished video cost, for the CLI's summary and the trace.
-/// Times run from the request (the start of [`FrameSource::frames`]).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DecodeStats {
-    pub frames: u64,
-    /// Bytes of the video downloaded (zero for local files).
-    pub bytes: u64,
-    /// Until the download's last byte (zero for local files).
-    pub download: Duration,
-    /// Until the video's first byte arrived (None for local files).
-    pub first_byte: Option<Duration>,
-    /// Until the first frame was handed on.
-    pub first_frame: Option<Duration>,
-    /// Time decoding, excluding time blocked on a slow consumer and time
-    /// waiting for the bytes a decoder needs to start.
-    pub busy: Duration,
-    pub decoder: Option<String>,
-    /// Frames were decoded while the clip was still downloading.
-    pub streamed: bool,
-    /// Decoding started again because the download did (a retry).
-    pub restarts: u32,
-}
-
-impl DecodeStats {
-    /// From the first byte of the video to the first frame handed on.
-    pub fn first_frame_after_first_byte(&self) -> Option<Duration> {
-        Some(self.first_frame?.saturating_sub(self.first_byte?))
-    }
-}
+use crate::stats::DecodeStats;
 
 #[derive(Clone)]
 pub struct Stage {

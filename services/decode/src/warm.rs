@@ -30,10 +30,10 @@ pub struct WarmUp {
 
 /// Decodes the built-in clip, once per process (later calls return the
 /// first result).
-pub fn once(config: &DecodeConfig) -> &'static Result<WarmUp, String> {
-    static DONE: OnceLock<Result<WarmUp, String>> = OnceLock::new();
+pub fn once(config: &DecodeConfig) -> &'static Result<WarmUp, DecodeError> {
+    static DONE: OnceLock<Result<WarmUp, DecodeError>> = OnceLock::new();
     DONE.get_or_init(|| {
-        let result = decode(config).map_err(|e| e.to_string());
+        let result = decode(config);
         match &result {
             Ok(w) => tracing::info!(
                 decoder = w.decoder.as_deref().unwrap_or("unknown"),

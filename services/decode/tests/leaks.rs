@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{Answer, Server, config, sample_clip};
+use common::{Answer, config, sample_clip, serve};
 use futures::StreamExt;
 use sv_core::{FrameSource, VideoRequest};
 use sv_decode::pipeline::live_pipelines;
@@ -87,7 +87,7 @@ fn every_clip_releases_its_pipeline_and_descriptors() {
         let text = dir.path().join("text.mp4");
         std::fs::write(&text, b"not a video\n".repeat(200)).unwrap();
         let body = Arc::new(bytes.clone());
-        let server = Server::start(HashMap::from([
+        let server = serve(HashMap::from([
             ("/clip.mp4", Answer::Whole(body.clone())),
             ("/missing.mp4", Answer::Status("404 Not Found")),
             (

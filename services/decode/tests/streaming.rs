@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{Answer, Gate, Server, config, moov_at_end, sample_clip};
+use common::{Answer, Gate, config, moov_at_end, sample_clip, serve};
 use futures::StreamExt;
 use sv_core::{ErrorKind, Frame, FrameSource, StageError, VideoRequest};
 use sv_decode::fetch::Fetcher;
@@ -69,7 +69,7 @@ async fn the_first_frame_comes_out_before_the_last_byte_goes_in() {
     let bytes = std::fs::read(sample_clip()).unwrap();
     let gate = Gate::default();
     let sent_all = Arc::new(AtomicBool::new(false));
-    let server = Server::start(HashMap::from([(
+    let server = serve(HashMap::from([(
         "/clip.mp4",
         Answer::HeldBack {
             body: Arc::new(bytes.clone()),
@@ -114,7 +114,7 @@ async fn a_clip_with_its_index_at_the_end_decodes_after_the_download() {
     let dir = tempfile::tempdir().unwrap();
     let clip = moov_at_end(dir.path());
     let bytes = std::fs::read(&clip).unwrap();
-    let server = Server::start(HashMap::from([(
+    let server = serve(HashMap::from([(
         "/late-index.mp4",
         Answer::Trickle {
             body: Arc::new(bytes),
@@ -135,7 +135,7 @@ async fn a_clip_with_its_index_at_the_end_decodes_after_the_download() {
 async fn a_retry_after_frames_were_sent_neither_repeats_nor_loses_a_frame() {
     let bytes = std::fs::read(sample_clip()).unwrap();
     let gate = Gate::default();
-    let server = Server::start(HashMap::from([(
+    let server = serve(HashMap::from([(
         "/flaky.mp4",
         Answer::CutOnce {
             body: Arc::new(bytes.clone()),
@@ -162,7 +162,7 @@ async fn a_retry_after_frames_were_sent_neither_repeats_nor_loses_a_frame() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_that_fails_mid_stream_is_a_clear_error() {
     let bytes = std::fs::read(sample_clip()).unwrap();
-    let server = Server::start(HashMap::from([(
+    let server = serve(HashMap::from([(
         "/cut.mp4",
         Answer::Cut {
             body: Arc::new(bytes.clone()),
@@ -184,7 +184,7 @@ async fn a_download_that_fails_mid_stream_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_streaming_off_the_frames_are_the_same() {
     let bytes = std::fs::read(sample_clip()).unwrap();
-    let server = Server::start(HashMap::from([(
+    let server = serve(HashMap::from([(
         "/clip.mp4",
         Answer::Whole(Arc::new(bytes)),
     )]))
@@ -258,7 +258,7 @@ fn the_choice_is_logged_with_its_reason() {
     let late = std::fs::read(moov_at_end(dir.path())).unwrap();
     let first = std::fs::read(sample_clip()).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let server = runtime.block_on(Server::start(HashMap::from([
+    let server = runtime.block_on(serve(HashMap::from([
         (
             "/late.mp4",
             Answer::Trickle {

@@ -12,6 +12,8 @@ use http::StatusCode;
 use sv_core::{ErrorKind, StageError};
 
 use crate::auth::{NonceError, SignatureError, Ss58Error};
+use crate::readiness::NotReady;
+use crate::stake::chain_error::ChainError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,15 +49,15 @@ pub enum Error {
     // The challenge itself.
     #[error("request body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
-    #[error("could not read the request body: {reason}")]
-    BodyRead { reason: String },
+    #[error("could not read the request body: {0}")]
+    BodyRead(#[source] axum::Error),
     #[error("the request body did not arrive within {after_s:.1} s")]
     BodyTimeout { after_s: f64 },
     #[error("invalid challenge: {reason}")]
     BadChallenge { reason: String },
     /// Why: models loading, or which stage has no serving replica.
     #[error("{0}")]
-    NotReady(String),
+    NotReady(#[from] NotReady),
     #[error("all {slots} challenge slots are busy and the queue is full")]
     Busy { slots: usize },
     #[error("no challenge slot became free within {waited_s:.1} s")]
@@ -68,6 +70,8 @@ pub enum Error {
     // Startup and serving.
     #[error("invalid gateway config: {reason}")]
     Config { reason: String },
+    #[error("invalid gateway config: our hotkey {address:?}: {source}")]
+    OurHotkey { address: String, source: Ss58Error },
     #[error("cannot read {what} {path}: {source}")]
     ReadFile {
         what: &'static str,
@@ -80,8 +84,20 @@ pub enum Error {
         path: PathBuf,
         reason: String,
     },
-    #[error("chain {endpoint}: {reason}")]
-    Chain { endpoint: String, reason: String },
+    /// A file that does not parse as the JSON expected; `problem` says
+    /// what was expected.
+    #[error("{what} {path} is invalid: {problem} ({source})")]
+    FileJson {
+        what: &'static str,
+        path: PathBuf,
+        problem: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("chain {endpoint}: {source}")]
+    Chain {
+        endpoint: String,
+        source: ChainError,
+    },
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
     /// The embedded pipeline's warm-up failed; its own error says why.
@@ -105,7 +121,7 @@ impl Error {
             Nonce(_) => StatusCode::UNAUTHORIZED,
             UnknownValidator { .. } | LowStake { .. } => StatusCode::FORBIDDEN,
             BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            BodyRead { .. } | BadChallenge { .. } => StatusCode::BAD_REQUEST,
+            BodyRead(_) | BadChallenge { .. } => StatusCode::BAD_REQUEST,
             BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             StakeNotLoaded | NotReady(_) | Busy { .. } | QueueTimeout { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -125,8 +141,10 @@ impl Error {
                 ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             },
             Config { .. }
+            | OurHotkey { .. }
             | ReadFile { .. }
             | FileFormat { .. }
+            | FileJson { .. }
             | Chain { .. }
             | Serve(_)
             | WarmUp(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -144,7 +162,7 @@ impl Error {
             Nonce(NonceError::StoreFull(_)) => "busy",
             Nonce(_) => "bad_nonce",
             UnknownValidator { .. } | LowStake { .. } | StakeNotLoaded => "forbidden",
-            BodyTooLarge { .. } | BodyRead { .. } | BodyTimeout { .. } | BadChallenge { .. } => {
+            BodyTooLarge { .. } | BodyRead(_) | BodyTimeout { .. } | BadChallenge { .. } => {
                 "bad_request"
             }
             NotReady(_) => "not_ready",

@@ -22,9 +22,9 @@ pub fn resolve(config: &HotkeyConfig) -> Result<String, Error> {
             )?
         }
     };
-    ss58::decode(&address).map_err(|e| Error::Config {
-        reason: format!("our hotkey {address:?}: {e}"),
-    })?;
+    if let Err(source) = ss58::decode(&address) {
+        return Err(Error::OurHotkey { address, source });
+    }
     Ok(address)
 }
 
@@ -43,17 +43,21 @@ pub fn read_hotkey_file(path: &Path) -> Result<String, Error> {
         path: path.into(),
         source,
     })?;
-    let format = |reason: &str| Error::FileFormat {
-        what: "hotkey file",
-        path: path.into(),
-        reason: reason.into(),
-    };
     let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format(&format!("not JSON ({e})")))?;
+        serde_json::from_str(&text).map_err(|source| Error::FileJson {
+            what: "hotkey file",
+            path: path.into(),
+            problem: "not JSON",
+            source,
+        })?;
     json.get("ss58Address")
         .and_then(|v| v.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| format("no string field ss58Address"))
+        .ok_or_else(|| Error::FileFormat {
+            what: "hotkey file",
+            path: path.into(),
+            reason: "no string field ss58Address".into(),
+        })
 }
 
 #[cfg(test)]
@@ -89,7 +93,13 @@ mod tests {
         };
         assert_eq!(resolve(&config).unwrap(), BOB);
         config.ss58 = Some("5FHneW46".into());
-        assert!(matches!(resolve(&config), Err(Error::Config { .. })));
+        let err = resolve(&config).unwrap_err();
+        assert!(matches!(err, Error::OurHotkey { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid gateway config: our hotkey \"5FHneW46\": "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub use auth::{FiberAuth, FiberAuthLayer};
 pub use config::{ConfigFileError, GatewayConfig, HotkeyConfig, StakeConfig};
 pub use error::Error;
 pub use metrics::Metrics;
-pub use readiness::Readiness;
+pub use readiness::{NotReady, Readiness};
 pub use routes::app;
 pub use serve::{serve, serve_after, serve_following, serve_state};
 pub use state::AppState;

@@ -6,20 +6,32 @@ use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
 use sv_proto::Upstream;
-use sv_proto::chain;
+use sv_proto::chain::{self, ChainFault};
 
 /// Ready once the caller says models are loaded and warmed and every stage
 /// below has a serving replica; false again when one goes away or shutdown
 /// starts, with the reason validators and probes are told. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct Readiness(Arc<Mutex<Result<(), String>>>);
+pub struct Readiness(Arc<Mutex<Result<(), NotReady>>>);
 
-/// Why a gateway that has not been told otherwise is not ready.
-pub const LOADING: &str = "the miner is not ready yet (models loading)";
+/// Why the gateway is not ready; its text is the reason /readyz and the
+/// 503 a challenge gets give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReady {
+    /// Not told otherwise yet (or shutting down).
+    #[error("the miner is not ready yet (models loading)")]
+    Loading,
+    /// A stage behind track cannot answer.
+    #[error(transparent)]
+    Chain(#[from] ChainFault),
+    /// The state's lock was poisoned.
+    #[error("readiness unknown")]
+    Unknown,
+}
 
 impl Default for Readiness {
     fn default() -> Self {
-        Self(Arc::new(Mutex::new(Err(LOADING.into()))))
+        Self(Arc::new(Mutex::new(Err(NotReady::Loading))))
     }
 }
 
@@ -28,26 +40,26 @@ impl Readiness {
         if ready {
             self.set(Ok(()));
         } else {
-            self.set(Err(LOADING.into()));
+            self.set(Err(NotReady::Loading));
         }
     }
 
-    /// Not ready, because `reason` (e.g. "the infer stage has no serving replica").
-    pub fn set_not_ready(&self, reason: impl Into<String>) {
-        self.set(Err(reason.into()));
+    /// Not ready, because of `why`.
+    pub fn set_not_ready(&self, why: NotReady) {
+        self.set(Err(why));
     }
 
-    fn set(&self, state: Result<(), String>) {
+    fn set(&self, state: Result<(), NotReady>) {
         if let Ok(mut s) = self.0.lock() {
             *s = state;
         }
     }
 
     /// `Ok` when ready, else why not.
-    pub fn state(&self) -> Result<(), String> {
+    pub fn state(&self) -> Result<(), NotReady> {
         self.0
             .lock()
-            .map_or_else(|_| Err("readiness unknown".into()), |s| s.clone())
+            .map_or_else(|_| Err(NotReady::Unknown), |s| s.clone())
     }
 
     pub fn is_ready(&self) -> bool {
@@ -57,7 +69,7 @@ impl Readiness {
 
 /// Keeps `readiness` equal to the chain's state as track's replicas report
 /// it (track relays the statuses of infer and decode, see
-/// [`sv_proto::chain::follow`]): ready once every stage is SERVING, not
+/// [`sv_proto::server::follow`]): ready once every stage is SERVING, not
 /// ready again while one is not, with the missing stage named in /readyz
 /// and in the 503 challenges get, so Kubernetes and validators stop sending
 /// work a broken pipeline cannot answer. The statuses come through health
@@ -67,7 +79,7 @@ impl Readiness {
 pub async fn follow_chain(readiness: Readiness, track: Upstream) {
     let services = chain::from(chain::TRACK);
     let mut updates = track.watch_statuses(&services, chain::WATCH_RETRY);
-    let mut last: Option<Result<(), String>> = None;
+    let mut last: Option<Result<(), ChainFault>> = None;
     while let Some(statuses) = updates.next().await {
         let verdict = chain::verdict(&services, statuses);
         if last.as_ref() != Some(&verdict) {
@@ -80,7 +92,7 @@ pub async fn follow_chain(readiness: Readiness, track: Upstream) {
                     );
                 }
                 Err(why) => {
-                    readiness.set_not_ready(why.clone());
+                    readiness.set_not_ready(why.clone().into());
                     tracing::warn!(track = track.label(), reason = %why, "Not ready.");
                 }
             }

@@ -3,14 +3,14 @@
 //! the statuses of every stage below it in its own `grpc.health.v1`; so the
 //! gateway, which talks to track alone, knows which stage is missing and
 //! says so, instead of accepting challenges that cannot be answered.
+//!
+//! Here: the stages' names in pull order and the [`verdict`] on what the
+//! stages below report. The stage server's follower that applies it
+//! ([`crate::server::follow`]) and the gateway's readiness build on this.
 
 use std::time::Duration;
 
-use futures::StreamExt;
-use tokio::sync::watch;
-
-use crate::server::StageHealth;
-use crate::upstream::Upstream;
+use crate::health_watch::Statuses;
 
 /// The decode stage's gRPC service, as health and reflection name it.
 pub const DECODE: &str = "scorevision.v1.Decode";
@@ -23,7 +23,7 @@ pub const TRACK: &str = "scorevision.v1.Track";
 pub const CHAIN: [(&str, &str); 3] = [("decode", DECODE), ("infer", INFER), ("track", TRACK)];
 
 /// How soon a broken health watch is opened again (a stage or the gateway
-/// following its upstream, [`Upstream::watch_statuses`]).
+/// following its upstream, [`crate::Upstream::watch_statuses`]).
 pub const WATCH_RETRY: Duration = Duration::from_millis(200);
 
 /// The services below the stage serving `service`, nearest first.
@@ -39,65 +39,24 @@ pub fn from(service: &str) -> Vec<&'static str> {
     CHAIN[..=at].iter().rev().map(|(_, s)| *s).collect()
 }
 
-/// Keeps `health` equal to "warm, and every stage below serving", relaying
-/// the statuses of the stages below, until `warm`'s sender is dropped.
-/// `warm` turns true once the stage itself is ready.
-pub async fn follow(
-    health: StageHealth,
-    mut warm: watch::Receiver<bool>,
-    upstream: Upstream,
-    service: &'static str,
-) {
-    let below = below(service);
-    let mut updates = upstream.watch_statuses(&below, WATCH_RETRY);
-    let mut last: Option<Result<(), String>> = None;
-    let Some(mut statuses) = updates.next().await else {
-        return;
-    };
-    loop {
-        // Relay what we learnt; an unreachable upstream is NOT_SERVING, and
-        // what lies beyond it unknown.
-        let relayed: Vec<Option<bool>> = match &statuses {
-            Ok(s) => s.clone(),
-            Err(_) => (0..below.len())
-                .map(|i| if i == 0 { Some(false) } else { None })
-                .collect(),
-        };
-        for (svc, serving) in below.iter().zip(relayed) {
-            health.set_relayed(svc, serving).await;
-        }
-        let chain = verdict(&below, statuses.clone());
-        let serving = *warm.borrow() && chain.is_ok();
-        // (`chain` blames a stage below this one; this stage's own state is
-        // `warm`.)
-        health.set_serving(serving).await;
-        if last.as_ref() != Some(&chain) {
-            match &chain {
-                Ok(()) => tracing::info!(service, "Every stage below is serving."),
-                Err(why) => {
-                    tracing::warn!(service, reason = %why, "Not serving: a stage below is missing.")
-                }
-            }
-            last = Some(chain);
-        }
-        tokio::select! {
-            update = updates.next() => match update {
-                Some(update) => statuses = update,
-                None => return,
-            },
-            changed = warm.changed() => if changed.is_err() { return },
-        }
-    }
+/// Why the chain below a stage cannot answer: the stage to blame, by its
+/// short name ("decode"). Its text is what /readyz and the 503 say.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChainFault {
+    /// The nearest stage cannot be reached; `why` is the health watch's.
+    #[error("the {stage} stage is unreachable: {why}")]
+    Unreachable { stage: String, why: String },
+    #[error("the {stage} stage has no serving replica")]
+    NoServingReplica { stage: String },
+    #[error("the state of the {stage} stage is unknown")]
+    Unknown { stage: String },
 }
 
 /// Whether the services asked for (nearest first) are all serving, and if
 /// not, which stage to blame: the lowest one that is not (a stage above a
 /// missing one is NOT_SERVING because of it), or the nearest when it cannot
 /// be reached at all.
-pub fn verdict(
-    services: &[&str],
-    statuses: Result<Vec<Option<bool>>, String>,
-) -> Result<(), String> {
+pub fn verdict(services: &[&str], statuses: Statuses) -> Result<(), ChainFault> {
     let name = |service: &str| {
         CHAIN
             .iter()
@@ -107,24 +66,22 @@ pub fn verdict(
     let statuses = match statuses {
         Ok(s) => s,
         Err(why) => {
-            let nearest = services.first().map_or("upstream".into(), |s| name(s));
-            return Err(format!("the {nearest} stage is unreachable: {why}"));
+            let stage = services.first().map_or("upstream".into(), |s| name(s));
+            return Err(ChainFault::Unreachable { stage, why });
         }
     };
     let pairs: Vec<(&&str, &Option<bool>)> = services.iter().zip(&statuses).collect();
     // Farthest first: the lowest stage known to be down is the culprit.
     if let Some((service, _)) = pairs.iter().rev().find(|(_, s)| **s == Some(false)) {
-        return Err(format!(
-            "the {} stage has no serving replica",
-            name(service)
-        ));
+        return Err(ChainFault::NoServingReplica {
+            stage: name(service),
+        });
     }
     match pairs.iter().find(|(_, s)| s.is_none()) {
         None => Ok(()),
-        Some((service, _)) => Err(format!(
-            "the state of the {} stage is unknown",
-            name(service)
-        )),
+        Some((service, _)) => Err(ChainFault::Unknown {
+            stage: name(service),
+        }),
     }
 }
 
@@ -148,18 +105,27 @@ mod tests {
         assert_eq!(verdict(&all, Ok(vec![up, up, up])), Ok(()));
         // Decode gone: infer and track are down because of it.
         let err = verdict(&all, Ok(vec![down, down, down])).unwrap_err();
-        assert_eq!(err, "the decode stage has no serving replica");
+        assert_eq!(
+            err,
+            ChainFault::NoServingReplica {
+                stage: "decode".into()
+            }
+        );
+        assert_eq!(err.to_string(), "the decode stage has no serving replica");
         let err = verdict(&all, Ok(vec![down, down, up])).unwrap_err();
-        assert_eq!(err, "the infer stage has no serving replica");
+        assert_eq!(err.to_string(), "the infer stage has no serving replica");
         // Infer unreachable from track: what is beyond it is unknown.
         let err = verdict(&all, Ok(vec![down, down, None])).unwrap_err();
-        assert_eq!(err, "the infer stage has no serving replica");
+        assert_eq!(err.to_string(), "the infer stage has no serving replica");
         let err = verdict(&all, Ok(vec![down, up, up])).unwrap_err();
-        assert_eq!(err, "the track stage has no serving replica");
+        assert_eq!(err.to_string(), "the track stage has no serving replica");
         let err = verdict(&all, Ok(vec![up, up, None])).unwrap_err();
-        assert_eq!(err, "the state of the decode stage is unknown");
+        assert_eq!(err.to_string(), "the state of the decode stage is unknown");
         let err = verdict(&all, Err("connection refused".into())).unwrap_err();
-        assert_eq!(err, "the track stage is unreachable: connection refused");
+        assert_eq!(
+            err.to_string(),
+            "the track stage is unreachable: connection refused"
+        );
         assert_eq!(verdict(&[], Ok(vec![])), Ok(()));
     }
 }

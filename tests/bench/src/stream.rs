@@ -7,15 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
 use sv_core::{FrameSource, VideoRequest};
 use sv_decode::{DecodeConfig, Stage};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use sv_test_http::{Pace, Reply, Server};
 
 #[derive(Debug, Clone, Args)]
 pub struct StreamArgs {
@@ -34,52 +33,23 @@ pub struct StreamArgs {
 
 /// Serves `body` at `/clip.mp4`, `/<rate>/clip.mp4` paced to `rate` MB/s.
 async fn serve(body: Arc<Vec<u8>>) -> anyhow::Result<std::net::SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head);
-                let path = head.split_whitespace().nth(1).unwrap_or("/");
-                let rate: f64 = path
-                    .trim_start_matches('/')
-                    .split('/')
-                    .next()
-                    .and_then(|r| r.parse().ok())
-                    .unwrap_or(f64::INFINITY);
-                let header = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                if stream.write_all(header.as_bytes()).await.is_err() {
-                    return;
-                }
-                let started = Instant::now();
-                let mut sent = 0usize;
-                for chunk in body.chunks(64 << 10) {
-                    if stream.write_all(chunk).await.is_err() {
-                        return;
-                    }
-                    sent += chunk.len();
-                    let due = Duration::from_secs_f64(sent as f64 / (rate * 1e6));
-                    if let Some(wait) = due.checked_sub(started.elapsed()) {
-                        tokio::time::sleep(wait).await;
-                    }
-                }
-                let _ = stream.shutdown().await;
-            });
+    let server = Server::start(move |request| {
+        let rate: Option<f64> = request
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .and_then(|r| r.parse().ok());
+        let reply = Reply::video(body.clone());
+        match rate {
+            Some(rate) => reply.pace(Pace::Rate {
+                bytes_per_s: rate * 1e6,
+            }),
+            None => reply,
         }
-    });
-    Ok(addr)
+    })
+    .await?;
+    Ok(server.addr)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

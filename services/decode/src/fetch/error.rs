@@ -8,7 +8,11 @@ use sv_core::{ErrorKind, StageError};
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
     #[error("invalid video URL {url:?}: {reason}")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        url: String,
+        #[source]
+        reason: UrlError,
+    },
     #[error("video URL {url} uses scheme {scheme:?}; only http and https are fetched")]
     UnsupportedScheme { url: String, scheme: String },
     #[error("refusing to fetch {url}: {host} is a non-public address ({addr})")]
@@ -68,8 +72,20 @@ pub enum FetchError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot build the HTTP client: {reason}")]
-    Client { reason: String },
+    #[error("cannot build the HTTP client: {source}")]
+    Client {
+        #[source]
+        source: reqwest::Error,
+    },
+}
+
+/// Why a video URL is not one.
+#[derive(Debug, thiserror::Error)]
+pub enum UrlError {
+    #[error(transparent)]
+    Parse(#[from] url::ParseError),
+    #[error("no host")]
+    NoHost,
 }
 
 impl FetchError {

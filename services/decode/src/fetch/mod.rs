@@ -7,6 +7,7 @@
 //! - [`guard`]: which addresses may be connected to (checked after DNS
 //!   resolution and on every redirect hop).
 //! - [`rewrite_drive_url`]: Google Drive share link -> direct download.
+//! - [`BodySink`] / [`FileSink`]: where a body goes (`sink`).
 //! - [`sniff`]: whether a body's first bytes are a video container.
 //! - [`floor`]: the slowest transfer worth waiting for ([`MinRate`]).
 //! - [`FetchError`]: what went wrong, with [`FetchError::kind`] for the status.
@@ -21,10 +22,10 @@ mod drive;
 mod error;
 pub mod floor;
 pub mod guard;
+mod sink;
 pub mod sniff;
 
-use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,15 +33,15 @@ use ipnet::IpNet;
 use prometheus_client::metrics::counter::Counter;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use sv_core::text::redact_credentials;
-use tokio::io::AsyncWriteExt;
 use tracing::{debug, warn};
 use url::Url;
 
 pub use drive::rewrite_drive_url;
-pub use error::FetchError;
+pub use error::{FetchError, UrlError};
 pub use floor::MinRate;
 use floor::RateFloor;
 use guard::{Forbidden, Guard, GuardedResolver};
+pub use sink::{BodySink, FileSink};
 use sniff::Sniffed;
 
 /// Limits for one download.
@@ -120,9 +121,7 @@ impl Fetcher {
             .read_timeout(policy.read_timeout)
             .user_agent(concat!("scorevision/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| FetchError::Client {
-                reason: e.to_string(),
-            })?;
+            .map_err(|source| FetchError::Client { source })?;
         Ok(Self {
             policy,
             guard,
@@ -162,7 +161,7 @@ impl Fetcher {
         let url = rewrite_drive_url(url.trim());
         let parsed = Url::parse(&url).map_err(|e| FetchError::InvalidUrl {
             url: redact_credentials(&url).into_owned(),
-            reason: e.to_string(),
+            reason: e.into(),
         })?;
         let total = self.policy.total_timeout;
         match tokio::time::timeout(total, self.with_retries(&parsed, sink)).await {
@@ -259,7 +258,7 @@ impl Fetcher {
             None => {
                 return Err(FetchError::InvalidUrl {
                     url: shown(url),
-                    reason: "no host".into(),
+                    reason: UrlError::NoHost,
                 });
             }
         };
@@ -428,82 +427,6 @@ impl Fetcher {
                 received,
                 reason,
             }
-        }
-    }
-}
-
-/// Where a download's body goes. One attempt calls `begin`, `write` for
-/// each chunk in order, then `end`; a retry calls `begin` again and sends
-/// the body again from its first byte.
-pub trait BodySink: Send {
-    fn begin(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
-    fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<(), FetchError>> + Send;
-    fn end(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
-}
-
-/// A body written to a file, which each attempt truncates.
-#[derive(Debug)]
-pub struct FileSink {
-    path: PathBuf,
-    file: Option<tokio::fs::File>,
-}
-
-impl FileSink {
-    pub fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_owned(),
-            file: None,
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn io(&self, source: std::io::Error) -> FetchError {
-        // The error's message leaves the path out (it may reach a validator).
-        warn!(path = %self.path.display(), error = %source, "Cannot write the download.");
-        FetchError::Io {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Writes `chunk` and waits until the file holds it (another reader
-    /// of the file sees it once this returns).
-    pub async fn write_through(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
-        let Some(file) = self.file.as_mut() else {
-            return Err(self.io(std::io::Error::other("write before begin")));
-        };
-        let written = match file.write_all(chunk).await {
-            Ok(()) => file.flush().await,
-            Err(e) => Err(e),
-        };
-        written.map_err(|e| self.io(e))
-    }
-}
-
-impl BodySink for FileSink {
-    async fn begin(&mut self) -> Result<(), FetchError> {
-        self.file = None;
-        let file = tokio::fs::File::create(&self.path)
-            .await
-            .map_err(|e| self.io(e))?;
-        self.file = Some(file);
-        Ok(())
-    }
-
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), FetchError> {
-        let Some(file) = self.file.as_mut() else {
-            return Err(self.io(std::io::Error::other("write before begin")));
-        };
-        file.write_all(chunk).await.map_err(|e| self.io(e))
-    }
-
-    async fn end(&mut self) -> Result<(), FetchError> {
-        match self.file.as_mut() {
-            Some(file) => file.flush().await.map_err(|e| self.io(e)),
-            None => Ok(()),
         }
     }
 }

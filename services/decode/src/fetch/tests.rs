@@ -2,14 +2,12 @@
 //! guard with loopback not allow-listed. No traffic leaves the machine: the
 //! refused targets are loopback addresses too.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sv_core::ErrorKind;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use sv_test_http::{Body, Length, Pace, Reply, Server};
+use tokio::net::TcpListener;
 
 use super::*;
 
@@ -23,133 +21,51 @@ fn video_body(n: usize) -> Vec<u8> {
 }
 
 /// Serves a fixed set of paths; counts requests per path.
-struct Server {
-    addr: SocketAddr,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl Server {
-    async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let hits = Arc::new(Mutex::new(HashMap::new()));
-        let counter = hits.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(handle(stream, addr, counter.clone()));
-            }
-        });
-        Self { addr, hits }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-async fn handle(mut stream: TcpStream, addr: SocketAddr, hits: Arc<Mutex<HashMap<String, usize>>>) {
-    let mut buf = vec![0u8; 4096];
-    let mut len = 0;
-    while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf[len..]).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => len += n,
-        }
-    }
-    let head = String::from_utf8_lossy(&buf[..len]).to_string();
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let hit = {
-        let mut hits = hits.lock().unwrap();
-        let n = hits.entry(path.clone()).or_insert(0);
-        *n += 1;
-        *n
-    };
-    let ok = |body_len: usize| {
-        let mut r = format!("HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {body_len}\r\nConnection: close\r\n\r\n").into_bytes();
-        r.extend(video_body(body_len));
-        r
-    };
-    let status = |code: &str| {
-        format!("HTTP/1.1 {code}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes()
-    };
-    let redirect = |to: String| {
-        format!(
-            "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes()
-    };
-    let response = match path.as_str() {
+async fn start_server() -> Server {
+    let ok = |len| Reply::video(video_body(len));
+    let plain = || Reply::status("200 OK");
+    Server::start(move |request| match request.path.as_str() {
         "/ok" => ok(1000),
-        "/404" => status("404 Not Found"),
-        "/500" => status("500 Internal Server Error"),
-        "/flaky" if hit == 1 => status("503 Service Unavailable"),
+        "/404" => Reply::not_found(),
+        "/500" => Reply::status("500 Internal Server Error"),
+        "/flaky" if request.hit == 1 => Reply::status("503 Service Unavailable"),
         "/flaky" => ok(10),
-        "/redirect" => redirect("/ok".into()),
-        "/loop" => redirect("/loop".into()),
-        "/to-other-loopback" => redirect(format!("http://127.0.0.2:{}/ok", addr.port())),
-        "/to-file" => redirect("file:///etc/passwd".into()),
-        "/html" => {
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 5\r\n\r\n<html".to_vec()
+        "/redirect" => Reply::redirect("/ok"),
+        "/loop" => Reply::redirect("/loop"),
+        "/to-other-loopback" => {
+            Reply::redirect(format!("http://127.0.0.2:{}/ok", request.server.port()))
         }
-        "/declared-big" => {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n".to_vec()
-        }
-        "/undeclared-big" => {
-            let mut r = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".to_vec();
-            r.extend(video_body(5000));
-            r
-        }
-        "/page" => {
-            // A web page served as a video, far over the size cap: refused
-            // on its first bytes, long before the cap.
-            let mut r = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n".to_vec();
-            r.extend(
-                b"<!DOCTYPE html><html><body>"
-                    .iter()
-                    .cycle()
-                    .take(1_000_000),
-            );
-            r
-        }
-        "/empty" => status("200 OK"),
-        "/trickle" => {
-            // Headers, then one byte every 50 ms: each read in time, the
-            // transfer hopeless.
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: 1000\r\nConnection: close\r\n\r\n";
-            if stream.write_all(head.as_bytes()).await.is_err() {
-                return;
-            }
-            for byte in video_body(1000) {
-                if stream.write_all(&[byte]).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            return;
-        }
-        "/silent" => {
-            // Takes the request, never answers.
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            return;
-        }
-        "/stall" => {
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc")
-                .await;
-            tokio::time::sleep(Duration::from_secs(10)).await;
-            return;
-        }
-        "/cut" => {
-            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nabc".to_vec()
-        }
-        _ => status("404 Not Found"),
-    };
-    let _ = stream.write_all(&response).await;
-    let _ = stream.shutdown().await;
+        "/to-file" => Reply::redirect("file:///etc/passwd"),
+        "/html" => plain().content_type(Some("text/html")).body(&b"<html"[..]),
+        "/declared-big" => plain().length(Length::Declared(1_000_000)),
+        "/undeclared-big" => plain().length(Length::Absent).body(video_body(5000)),
+        // A web page served as a video, far over the size cap: refused on
+        // its first bytes, long before the cap.
+        "/page" => plain()
+            .content_type(Some("application/octet-stream"))
+            .length(Length::Absent)
+            .body(Body::Repeat {
+                pattern: Arc::new(b"<!DOCTYPE html><html><body>".to_vec()),
+                len: 1_000_000,
+            }),
+        "/empty" => plain(),
+        // Headers, then one byte every 50 ms: each read in time, the
+        // transfer hopeless.
+        "/trickle" => ok(1000).pace(Pace::Chunks {
+            size: 1,
+            pause: Duration::from_millis(50),
+        }),
+        // Takes the request, never answers.
+        "/silent" => Reply::silent().delay(Duration::from_secs(10)),
+        "/stall" => plain()
+            .body(&b"abc"[..])
+            .length(Length::Declared(100))
+            .linger(Duration::from_secs(10)),
+        "/cut" => plain().body(&b"abc"[..]).length(Length::Declared(100)),
+        _ => Reply::not_found(),
+    })
+    .await
+    .unwrap()
 }
 
 fn policy() -> FetchPolicy {
@@ -172,7 +88,7 @@ async fn fetch(policy: FetchPolicy, url: &str) -> (Result<u64, FetchError>, bool
 
 #[tokio::test]
 async fn downloads_and_follows_redirects() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("video");
     let fetcher = Fetcher::new(policy()).unwrap();
@@ -192,7 +108,7 @@ async fn downloads_and_follows_redirects() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let (result, exists) = fetch(policy(), &server.url("/404")).await;
     let err = result.unwrap_err();
     assert!(
@@ -206,7 +122,7 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn server_errors_are_retried_with_backoff() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let err = fetch(policy(), &server.url("/500")).await.0.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::VideoUnavailable);
     assert_eq!(server.hits("/500"), 3, "one attempt and two retries");
@@ -216,7 +132,7 @@ async fn server_errors_are_retried_with_backoff() {
 
 #[tokio::test]
 async fn enforces_the_size_cap() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let (result, exists) = fetch(policy(), &server.url("/declared-big")).await;
     assert!(
         matches!(
@@ -242,7 +158,7 @@ async fn enforces_the_size_cap() {
 
 #[tokio::test]
 async fn refuses_html_and_bad_redirects() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let err = fetch(policy(), &server.url("/html")).await.0.unwrap_err();
     assert!(matches!(err, FetchError::NotAVideo { .. }), "{err}");
     let err = fetch(policy(), &server.url("/loop")).await.0.unwrap_err();
@@ -262,7 +178,7 @@ async fn refuses_html_and_bad_redirects() {
 
 #[tokio::test]
 async fn times_out_and_retries_cut_transfers() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let policy = FetchPolicy {
         retries: 1,
         ..policy()
@@ -299,7 +215,7 @@ async fn times_out_and_retries_cut_transfers() {
 
 #[tokio::test]
 async fn a_host_that_never_answers_fails_fast_and_is_not_retried() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let policy = FetchPolicy {
         retries: 2,
         first_byte_timeout: Duration::from_millis(300),
@@ -348,7 +264,7 @@ async fn connection_refused_is_unavailable() {
 
 #[tokio::test]
 async fn guard_refuses_loopback_unless_allow_listed() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let closed = FetchPolicy {
         allow_nets: Vec::new(),
         ..policy()
@@ -406,7 +322,7 @@ impl std::io::Write for Captured {
 
 #[tokio::test]
 async fn credentials_in_a_url_reach_no_message_and_no_log() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let log = Captured::default();
     let writer = log.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -459,7 +375,7 @@ async fn credentials_in_a_url_reach_no_message_and_no_log() {
 
 #[tokio::test]
 async fn a_body_that_is_no_video_is_refused_on_its_first_bytes() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let policy = FetchPolicy {
         max_bytes: 10_000_000,
         ..policy()
@@ -520,7 +436,7 @@ impl BodySink for Recorder {
 
 #[tokio::test]
 async fn the_sink_never_sees_a_body_refused_by_its_first_bytes() {
-    let server = Server::start().await;
+    let server = start_server().await;
     let fetcher = Fetcher::new(FetchPolicy {
         max_bytes: 10_000_000,
         ..policy()
@@ -546,7 +462,7 @@ async fn the_sink_never_sees_a_body_refused_by_its_first_bytes() {
 
 #[tokio::test]
 async fn a_trickling_host_is_given_up_after_one_window() {
-    let server = Server::start().await;
+    let server = start_server().await;
     // 20 bytes/s arrive, each byte well within the read timeout.
     let policy = FetchPolicy {
         read_timeout: Duration::from_secs(5),

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use sv_core::{ErrorKind, StageError};
 
+use super::layout::LayoutError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ShmError {
     #[error("cannot {op} {path}: {source}")]
@@ -16,8 +18,12 @@ pub enum ShmError {
     },
     #[error("bad frame ring name {name:?}: {reason}")]
     BadName { name: String, reason: &'static str },
-    #[error("{path} is not a usable frame ring: {reason}")]
-    BadLayout { path: PathBuf, reason: String },
+    #[error("{path} is not a usable frame ring: {source}")]
+    BadLayout {
+        path: PathBuf,
+        #[source]
+        source: LayoutError,
+    },
     #[error("a frame of {len} bytes does not fit a {slot_len}-byte ring slot")]
     TooLarge { len: usize, slot_len: usize },
     #[error("a handle for ring {got:?} was given to ring {expected:?}")]

@@ -30,6 +30,33 @@ pub const MAX_SLOTS: usize = 1024;
 /// A 4K RGB frame is 25 MB; 1 GiB bounds what a header may claim.
 pub const MAX_SLOT_LEN: usize = 1 << 30;
 
+/// Why a ring's geometry or a ring file's header is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error("slots must be 1..={MAX_SLOTS}, not {0}")]
+    Slots(usize),
+    #[error("slot_len must be 1..={MAX_SLOT_LEN}, not {0}")]
+    SlotLen(usize),
+    #[error("ring size overflows")]
+    Overflow,
+    #[error("not a regular file")]
+    NotAFile,
+    #[error("{len} bytes, shorter than a header")]
+    ShorterThanHeader { len: u64 },
+    #[error("wrong magic (not a frame ring, or not finished)")]
+    Magic,
+    #[error("layout version {0}, expected {VERSION}")]
+    Version(u32),
+    #[error("slot header of {0} bytes")]
+    SlotHeader(u32),
+    #[error("field {0} too large")]
+    FieldTooLarge(u64),
+    #[error("stride/data offset/file length {stored:?} do not match {derived:?}")]
+    Mismatch { stored: [u64; 3], derived: [u64; 3] },
+    #[error("{len} bytes, the layout needs {needs}")]
+    FileShort { len: u64, needs: usize },
+}
+
 /// The geometry of one ring, derived from `(slots, slot_len)` only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
@@ -41,35 +68,33 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(slots: usize, slot_len: usize) -> Result<Self, String> {
+    pub fn new(slots: usize, slot_len: usize) -> Result<Self, LayoutError> {
         if !(1..=MAX_SLOTS).contains(&slots) {
-            return Err(format!("slots must be 1..={MAX_SLOTS}, not {slots}"));
+            return Err(LayoutError::Slots(slots));
         }
         if !(1..=MAX_SLOT_LEN).contains(&slot_len) {
-            return Err(format!(
-                "slot_len must be 1..={MAX_SLOT_LEN}, not {slot_len}"
-            ));
+            return Err(LayoutError::SlotLen(slot_len));
         }
         // Both bounds above keep every product below far from overflow
         // (1024 * 1 GiB = 2^40), but stay checked so a change of bound cannot
         // silently wrap.
-        let overflow = || "ring size overflows".to_string();
+        let overflow = LayoutError::Overflow;
         let stride = slot_len
             .checked_next_multiple_of(PAGE)
-            .ok_or_else(overflow)?;
+            .ok_or(overflow.clone())?;
         let headers_end = slots
             .checked_mul(SLOT_HEADER_LEN)
             .and_then(|h| h.checked_add(HEADER_LEN))
-            .ok_or_else(overflow)?;
+            .ok_or(overflow.clone())?;
         let data_offset = headers_end
             .checked_next_multiple_of(PAGE)
-            .ok_or_else(overflow)?;
+            .ok_or(overflow.clone())?;
         let file_len = stride
             .checked_mul(slots)
             .and_then(|d| d.checked_add(data_offset))
-            .ok_or_else(overflow)?;
+            .ok_or(overflow.clone())?;
         // The file length travels as u64 and becomes an off_t.
-        i64::try_from(file_len).map_err(|_| overflow())?;
+        i64::try_from(file_len).map_err(|_| overflow)?;
         Ok(Self {
             slots,
             slot_len,
@@ -131,7 +156,7 @@ impl Layout {
     }
 
     /// Parses and cross-checks a header read from a file.
-    pub fn decode(h: &[u8; HEADER_LEN]) -> Result<Self, String> {
+    pub fn decode(h: &[u8; HEADER_LEN]) -> Result<Self, LayoutError> {
         let u32_at = |at: usize| u32::from_ne_bytes([h[at], h[at + 1], h[at + 2], h[at + 3]]);
         let u64_at = |at: usize| {
             let mut b = [0u8; 8];
@@ -139,23 +164,21 @@ impl Layout {
             u64::from_ne_bytes(b)
         };
         if h[0..8] != MAGIC {
-            return Err("wrong magic (not a frame ring, or not finished)".into());
+            return Err(LayoutError::Magic);
         }
         let version = u32_at(8);
         if version != VERSION {
-            return Err(format!("layout version {version}, expected {VERSION}"));
+            return Err(LayoutError::Version(version));
         }
         if u32_at(12) as usize != SLOT_HEADER_LEN {
-            return Err(format!("slot header of {} bytes", u32_at(12)));
+            return Err(LayoutError::SlotHeader(u32_at(12)));
         }
-        let to_usize = |v: u64| usize::try_from(v).map_err(|_| format!("field {v} too large"));
+        let to_usize = |v: u64| usize::try_from(v).map_err(|_| LayoutError::FieldTooLarge(v));
         let layout = Self::new(to_usize(u64_at(16))?, to_usize(u64_at(24))?)?;
         let stored = [u64_at(32), u64_at(40), u64_at(48)];
         let derived = [layout.stride, layout.data_offset, layout.file_len].map(|v| v as u64);
         if stored != derived {
-            return Err(format!(
-                "stride/data offset/file length {stored:?} do not match {derived:?}"
-            ));
+            return Err(LayoutError::Mismatch { stored, derived });
         }
         Ok(layout)
     }
@@ -184,10 +207,19 @@ mod tests {
 
     #[test]
     fn bad_geometry_is_refused() {
-        assert!(Layout::new(0, 10).is_err());
-        assert!(Layout::new(MAX_SLOTS + 1, 10).is_err());
-        assert!(Layout::new(1, 0).is_err());
-        assert!(Layout::new(1, MAX_SLOT_LEN + 1).is_err());
+        assert_eq!(Layout::new(0, 10), Err(LayoutError::Slots(0)));
+        assert_eq!(
+            Layout::new(MAX_SLOTS + 1, 10),
+            Err(LayoutError::Slots(MAX_SLOTS + 1))
+        );
+        assert_eq!(Layout::new(1, 0), Err(LayoutError::SlotLen(0)));
+        assert_eq!(
+            Layout::new(1, MAX_SLOT_LEN + 1).unwrap_err().to_string(),
+            format!(
+                "slot_len must be 1..={MAX_SLOT_LEN}, not {}",
+                MAX_SLOT_LEN + 1
+            )
+        );
     }
 
     #[test]
@@ -198,13 +230,16 @@ mod tests {
 
         let mut bad = h;
         bad[0] ^= 1;
-        assert!(Layout::decode(&bad).is_err(), "magic");
+        assert_eq!(Layout::decode(&bad), Err(LayoutError::Magic));
         let mut bad = h;
         bad[8] = 9;
-        assert!(Layout::decode(&bad).is_err(), "version");
+        assert_eq!(Layout::decode(&bad), Err(LayoutError::Version(9)));
         let mut bad = h;
         bad[48] ^= 0x10; // file_len no longer what (slots, slot_len) give
-        assert!(Layout::decode(&bad).is_err(), "file_len");
+        assert!(
+            matches!(Layout::decode(&bad), Err(LayoutError::Mismatch { .. })),
+            "file_len"
+        );
         let mut bad = h;
         bad[16..24].copy_from_slice(&u64::MAX.to_ne_bytes());
         assert!(Layout::decode(&bad).is_err(), "slots");

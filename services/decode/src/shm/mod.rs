@@ -56,7 +56,7 @@ pub mod writer;
 mod tests;
 
 pub use error::ShmError;
-pub use layout::{MAX_SLOT_LEN, MAX_SLOTS};
+pub use layout::{LayoutError, MAX_SLOT_LEN, MAX_SLOTS};
 pub(crate) use name::check as check_name;
 #[cfg(test)]
 pub(crate) use name::make as ring_name;

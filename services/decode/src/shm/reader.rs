@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::layout::{HEADER_LEN, Layout};
+use super::layout::{HEADER_LEN, Layout, LayoutError};
 use super::raw::{ClaimError, Mapping};
 use super::{ShmError, SlotHandle, name};
 
@@ -32,9 +32,9 @@ impl RingReader {
     pub fn open(dir: &Path, name: &str) -> Result<Self, ShmError> {
         name::check(name)?;
         let path = dir.join(name);
-        let bad = |reason: String| ShmError::BadLayout {
+        let bad = |source: LayoutError| ShmError::BadLayout {
             path: path.clone(),
-            reason,
+            source,
         };
         // Read-write: freeing a slot is a store into the mapping.
         let file = OpenOptions::new()
@@ -47,10 +47,10 @@ impl RingReader {
             .metadata()
             .map_err(|e| ShmError::io("stat", &path, e))?;
         if !meta.is_file() {
-            return Err(bad("not a regular file".into()));
+            return Err(bad(LayoutError::NotAFile));
         }
         if meta.len() < HEADER_LEN as u64 {
-            return Err(bad(format!("{} bytes, shorter than a header", meta.len())));
+            return Err(bad(LayoutError::ShorterThanHeader { len: meta.len() }));
         }
         let mut header = [0u8; HEADER_LEN];
         file.read_exact_at(&mut header, 0)
@@ -58,11 +58,10 @@ impl RingReader {
         let layout = Layout::decode(&header).map_err(bad)?;
         // Mapping past the end of the file would fault (SIGBUS) on access.
         if meta.len() < layout.file_len() as u64 {
-            return Err(bad(format!(
-                "{} bytes, the layout needs {}",
-                meta.len(),
-                layout.file_len()
-            )));
+            return Err(bad(LayoutError::FileShort {
+                len: meta.len(),
+                needs: layout.file_len(),
+            }));
         }
         let map = Mapping::map(&file, layout).map_err(|e| ShmError::io("map", &path, e))?;
         Ok(Self {

@@ -40,9 +40,9 @@ impl RingWriter {
         slots: usize,
         slot_len: usize,
     ) -> Result<Self, ShmError> {
-        let layout = Layout::new(slots, slot_len).map_err(|reason| ShmError::BadLayout {
+        let layout = Layout::new(slots, slot_len).map_err(|source| ShmError::BadLayout {
             path: dir.to_path_buf(),
-            reason,
+            source,
         })?;
         let (file, name, path) = create_file(dir, name_hint)?;
         // Until the writer exists, its Drop cannot clean up: do it by hand.

@@ -5,17 +5,15 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+pub use sv_test_http::{Gate, Server};
+use sv_test_http::{Pace, Reply};
 
 /// `tests/fixtures/<rel>` of the workspace.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -69,31 +67,6 @@ pub fn moov_at_end(dir: &Path) -> PathBuf {
     out
 }
 
-/// A gate a test opens; a held-back response waits for it.
-#[derive(Clone)]
-pub struct Gate(Arc<watch::Sender<bool>>);
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self(Arc::new(watch::channel(false).0))
-    }
-}
-
-impl Gate {
-    pub fn open(&self) {
-        self.0.send_replace(true);
-    }
-
-    /// Waits until opened, or `limit` passes (so a broken decoder fails the
-    /// test instead of hanging it). True when it was opened.
-    async fn wait(&self, limit: Duration) -> bool {
-        let mut rx = self.0.subscribe();
-        tokio::time::timeout(limit, rx.wait_for(|open| *open))
-            .await
-            .is_ok()
-    }
-}
-
 /// How a path answers.
 #[derive(Clone)]
 pub enum Answer {
@@ -127,122 +100,40 @@ pub enum Answer {
     Status(&'static str),
 }
 
-/// A loopback HTTP/1.1 server (`Connection: close`), counting requests per path.
-pub struct Server {
-    pub addr: SocketAddr,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-}
-
-impl Server {
-    pub async fn start(routes: HashMap<&'static str, Answer>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let hits = Arc::new(Mutex::new(HashMap::new()));
-        let routes = Arc::new(routes);
-        let counter = hits.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(answer(stream, routes.clone(), counter.clone()));
+impl Answer {
+    /// The reply to the `hit`-th request for its path.
+    fn reply(&self, hit: usize) -> Reply {
+        match self.clone() {
+            Answer::Whole(body) => Reply::video(body),
+            Answer::HeldBack {
+                body,
+                first,
+                gate,
+                sent_all,
+            } => Reply::video(body)
+                .hold(first as u64, gate)
+                .on_sent_all(sent_all),
+            Answer::CutOnce { body, first, gate } if hit == 1 => Reply::video(body)
+                .hold(first as u64, gate)
+                .cut_after(first as u64),
+            Answer::CutOnce { body, .. } => Reply::video(body),
+            Answer::Cut { body, first } => Reply::video(body).cut_after(first as u64),
+            Answer::Trickle { body, chunk, pause } => {
+                Reply::video(body).pace(Pace::Chunks { size: chunk, pause })
             }
-        });
-        Self { addr, hits }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    pub fn hits(&self, path: &str) -> usize {
-        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+            Answer::Status(status) => Reply::status(status),
+        }
     }
 }
 
-const LIVENESS: Duration = Duration::from_secs(30);
-
-async fn answer(
-    mut stream: TcpStream,
-    routes: Arc<HashMap<&'static str, Answer>>,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
-) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    let head = String::from_utf8_lossy(&head);
-    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
-    let hit = {
-        let mut hits = hits.lock().unwrap();
-        let n = hits.entry(path.clone()).or_insert(0);
-        *n += 1;
-        *n
-    };
-    let ok = |len: usize| {
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes()
-    };
-    match routes.get(path.as_str()).cloned() {
-        Some(Answer::Whole(body)) => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            let _ = stream.write_all(&body).await;
-        }
-        Some(Answer::HeldBack {
-            body,
-            first,
-            gate,
-            sent_all,
-        }) => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            let _ = stream.write_all(&body[..first]).await;
-            let _ = stream.flush().await;
-            gate.wait(LIVENESS).await;
-            if stream.write_all(&body[first..]).await.is_ok() {
-                sent_all.store(true, Ordering::SeqCst);
-            }
-        }
-        Some(Answer::CutOnce { body, first, gate }) if hit == 1 => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            let _ = stream.write_all(&body[..first]).await;
-            let _ = stream.flush().await;
-            gate.wait(LIVENESS).await;
-        }
-        Some(Answer::CutOnce { body, .. }) => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            let _ = stream.write_all(&body).await;
-        }
-        Some(Answer::Cut { body, first }) => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            let _ = stream.write_all(&body[..first]).await;
-        }
-        Some(Answer::Trickle { body, chunk, pause }) => {
-            let _ = stream.write_all(&ok(body.len())).await;
-            for part in body.chunks(chunk.max(1)) {
-                if stream.write_all(part).await.is_err() {
-                    return;
-                }
-                tokio::time::sleep(pause).await;
-            }
-        }
-        Some(Answer::Status(status)) => {
-            let _ = stream
-                .write_all(
-                    format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                        .as_bytes(),
-                )
-                .await;
-        }
-        None => {
-            let _ = stream
-                .write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                )
-                .await;
-        }
-    }
-    let _ = stream.shutdown().await;
+/// A loopback HTTP/1.1 server answering `routes` (404 elsewhere), counting
+/// requests per path.
+pub async fn serve(routes: HashMap<&'static str, Answer>) -> Server {
+    Server::start(move |request| {
+        routes
+            .get(request.path.as_str())
+            .map_or_else(Reply::not_found, |answer| answer.reply(request.hit))
+    })
+    .await
+    .unwrap()
 }

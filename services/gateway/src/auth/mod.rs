@@ -141,9 +141,7 @@ async fn read_body(body: Body, limit: usize) -> Result<bytes::Bytes, Error> {
         if too_large {
             Error::BodyTooLarge { limit }
         } else {
-            Error::BodyRead {
-                reason: e.to_string(),
-            }
+            Error::BodyRead(e)
         }
     })
 }

@@ -25,7 +25,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         Ok(()) => (StatusCode::OK, Json(json!({ "ready": true }))).into_response(),
         Err(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "reason": reason })),
+            Json(json!({ "ready": false, "reason": reason.to_string() })),
         )
             .into_response(),
     }

@@ -14,6 +14,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{info, warn};
 
+use super::chain_error::{CallError, ChainError};
 use super::metagraph::decode_metagraph;
 use super::{StakeLookup, StakeSource};
 use crate::Error;
@@ -59,10 +60,10 @@ impl ChainStake {
             .clone()
     }
 
-    fn chain_error(&self, reason: impl Into<String>) -> Error {
+    fn chain_error(&self, source: impl Into<ChainError>) -> Error {
         Error::Chain {
             endpoint: self.endpoint.clone(),
-            reason: reason.into(),
+            source: source.into(),
         }
     }
 
@@ -73,13 +74,17 @@ impl ChainStake {
         let bytes = state_call(&self.endpoint, METHOD, &params)
             .await
             .map_err(|e| self.chain_error(e))?;
-        let metagraph =
-            decode_metagraph(&bytes).map_err(|e| self.chain_error(format!("{METHOD}: {e}")))?;
+        let metagraph = decode_metagraph(&bytes).map_err(|source| {
+            self.chain_error(ChainError::Metagraph {
+                method: METHOD,
+                source,
+            })
+        })?;
         if metagraph.netuid != self.netuid {
-            return Err(self.chain_error(format!(
-                "asked for netuid {}, got {}",
-                self.netuid, metagraph.netuid
-            )));
+            return Err(self.chain_error(ChainError::WrongSubnet {
+                asked: self.netuid,
+                got: metagraph.netuid,
+            }));
         }
         if metagraph.trailing_bytes > 0 {
             warn!(
@@ -137,42 +142,49 @@ impl StakeSource for ChainStake {
 }
 
 /// One JSON-RPC `state_call` over a fresh WebSocket; returns the result bytes.
-async fn state_call(endpoint: &str, method: &str, params_hex: &str) -> Result<Vec<u8>, String> {
+async fn state_call(endpoint: &str, method: &str, params_hex: &str) -> Result<Vec<u8>, CallError> {
     let (mut ws, _) =
         tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(endpoint))
             .await
-            .map_err(|_| format!("connect timed out after {CONNECT_TIMEOUT:?}"))?
-            .map_err(|e| format!("connect: {e}"))?;
+            .map_err(|_| CallError::ConnectTimeout {
+                after: CONNECT_TIMEOUT,
+            })?
+            .map_err(CallError::Connect)?;
     let request = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "state_call", "params": [method, params_hex]});
     ws.send(Message::Text(request.to_string().into()))
         .await
-        .map_err(|e| format!("send: {e}"))?;
+        .map_err(CallError::Send)?;
     let answer = tokio::time::timeout(CALL_TIMEOUT, async {
         while let Some(message) = ws.next().await {
-            let text = match message.map_err(|e| format!("receive: {e}"))? {
+            let text = match message.map_err(CallError::Receive)? {
                 Message::Text(text) => text,
-                Message::Close(frame) => return Err(format!("connection closed: {frame:?}")),
+                Message::Close(frame) => return Err(CallError::Closed { frame }),
                 _ => continue,
             };
-            let reply: serde_json::Value = serde_json::from_str(text.as_str())
-                .map_err(|e| format!("reply is not JSON: {e}"))?;
+            let reply: serde_json::Value =
+                serde_json::from_str(text.as_str()).map_err(CallError::NotJson)?;
             if reply.get("id") != Some(&serde_json::json!(1)) {
                 continue;
             }
             if let Some(error) = reply.get("error") {
-                return Err(format!("{method} failed: {error}"));
+                return Err(CallError::Failed {
+                    method: method.to_owned(),
+                    error: error.clone(),
+                });
             }
             let result = reply
                 .get("result")
                 .and_then(|r| r.as_str())
-                .ok_or("reply has no result string")?;
-            return hex::decode(result.trim_start_matches("0x"))
-                .map_err(|e| format!("result is not hex: {e}"));
+                .ok_or(CallError::NoResult)?;
+            return hex::decode(result.trim_start_matches("0x")).map_err(CallError::NotHex);
         }
-        Err("connection ended before the reply".to_owned())
+        Err(CallError::Ended)
     })
     .await
-    .map_err(|_| format!("{method} timed out after {CALL_TIMEOUT:?}"))?;
+    .map_err(|_| CallError::Timeout {
+        method: method.to_owned(),
+        after: CALL_TIMEOUT,
+    })?;
     let _ = ws.close(None).await;
     answer
 }

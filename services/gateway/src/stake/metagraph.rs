@@ -9,8 +9,57 @@
 //! stake table. Bytes after the last known field are tolerated: runtimes
 //! append fields at the end.
 
-use super::scale::{Reader, Shape, Value};
+use super::scale::{Reader, ScaleError, Shape, Value};
 use crate::auth::ss58;
+
+/// Why a `get_metagraph` result was refused. `got` fields show the decoded
+/// value that did not fit (its Debug form).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetagraphError {
+    /// The option tag could not be read.
+    #[error(transparent)]
+    Scale(#[from] ScaleError),
+    #[error("the chain has no such subnet (None)")]
+    NoSuchSubnet,
+    #[error("option tag {tag}: not a metagraph")]
+    NotAMetagraph { tag: u8 },
+    #[error("field {name}: {source}")]
+    Field {
+        name: &'static str,
+        source: ScaleError,
+    },
+    #[error("field {name} missing")]
+    Missing { name: &'static str },
+    #[error("field {name}: expected {expected}, got {got}")]
+    FieldType {
+        name: &'static str,
+        expected: &'static str,
+        got: String,
+    },
+    #[error("{name}: expected integers, got {got}")]
+    NotStakes { name: &'static str, got: String },
+    #[error("{name}: {value} does not fit u64")]
+    StakeTooBig { name: &'static str, value: u128 },
+    #[error("{name} does not fit {ty}")]
+    TooBig {
+        name: &'static str,
+        ty: &'static str,
+    },
+    #[error("account of wrong size")]
+    AccountSize,
+    #[error("expected (account, amount) pairs")]
+    NotPairs,
+    #[error("expected accounts, got {got}")]
+    NotAccounts { got: String },
+    #[error("{name} has {len} entries for {uids} UIDs: layout mismatch")]
+    PerUid {
+        name: &'static str,
+        len: usize,
+        uids: usize,
+    },
+    #[error("tao_dividends_per_hotkey does not list the hotkeys in order: layout mismatch")]
+    DividendOrder,
+}
 
 const ACCOUNT: Shape = Shape::Fixed(32);
 const SUBNET_IDENTITY_V3: Shape = Shape::Struct(&[Shape::Bytes; 8]);
@@ -124,73 +173,80 @@ pub struct Metagraph {
 }
 
 /// Decodes and checks a `get_metagraph` result.
-pub fn decode_metagraph(bytes: &[u8]) -> Result<Metagraph, String> {
+pub fn decode_metagraph(bytes: &[u8]) -> Result<Metagraph, MetagraphError> {
+    use MetagraphError as E;
     let mut reader = Reader::new(bytes);
     match reader.byte()? {
-        0 => return Err("the chain has no such subnet (None)".into()),
+        0 => return Err(E::NoSuchSubnet),
         1 => {}
-        tag => return Err(format!("option tag {tag}: not a metagraph")),
+        tag => return Err(E::NotAMetagraph { tag }),
     }
     let mut fields = std::collections::HashMap::new();
-    for (name, shape) in LAYOUT {
+    for &(name, shape) in LAYOUT {
         let value = reader
-            .value(shape)
-            .map_err(|e| format!("field {name}: {e}"))?;
-        fields.insert(*name, value);
+            .value(&shape)
+            .map_err(|source| E::Field { name, source })?;
+        fields.insert(name, value);
     }
-    let field = |name: &str| {
-        fields
-            .get(name)
-            .ok_or_else(|| format!("field {name} missing"))
-    };
-    let int = |name: &str| match field(name)? {
+    let field = |name: &'static str| fields.get(name).ok_or(E::Missing { name });
+    let int = |name: &'static str| match field(name)? {
         Value::Int(v) => Ok(*v),
-        other => Err(format!("field {name}: expected an integer, got {other:?}")),
+        other => Err(E::FieldType {
+            name,
+            expected: "an integer",
+            got: format!("{other:?}"),
+        }),
     };
-    let list = |name: &str| match field(name)? {
+    let list = |name: &'static str| match field(name)? {
         Value::List(items) => Ok(items),
-        other => Err(format!("field {name}: expected a list, got {other:?}")),
+        other => Err(E::FieldType {
+            name,
+            expected: "a list",
+            got: format!("{other:?}"),
+        }),
     };
-    let stakes = |name: &str| -> Result<Vec<u64>, String> {
+    let stakes = |name: &'static str| -> Result<Vec<u64>, MetagraphError> {
         list(name)?
             .iter()
             .map(|v| match v {
-                Value::Int(x) => {
-                    u64::try_from(*x).map_err(|_| format!("{name}: {x} does not fit u64"))
-                }
-                other => Err(format!("{name}: expected integers, got {other:?}")),
+                Value::Int(x) => u64::try_from(*x).map_err(|_| E::StakeTooBig { name, value: *x }),
+                other => Err(E::NotStakes {
+                    name,
+                    got: format!("{other:?}"),
+                }),
             })
             .collect()
     };
-    let accounts = |items: &[Value]| -> Result<Vec<[u8; 32]>, String> {
+    let account = |bytes: &[u8]| -> Result<[u8; 32], MetagraphError> {
+        bytes.try_into().map_err(|_| E::AccountSize)
+    };
+    let accounts = |items: &[Value]| -> Result<Vec<[u8; 32]>, MetagraphError> {
         items
             .iter()
             .map(|v| match v {
-                Value::Bytes(b) => b
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| "account of wrong size".to_owned()),
+                Value::Bytes(b) => account(b),
                 Value::List(pair) => match pair.first() {
-                    Some(Value::Bytes(b)) => b
-                        .as_slice()
-                        .try_into()
-                        .map_err(|_| "account of wrong size".to_owned()),
-                    _ => Err("expected (account, amount) pairs".to_owned()),
+                    Some(Value::Bytes(b)) => account(b),
+                    _ => Err(E::NotPairs),
                 },
-                other => Err(format!("expected accounts, got {other:?}")),
+                other => Err(E::NotAccounts {
+                    got: format!("{other:?}"),
+                }),
             })
             .collect()
     };
 
     let num_uids = int("num_uids")? as usize;
     let hotkeys = accounts(list("hotkeys")?)?;
-    let per_uid = |name: &str, len: usize| {
+    let per_uid = |name: &'static str, len: usize| {
         if len == num_uids {
             Ok(())
         } else {
-            Err(format!(
-                "{name} has {len} entries for {num_uids} UIDs: layout mismatch"
-            ))
+            Err(E::PerUid {
+                name,
+                len,
+                uids: num_uids,
+            })
         }
     };
     per_uid("hotkeys", hotkeys.len())?;
@@ -203,13 +259,12 @@ pub fn decode_metagraph(bytes: &[u8]) -> Result<Metagraph, String> {
     per_uid("total_stake", total_stake.len())?;
     let dividend_keys = accounts(list("tao_dividends_per_hotkey")?)?;
     if !dividend_keys.is_empty() && dividend_keys != hotkeys {
-        return Err(
-            "tao_dividends_per_hotkey does not list the hotkeys in order: layout mismatch".into(),
-        );
+        return Err(E::DividendOrder);
     }
+    let too_big = |name, ty| E::TooBig { name, ty };
     Ok(Metagraph {
-        netuid: u16::try_from(int("netuid")?).map_err(|_| "netuid does not fit u16")?,
-        block: u64::try_from(int("block")?).map_err(|_| "block does not fit u64")?,
+        netuid: u16::try_from(int("netuid")?).map_err(|_| too_big("netuid", "u16"))?,
+        block: u64::try_from(int("block")?).map_err(|_| too_big("block", "u64"))?,
         hotkeys: hotkeys.iter().map(ss58::encode).collect(),
         tao_stake,
         alpha_stake,
@@ -224,17 +279,21 @@ mod tests {
 
     #[test]
     fn none_and_garbage_are_errors() {
-        assert!(
-            decode_metagraph(&[0])
-                .unwrap_err()
-                .contains("no such subnet")
+        assert_eq!(decode_metagraph(&[0]), Err(MetagraphError::NoSuchSubnet));
+        assert_eq!(
+            decode_metagraph(&[0]).unwrap_err().to_string(),
+            "the chain has no such subnet (None)"
         );
-        assert!(decode_metagraph(&[]).is_err());
-        assert!(decode_metagraph(&[2]).is_err());
-        assert!(
-            decode_metagraph(&[1, 0xb0, 0x04])
-                .unwrap_err()
-                .contains("field")
+        assert!(matches!(
+            decode_metagraph(&[]),
+            Err(MetagraphError::Scale(ScaleError::Short { .. }))
+        ));
+        assert_eq!(
+            decode_metagraph(&[2]),
+            Err(MetagraphError::NotAMetagraph { tag: 2 })
         );
+        let err = decode_metagraph(&[1, 0xb0, 0x04]).unwrap_err();
+        assert!(matches!(err, MetagraphError::Field { .. }), "{err:?}");
+        assert!(err.to_string().starts_with("field "), "{err}");
     }
 }

@@ -6,6 +6,7 @@
 //!   lookups read a snapshot and never touch the chain.
 
 mod chain;
+pub(crate) mod chain_error;
 mod metagraph;
 mod scale;
 mod static_source;
@@ -13,7 +14,9 @@ mod static_source;
 use std::sync::Arc;
 
 pub use chain::ChainStake;
-pub use metagraph::{Metagraph, decode_metagraph};
+pub use chain_error::{CallError, ChainError};
+pub use metagraph::{Metagraph, MetagraphError, decode_metagraph};
+pub use scale::ScaleError;
 pub use static_source::StaticStake;
 
 use crate::Error;

@@ -5,6 +5,26 @@
 //! the bytes left, so hostile or misaligned input fails cleanly instead of
 //! panicking or allocating without limit.
 
+/// Why bytes could not be read as the shape asked for; offsets count from
+/// the start of the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScaleError {
+    #[error("needs {needed} bytes at offset {at}, {left} left")]
+    Short {
+        needed: usize,
+        at: usize,
+        left: usize,
+    },
+    #[error("compact of {len} bytes at offset {at}")]
+    CompactTooLong { len: usize, at: usize },
+    #[error("length {len} at offset {at} exceeds the {left} bytes left")]
+    LengthBeyondInput { len: u128, at: usize, left: usize },
+    #[error("bool byte {byte} at offset {at}")]
+    Bool { byte: u8, at: usize },
+    #[error("option tag {byte} at offset {at}")]
+    OptionTag { byte: u8, at: usize },
+}
+
 /// The SCALE shape of a value.
 #[derive(Debug, Clone, Copy)]
 pub enum Shape {
@@ -46,24 +66,24 @@ impl<'a> Reader<'a> {
         self.bytes.len() - self.pos
     }
 
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], ScaleError> {
         if n > self.remaining() {
-            return Err(format!(
-                "needs {n} bytes at offset {}, {} left",
-                self.pos,
-                self.remaining()
-            ));
+            return Err(ScaleError::Short {
+                needed: n,
+                at: self.pos,
+                left: self.remaining(),
+            });
         }
         let out = &self.bytes[self.pos..self.pos + n];
         self.pos += n;
         Ok(out)
     }
 
-    pub fn byte(&mut self) -> Result<u8, String> {
+    pub fn byte(&mut self) -> Result<u8, ScaleError> {
         Ok(self.take(1)?[0])
     }
 
-    pub fn compact(&mut self) -> Result<u128, String> {
+    pub fn compact(&mut self) -> Result<u128, ScaleError> {
         let first = self.byte()?;
         Ok(match first & 0b11 {
             0b00 => u128::from(first >> 2),
@@ -75,7 +95,10 @@ impl<'a> Reader<'a> {
             _ => {
                 let len = usize::from(first >> 2) + 4;
                 if len > 16 {
-                    return Err(format!("compact of {len} bytes at offset {}", self.pos - 1));
+                    return Err(ScaleError::CompactTooLong {
+                        len,
+                        at: self.pos - 1,
+                    });
                 }
                 let mut buf = [0u8; 16];
                 buf[..len].copy_from_slice(self.take(len)?);
@@ -86,25 +109,31 @@ impl<'a> Reader<'a> {
 
     /// A length prefix, refused when it cannot fit in what is left (every
     /// element is at least one byte in the shapes used here).
-    pub fn length(&mut self) -> Result<usize, String> {
+    pub fn length(&mut self) -> Result<usize, ScaleError> {
         let at = self.pos;
         let len = self.compact()?;
         if len > self.remaining() as u128 {
-            return Err(format!(
-                "length {len} at offset {at} exceeds the {} bytes left",
-                self.remaining()
-            ));
+            return Err(ScaleError::LengthBeyondInput {
+                len,
+                at,
+                left: self.remaining(),
+            });
         }
         Ok(len as usize)
     }
 
-    pub fn value(&mut self, shape: &Shape) -> Result<Value, String> {
+    pub fn value(&mut self, shape: &Shape) -> Result<Value, ScaleError> {
         Ok(match shape {
             Shape::Compact => Value::Int(self.compact()?),
             Shape::Bool => match self.byte()? {
                 0 => Value::Bool(false),
                 1 => Value::Bool(true),
-                b => return Err(format!("bool byte {b} at offset {}", self.pos - 1)),
+                byte => {
+                    return Err(ScaleError::Bool {
+                        byte,
+                        at: self.pos - 1,
+                    });
+                }
             },
             Shape::Fixed(n) => Value::Bytes(self.take(*n)?.to_vec()),
             Shape::Bytes => {
@@ -122,7 +151,12 @@ impl<'a> Reader<'a> {
             Shape::Option(inner) => match self.byte()? {
                 0 => Value::Option(None),
                 1 => Value::Option(Some(Box::new(self.value(inner)?))),
-                b => return Err(format!("option tag {b} at offset {}", self.pos - 1)),
+                byte => {
+                    return Err(ScaleError::OptionTag {
+                        byte,
+                        at: self.pos - 1,
+                    });
+                }
             },
             Shape::Struct(fields) => Value::List(
                 fields
@@ -156,14 +190,35 @@ mod tests {
     fn refuses_lengths_beyond_the_input() {
         // Vec of claimed 2^30 - 1 items in a 5-byte input: refused, not allocated.
         let mut r = Reader::new(&[0xfe, 0xff, 0xff, 0xff, 0x00]);
-        assert!(r.value(&Shape::Vec(&Shape::Bool)).is_err());
-        assert!(Reader::new(&[0x02]).value(&Shape::Bool).is_err());
-        assert!(
-            Reader::new(&[0x01])
-                .value(&Shape::Option(&Shape::Bool))
-                .is_err()
+        assert_eq!(
+            r.value(&Shape::Vec(&Shape::Bool)),
+            Err(ScaleError::LengthBeyondInput {
+                len: (1 << 30) - 1,
+                at: 0,
+                left: 1
+            })
         );
-        assert!(Reader::new(&[0xff; 3]).compact().is_err());
+        assert_eq!(
+            Reader::new(&[0x02]).value(&Shape::Bool),
+            Err(ScaleError::Bool { byte: 2, at: 0 })
+        );
+        let cut = Reader::new(&[0x01]).value(&Shape::Option(&Shape::Bool));
+        assert_eq!(
+            cut,
+            Err(ScaleError::Short {
+                needed: 1,
+                at: 1,
+                left: 0
+            })
+        );
+        assert_eq!(
+            cut.unwrap_err().to_string(),
+            "needs 1 bytes at offset 1, 0 left"
+        );
+        assert_eq!(
+            Reader::new(&[0xff; 3]).compact(),
+            Err(ScaleError::CompactTooLong { len: 67, at: 0 })
+        );
     }
 
     #[test]

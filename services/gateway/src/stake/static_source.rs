@@ -44,10 +44,11 @@ impl StaticStake {
             path: path.into(),
             source,
         })?;
-        let file: StakeFile = serde_json::from_str(&text).map_err(|e| Error::FileFormat {
+        let file: StakeFile = serde_json::from_str(&text).map_err(|source| Error::FileJson {
             what: "stake file",
             path: path.into(),
-            reason: format!("expected an object of hotkey -> TAO or an array of hotkeys ({e})"),
+            problem: "expected an object of hotkey -> TAO or an array of hotkeys",
+            source,
         })?;
         Ok(match file {
             StakeFile::Stakes(stakes) => Self::from_tao(stakes),
@@ -87,7 +88,7 @@ mod tests {
         std::fs::write(&allow, r#"{"a": "lots"}"#).unwrap();
         assert!(matches!(
             StaticStake::from_file(&allow),
-            Err(Error::FileFormat { .. })
+            Err(Error::FileJson { .. })
         ));
     }
 }

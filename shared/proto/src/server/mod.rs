@@ -5,13 +5,15 @@
 //!   while the stages below have no serving replica), server reflection,
 //!   HTTP/2 settings sized for frames, and the drain on shutdown. Every
 //!   stage crate's `serve(config, listener, shutdown)` is built on it.
-//! - [`StageHealth`]: the stage's health entry, for the chain follower.
+//! - [`StageHealth`]: the stage's health entry; [`follow`]: the chain
+//!   follower that keeps it current for a stage with an upstream.
 //! - Metrics: with [`ServerOptions::metrics`], the stage's Prometheus
 //!   series ([`StageServer::with_metrics`]) and the server's own (streams
 //!   open, the limit, refusals) on `GET /metrics` of a port of its own.
 //! - [`incoming`] and [`answer`]: the two ends of a stage RPC's server half.
 
 mod cut;
+mod follow;
 mod health;
 mod limit;
 mod metrics;
@@ -32,6 +34,7 @@ use tower::layer::util::{Identity, Stack};
 use crate::chain;
 use crate::upstream::Upstream;
 
+pub use follow::follow;
 pub use health::StageHealth;
 pub use limit::StreamLimitLayer;
 pub use rpc::{answer, incoming};
@@ -63,7 +66,7 @@ pub struct ServerOptions {
     pub grace: Duration,
     /// A health-only link to the stage this one pulls from: the stage is
     /// SERVING only while every stage below has a serving replica, and
-    /// relays their statuses ([`chain::follow`]). `None` for decode, which
+    /// relays their statuses ([`follow`]). `None` for decode, which
     /// pulls from no stage.
     pub upstream_health: Option<Upstream>,
     /// Stage streams open at once in this server; beyond it a new one is
@@ -201,12 +204,7 @@ impl StageServer {
         let (warm, warm_rx) = tokio::sync::watch::channel(false);
         let follows = self.options.upstream_health.is_some();
         if let Some(upstream) = self.options.upstream_health {
-            tokio::spawn(chain::follow(
-                health.clone(),
-                warm_rx,
-                upstream,
-                self.service,
-            ));
+            tokio::spawn(follow(health.clone(), warm_rx, upstream, self.service));
         }
         tokio::select! {
             warmed = warm_up => warmed.map_err(ServeError::stage)?,
