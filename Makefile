@@ -79,9 +79,10 @@ bench-gpu: release-score
 	  $(if $(PLAYER_FP16),--player-fp16 $(PLAYER_FP16) --pitch-fp16 $(PITCH_FP16)) \
 	  --json out/bench/gpu.json $(BENCH_ARGS)
 
-## Every test tier: unit, integration (real stages on fixtures), end to end,
-## and the offline check of the Kubernetes manifests and Dockerfiles.
-test: test-deps k8s-validate
+## Every test tier: the lints first (rustfmt, clippy, rustdoc: `make lint`),
+## unit, integration (real stages on fixtures), end to end, and the offline
+## check of the Kubernetes manifests and Dockerfiles.
+test: test-deps lint k8s-validate
 	$(CARGO) test --workspace --features scorevision/score --no-fail-fast
 
 ## Offline check of k8s/ and deploy/ (kustomize render by kubectl 1.37 and 1.32, the renders
@@ -90,10 +91,14 @@ test: test-deps k8s-validate
 k8s-validate:
 	@scripts/k8s-validate.sh
 
+## rustfmt, clippy -D warnings with the workspace's lints ([workspace.lints] in
+## Cargo.toml) with and without the score feature, and rustdoc (intra-doc links
+## must resolve).
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --workspace --all-targets --features scorevision/score -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --features scorevision/score
 
 fmt:
 	$(CARGO) fmt --all

@@ -22,6 +22,7 @@ fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
         .unwrap();
     // Give it time to install the handler and start serving.
     std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) takes plain integers; the pid is our own child's, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGSEGV) };
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -51,6 +52,7 @@ fn without_the_variable_nothing_is_printed() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: kill(2) takes plain integers; the pid is our own child's, not yet reaped.
     unsafe { libc::kill(child.id() as i32, libc::SIGABRT) };
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.signal(), Some(libc::SIGABRT));

@@ -77,7 +77,7 @@ impl Ctx<'_> {
 
 impl STrack {
     /// `activate`: a new track from an unmatched detection.
-    pub(crate) fn activate(det: &Det, internal_id: u64, ctx: &mut Ctx) -> Self {
+    pub(crate) fn activate(det: &Det, internal_id: u64, ctx: &mut Ctx<'_>) -> Self {
         let (mean, cov) = kalman::initiate(det.xyah);
         // With mcf == 1 the external id is taken now, even for a track that
         // is later removed unconfirmed: ids have gaps (PARITY C6).
@@ -98,7 +98,7 @@ impl STrack {
     }
 
     /// `update`: a matched Tracked (or unconfirmed) track.
-    pub(crate) fn update(&mut self, det: &Det, ctx: &mut Ctx) {
+    pub(crate) fn update(&mut self, det: &Det, ctx: &mut Ctx<'_>) {
         self.frame_id = ctx.frame_id;
         self.tracklet_len += 1;
         self.kalman_update(det);

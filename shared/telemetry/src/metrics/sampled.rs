@@ -62,7 +62,7 @@ impl std::fmt::Debug for Sampled {
 }
 
 impl Collector for Sampled {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let samples = (self.read)();
         if samples.is_empty() {
             return Ok(());
