@@ -1,17 +1,35 @@
 //! Everything that can go wrong in the infer stage.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sv_core::{ErrorKind, StageError};
+
+use crate::engine::{OpenError, RunError};
+use crate::providers::CacheDirError;
+use crate::runtime::RuntimeLoadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
     #[error("cannot find ONNX Runtime's shared library: {hint}")]
     RuntimeNotFound { hint: String },
-    #[error("cannot load ONNX Runtime from {path}: {message}")]
-    RuntimeLoad { path: PathBuf, message: String },
+    #[error("cannot load ONNX Runtime from {path}: {source}")]
+    RuntimeLoad {
+        path: PathBuf,
+        /// Shared: the process loads the library once and every later
+        /// caller gets the same failure.
+        #[source]
+        source: Arc<RuntimeLoadError>,
+    },
     #[error("cannot load model {path}: {message}")]
     ModelLoad { path: PathBuf, message: String },
+    /// ONNX Runtime could not open the model (its error kept as the source).
+    #[error("cannot load model {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: OpenError,
+    },
     #[error("model {model}: metadata {key:?} {why}")]
     Metadata {
         model: String,
@@ -24,12 +42,20 @@ pub enum InferError {
         what: &'static str,
         detail: String,
     },
-    #[error("model {model}: inference failed: {message}")]
-    Run { model: String, message: String },
+    #[error("model {model}: inference failed: {source}")]
+    Run {
+        model: String,
+        #[source]
+        source: RunError,
+    },
     /// A run that needed more memory than the device (or the memory limit)
     /// had left: a smaller batch may fit.
-    #[error("model {model}: out of memory: {message}")]
-    OutOfMemory { model: String, message: String },
+    #[error("model {model}: out of memory: {source}")]
+    OutOfMemory {
+        model: String,
+        #[source]
+        source: RunError,
+    },
     /// At warm-up, not even one frame at a time fits: the stage refuses to
     /// start rather than serve answers it cannot give.
     #[error(
@@ -62,6 +88,17 @@ pub enum InferError {
     WorkerGone,
     #[error("infer configuration: {0}")]
     Config(String),
+    /// The TensorRT cache directory could not be made.
+    #[error("infer configuration: {0}")]
+    CacheDir(#[from] CacheDirError),
+    /// The memory limit could not be put on a device's arena.
+    #[error("infer configuration: cannot limit {device}'s memory to {mb} MB: {source}")]
+    MemoryLimit {
+        device: String,
+        mb: u64,
+        #[source]
+        source: ort::Error,
+    },
 }
 
 impl InferError {

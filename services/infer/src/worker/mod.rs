@@ -9,7 +9,7 @@
 //! - [`stats`]: frames, batches and time per step; the Prometheus series
 //!   are [`crate::metrics`]'s.
 
-mod stats;
+pub(crate) mod stats;
 mod steps;
 #[cfg(test)]
 pub(crate) mod tests;
