@@ -99,33 +99,13 @@ impl OrtEngine {
             path: path.to_owned(),
             source,
         };
-        if !path.is_file() {
-            return Err(load(OpenError::NotFound));
-        }
-        let base = builder::base_builder(options, threading, &name).map_err(load)?;
-        let static_profile = profile.filter(|_| options.static_shapes);
-        let file = read_file_if_needed(path, &name, options, static_profile).map_err(load)?;
-        let (base, static_shape) =
-            fix_dimensions(base, file.as_ref(), static_profile).map_err(load)?;
-        // With byte input the session is built from the rewritten graph.
-        let rewritten = match (&file, options.byte_input) {
-            (Some(file), true) => {
-                builder::byte_input_model(&file.bytes, &file.header, &name).map_err(load)?
-            }
-            _ => None,
-        };
-        let built = build_session(&base, path, rewritten.as_deref(), options, profile, &name)
-            .map_err(load)?;
+        let prepared = prepare(path, &name, options, threading, profile).map_err(load)?;
+        let built = build_session(&prepared, path, options, profile, &name).map_err(load)?;
         let info = {
             let metadata = built.session.metadata().map_err(|e| load(e.into()))?;
             ModelInfo::parse(&name, |key| metadata.custom(key))?
         };
-        // The file's own size, not the one the overrides fixed.
-        let file_size = file
-            .as_ref()
-            .filter(|_| static_shape.is_some())
-            .map(|file| file.header.input.fixed_size());
-        let io = read_io(&built.session, &name, file_size)?;
+        let io = read_io(&built.session, &name, prepared.file_size)?;
         tracing::info!(
             model = %name,
             task = ?info.task,
@@ -133,9 +113,10 @@ impl OrtEngine {
             device = options.providers.device,
             input = io.input_type.name(),
             fixed_size = ?io.fixed_size,
-            ?static_shape,
+            static_shape = ?prepared.static_shape,
             "Model loaded."
         );
+        let static_shape = prepared.static_shape;
         let reopen = static_shape.map(|_| {
             Box::new(Reopen {
                 path: path.to_owned(),
@@ -166,6 +147,52 @@ impl OrtEngine {
             info,
         })
     }
+}
+
+/// What the session is built from.
+struct Prepared {
+    /// The builder before providers, the input's dimensions fixed.
+    base: SessionBuilder,
+    /// With static shapes, the one input shape the session takes.
+    static_shape: Option<[usize; 4]>,
+    /// With static shapes, the spatial size the file itself fixes (the
+    /// session's is the profile's).
+    file_size: Option<Option<(u32, u32)>>,
+    /// With byte input, the rewritten graph.
+    rewritten: Option<Vec<u8>>,
+}
+
+/// The builder and the graph the session is built from: threads and
+/// profiling, the file's symbolic dimensions fixed to the profile's (static
+/// shapes), the graph rewritten to take bytes (byte input).
+fn prepare(
+    path: &Path,
+    name: &str,
+    options: &SessionOptions,
+    threading: Threading,
+    profile: Option<&ShapeProfile>,
+) -> Result<Prepared, OpenError> {
+    if !path.is_file() {
+        return Err(OpenError::NotFound);
+    }
+    let base = builder::base_builder(options, threading, name)?;
+    let static_profile = profile.filter(|_| options.static_shapes);
+    let file = read_file_if_needed(path, name, options, static_profile)?;
+    let (base, static_shape) = fix_dimensions(base, file.as_ref(), static_profile)?;
+    let rewritten = match (&file, options.byte_input) {
+        (Some(file), true) => builder::byte_input_model(&file.bytes, &file.header, name)?,
+        _ => None,
+    };
+    let file_size = file
+        .as_ref()
+        .filter(|_| static_shape.is_some())
+        .map(|file| file.header.input.fixed_size());
+    Ok(Prepared {
+        base,
+        static_shape,
+        file_size,
+        rewritten,
+    })
 }
 
 /// Static shapes and byte input need the file's header (which dimensions
@@ -208,9 +235,8 @@ fn fix_dimensions(
 /// (TensorRT without its libraries, a GPU out of memory): the next one in
 /// the list gets the model, and the reason is kept.
 fn build_session(
-    base: &SessionBuilder,
+    prepared: &Prepared,
     path: &Path,
-    rewritten: Option<&[u8]>,
     options: &SessionOptions,
     profile: Option<&ShapeProfile>,
     name: &str,
@@ -220,9 +246,9 @@ fn build_session(
     let mut settings = options.providers.clone();
     let mut graph_refused = None;
     let (session, mut choice) = loop {
-        let mut builder = base.clone();
+        let mut builder = prepared.base.clone();
         let choice = providers::register(&mut builder, &settings, profile, &excluded);
-        match builder::commit(builder, path, rewritten) {
+        match builder::commit(builder, path, prepared.rewritten.as_deref()) {
             Ok(session) => break (session, choice),
             // ONNX Runtime refuses graph capture for a graph with nodes
             // it cannot capture: the same provider without it.
@@ -252,8 +278,7 @@ fn build_session(
 }
 
 /// The session's one 4-D input and its first output, in element types the
-/// miner feeds and reads. `file_size`: with static shapes, the spatial
-/// size the file itself fixes (the session's is the profile's).
+/// miner feeds and reads; `file_size` as in [`Prepared`].
 fn read_io(
     session: &Session,
     name: &str,
