@@ -24,37 +24,11 @@ use prost::Message;
 use prost::bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 
+pub use crate::error::ByteInputError;
 use crate::onnx_file::{
     Dimension, InputSpec, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
 };
 use crate::tensor::ElementType;
-
-/// Why a model cannot be given a byte input.
-#[derive(Debug, thiserror::Error)]
-pub enum ByteInputError {
-    #[error("a float16 input is fed as it is")]
-    Float16,
-    #[error("the model already takes bytes")]
-    AlreadyBytes,
-    #[error("the input is neither float32 nor float16")]
-    OtherElement,
-    #[error("{0} graphs in the model, expected 1")]
-    Graphs(usize),
-    #[error("a graph input: {0}")]
-    GraphInput(#[source] prost::DecodeError),
-    #[error("the graph already has an input named {0}")]
-    NameTaken(String),
-    #[error("the graph has {count} inputs named {name}, expected 1")]
-    Inputs { count: usize, name: String },
-    #[error("the input is {0}, expected [batch, 3, height, width]")]
-    InputShape(String),
-    #[error(transparent)]
-    Protobuf(#[from] prost::DecodeError),
-    #[error("truncated protobuf field")]
-    Truncated,
-    #[error("protobuf groups are not ONNX")]
-    Groups,
-}
 
 /// The byte input's name: the model's own input name with this after it.
 pub const SUFFIX: &str = "_u8";

@@ -1,13 +1,19 @@
-//! Everything that can go wrong in the infer stage.
+//! Everything that can go wrong in the infer stage: [`InferError`], what
+//! the stage reports (mapped once to a gRPC status through [`StageError`]),
+//! and the errors of the engine and the files under it, each keeping its
+//! cause as the source. They live here, beside the error that wraps them,
+//! so that the imports run one way: the modules that fail use this file,
+//! and this file uses only leaves that never lead back to it (binding,
+//! providers).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ort::session::builder::SessionBuilder;
 use sv_core::{ErrorKind, StageError};
 
-use crate::engine::{OpenError, RunError};
+use crate::binding::BindingError;
 use crate::providers::CacheDirError;
-use crate::runtime::RuntimeLoadError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InferError {
@@ -120,4 +126,110 @@ impl From<InferError> for StageError {
     fn from(e: InferError) -> Self {
         StageError::new(e.kind(), format!("infer: {e}"))
     }
+}
+
+/// Why ONNX Runtime's library could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeLoadError {
+    #[error("{} does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error(transparent)]
+    Library(#[from] ort::LoadDynamicError),
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+}
+
+/// Why a session could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("file not found")]
+    NotFound,
+    /// ONNX Runtime itself could not be loaded (its error says from where).
+    #[error(transparent)]
+    Runtime(Box<InferError>),
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    /// The file's header could not be read (not an ONNX model, ...).
+    #[error(transparent)]
+    Header(Box<InferError>),
+    #[error("cannot give the model a byte input: {0}")]
+    ByteInput(#[from] ByteInputError),
+}
+
+impl From<ort::Error<SessionBuilder>> for OpenError {
+    fn from(e: ort::Error<SessionBuilder>) -> Self {
+        Self::Ort(e.into())
+    }
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("got a {got} input, the model takes {takes}")]
+    InputType {
+        got: &'static str,
+        takes: &'static str,
+    },
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+    #[error("no output named {0}")]
+    NoOutput(String),
+    /// Refused when the session was opened; never reached.
+    #[error("a uint8 output")]
+    ByteOutput,
+    /// Kept (shared) so that every later batch of that shape says why.
+    #[error("the dynamic-shape session failed to open: {0}")]
+    Dynamic(#[source] Arc<OpenError>),
+    #[error("no dynamic-shape session")]
+    NoDynamic,
+    #[error("no way to reopen the session")]
+    NoReopen,
+    /// A bound run failed and the session could not be opened again
+    /// without its CUDA graph.
+    #[error(transparent)]
+    Reopen(Box<InferError>),
+    /// The failure of an engine other than ONNX Runtime (injected engines,
+    /// test fakes), in its own type.
+    #[error(transparent)]
+    Injected(Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why CUDA graphs were asked for and are not used.
+#[derive(Debug, thiserror::Error)]
+pub enum GraphRefused {
+    /// ONNX Runtime refused to capture the graph when the session was built.
+    #[error("{0}")]
+    Capture(#[source] ort::Error),
+    /// A bound run failed; the session was opened again without it.
+    #[error("a bound run failed: {0}")]
+    BoundRun(#[source] BindingError),
+}
+
+/// Why a model cannot be given a byte input.
+#[derive(Debug, thiserror::Error)]
+pub enum ByteInputError {
+    #[error("a float16 input is fed as it is")]
+    Float16,
+    #[error("the model already takes bytes")]
+    AlreadyBytes,
+    #[error("the input is neither float32 nor float16")]
+    OtherElement,
+    #[error("{0} graphs in the model, expected 1")]
+    Graphs(usize),
+    #[error("a graph input: {0}")]
+    GraphInput(#[source] prost::DecodeError),
+    #[error("the graph already has an input named {0}")]
+    NameTaken(String),
+    #[error("the graph has {count} inputs named {name}, expected 1")]
+    Inputs { count: usize, name: String },
+    #[error("the input is {0}, expected [batch, 3, height, width]")]
+    InputShape(String),
+    #[error(transparent)]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("truncated protobuf field")]
+    Truncated,
+    #[error("protobuf groups are not ONNX")]
+    Groups,
 }

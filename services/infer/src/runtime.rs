@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use ort::environment::Environment;
 
-use crate::error::InferError;
+use crate::error::{InferError, RuntimeLoadError};
 pub use crate::providers::Provider;
 
 /// Finds `libonnxruntime.so`: an explicit path, then `ORT_DYLIB_PATH`, then
@@ -98,17 +98,6 @@ pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
         path: library.to_owned(),
         source: source.clone(),
     })
-}
-
-/// Why ONNX Runtime's library could not be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeLoadError {
-    #[error("{} does not exist", .0.display())]
-    Missing(PathBuf),
-    #[error(transparent)]
-    Library(#[from] ort::LoadDynamicError),
-    #[error(transparent)]
-    Ort(#[from] ort::Error),
 }
 
 /// The provider that will run most of the graph: the first wanted one the

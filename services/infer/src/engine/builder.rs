@@ -9,9 +9,9 @@ use ort::session::Session;
 use ort::session::builder::SessionBuilder;
 use ort::value::TensorElementType;
 
-use super::error::OpenError;
 use super::options::{SessionOptions, Threading};
 use crate::byte_input;
+use crate::error::OpenError;
 use crate::onnx_file::OnnxHeader;
 use crate::providers::ShapeProfile;
 use crate::runtime;

@@ -11,11 +11,12 @@
 //! - `ort_engine`: what the engine holds and reports;
 //! - `run`: bound and plain runs, the dynamic-shape session;
 //! - `output`: the raw [`Output`] a run gives;
-//! - `placement`: which provider ran each node ([`Placement`]);
-//! - `error`: why opening or running failed ([`OpenError`], [`RunError`]).
+//! - `placement`: which provider ran each node ([`Placement`]).
+//!
+//! Why opening or running failed ([`OpenError`], [`RunError`]) is defined
+//! in [`crate::error`], beside the [`InferError`] that wraps it.
 
 mod builder;
-mod error;
 mod open;
 mod options;
 mod ort_engine;
@@ -23,7 +24,7 @@ mod output;
 mod placement;
 mod run;
 
-pub use error::{GraphRefused, OpenError, RunError};
+pub use crate::error::{GraphRefused, OpenError, RunError};
 pub use options::{SessionOptions, Threading};
 pub use ort_engine::OrtEngine;
 pub use output::Output;

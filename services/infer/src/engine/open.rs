@@ -13,10 +13,9 @@ use ort::value::ValueType;
 
 use super::OrtEngine;
 use super::builder::{self, ModelFile};
-use super::error::{GraphRefused, OpenError};
 use super::options::{SessionOptions, Threading};
 use crate::binding::{Binding, Memory};
-use crate::error::InferError;
+use crate::error::{GraphRefused, InferError, OpenError};
 use crate::metadata::ModelInfo;
 use crate::providers::{self, Provider, ProviderChoice, ShapeProfile, SkipReason};
 use crate::tensor::ElementType;

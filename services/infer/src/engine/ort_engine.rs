@@ -7,12 +7,11 @@ use std::sync::Arc;
 use ort::session::Session;
 use ort::value::ValueType;
 
-use super::error::{GraphRefused, OpenError};
 use super::open::Reopen;
 use super::placement::Placement;
 use super::{Engine, Output};
 use crate::binding::{self, Binding};
-use crate::error::InferError;
+use crate::error::{GraphRefused, InferError, OpenError};
 use crate::memory;
 use crate::metadata::ModelInfo;
 use crate::providers::{Provider, ProviderChoice, SkipReason};

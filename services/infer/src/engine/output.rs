@@ -4,8 +4,7 @@
 use half::f16;
 use ort::value::DynValue;
 
-use super::error::RunError;
-use crate::error::InferError;
+use crate::error::{InferError, RunError};
 use crate::tensor::ElementType;
 
 /// A raw output tensor. ONNX Runtime's own f32 output value is kept as it

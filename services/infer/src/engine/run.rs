@@ -7,9 +7,9 @@ use ort::session::{Session, SessionInputValue};
 use ort::value::{DynValue, TensorRef};
 
 use super::OrtEngine;
-use super::error::{GraphRefused, RunError};
 use super::output::Output;
 use crate::binding::BindingError;
+use crate::error::{GraphRefused, RunError};
 use crate::tensor::Input;
 
 impl OrtEngine {

@@ -2,7 +2,8 @@
 //! and which one really took the model.
 //!
 //! The CUDA and TensorRT options are plain key/value lists (ONNX Runtime's
-//! own option names), made in [`options`].
+//! own option names), made in `options` ([`cuda_options`],
+//! [`tensorrt_options`]).
 
 mod options;
 
