@@ -27,8 +27,13 @@ pub enum InferError {
         #[source]
         source: Arc<RuntimeLoadError>,
     },
-    #[error("cannot load model {path}: {message}")]
-    ModelLoad { path: PathBuf, message: String },
+    /// The file's header could not be read (before any session).
+    #[error("cannot load model {path}: {source}")]
+    ModelLoad {
+        path: PathBuf,
+        #[source]
+        source: ModelFileError,
+    },
     /// ONNX Runtime could not open the model (its error kept as the source).
     #[error("cannot load model {path}: {source}")]
     Open {
@@ -137,6 +142,19 @@ pub enum RuntimeLoadError {
     Library(#[from] ort::LoadDynamicError),
     #[error(transparent)]
     Ort(#[from] ort::Error),
+}
+
+/// Why a model file's header could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelFileError {
+    #[error(transparent)]
+    Read(#[from] std::io::Error),
+    #[error("not an ONNX model: {0}")]
+    NotOnnx(#[source] prost::DecodeError),
+    #[error("{0} inputs, expected 1")]
+    Inputs(usize),
+    #[error("the input is not a tensor")]
+    NotTensor,
 }
 
 /// Why a session could not be opened.

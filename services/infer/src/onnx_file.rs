@@ -9,7 +9,7 @@ use std::path::Path;
 
 use prost::Message;
 
-use crate::error::InferError;
+use crate::error::{InferError, ModelFileError};
 use crate::metadata::ModelInfo;
 use crate::tensor::ElementType;
 
@@ -48,16 +48,16 @@ impl OnnxHeader {
     pub fn read(path: &Path) -> Result<Self, InferError> {
         let bytes = std::fs::read(path).map_err(|e| InferError::ModelLoad {
             path: path.to_owned(),
-            message: e.to_string(),
+            source: ModelFileError::Read(e),
         })?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         Self::parse(&name, &bytes).map_err(|e| match e {
-            InferError::ModelLoad { message, .. } => InferError::ModelLoad {
+            InferError::ModelLoad { source, .. } => InferError::ModelLoad {
                 path: path.to_owned(),
-                message,
+                source,
             },
             other => other,
         })
@@ -65,12 +65,11 @@ impl OnnxHeader {
 
     /// The header of a serialized model named `name` (its file's stem).
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, InferError> {
-        let load = |message: String| InferError::ModelLoad {
+        let load = |source: ModelFileError| InferError::ModelLoad {
             path: name.into(),
-            message,
+            source,
         };
-        let model =
-            ModelProto::decode(bytes).map_err(|e| load(format!("not an ONNX model: {e}")))?;
+        let model = ModelProto::decode(bytes).map_err(|e| load(ModelFileError::NotOnnx(e)))?;
         let name = name.to_owned();
         let info = ModelInfo::parse(&name, |key| {
             model
@@ -81,13 +80,13 @@ impl OnnxHeader {
         })?;
         let graph = model.graph.unwrap_or_default();
         let [input] = graph.input.as_slice() else {
-            return Err(load(format!("{} inputs, expected 1", graph.input.len())));
+            return Err(load(ModelFileError::Inputs(graph.input.len())));
         };
         let tensor = input
             .r#type
             .as_ref()
             .and_then(|t| t.tensor_type.as_ref())
-            .ok_or_else(|| load("the input is not a tensor".into()))?;
+            .ok_or_else(|| load(ModelFileError::NotTensor))?;
         let element = match tensor.elem_type {
             1 => Some(ElementType::F32),
             2 => Some(ElementType::U8),
