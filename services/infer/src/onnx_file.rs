@@ -214,7 +214,37 @@ mod tests {
         let path = dir.join("bad.onnx");
         std::fs::write(&path, b"\xff\xff\xff\xff not protobuf").unwrap();
         let err = OnnxHeader::read(&path).unwrap_err();
-        assert!(matches!(err, InferError::ModelLoad { .. }), "{err}");
+        assert!(
+            matches!(
+                &err,
+                InferError::ModelLoad {
+                    source: ModelFileError::NotOnnx(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The wording users see, with prost's error kept as the cause.
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot load model {}: not an ONNX model: ",
+                path.display()
+            )),
+            "{err}"
+        );
+        let cause = std::error::Error::source(&err).and_then(std::error::Error::source);
+        assert!(cause.is_some_and(|c| c.is::<prost::DecodeError>()), "{err}");
+        let missing = OnnxHeader::read(&dir.join("missing.onnx")).unwrap_err();
+        assert!(
+            matches!(
+                &missing,
+                InferError::ModelLoad {
+                    source: ModelFileError::Read(e),
+                    ..
+                } if e.kind() == std::io::ErrorKind::NotFound
+            ),
+            "{missing}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -362,3 +362,32 @@ fn bind(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_refused_before_onnx_runtime_loads() {
+        let options =
+            SessionOptions::new("/nonexistent/libonnxruntime.so".into(), Provider::auto());
+        let path = Path::new("/nonexistent/players.onnx");
+        let Err(err) = OrtEngine::open(path, &options) else {
+            panic!("a missing file opened");
+        };
+        assert!(
+            matches!(
+                &err,
+                InferError::Open {
+                    source: OpenError::NotFound,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "cannot load model /nonexistent/players.onnx: file not found"
+        );
+    }
+}
