@@ -23,7 +23,23 @@ use ort::memory::{AllocationDevice, Allocator, AllocatorType, MemoryInfo, Memory
 use ort::session::{IoBinding, Session};
 use ort::value::{DynTensor, DynTensorValueType, DynValue};
 
-use crate::tensor::{ElementType, HostTensor, Input};
+use crate::tensor::{ElementType, HostTensor, Input, TensorError};
+
+/// Why a bound run (or making its buffers) failed: the engine then runs
+/// unbound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindingError {
+    #[error(transparent)]
+    Ort(#[from] ort::Error),
+    #[error(transparent)]
+    Tensor(#[from] TensorError),
+    #[error("only host tensors are bound without fixed buffers")]
+    NotHost,
+    #[error("no output named {0}")]
+    NoOutput(String),
+    #[error("no staging tensor")]
+    NoStaging,
+}
 
 /// Where a bound session's buffers live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +52,8 @@ pub enum Memory {
 
 impl Memory {
     /// Where inputs are written and outputs read on the host.
-    fn host(self) -> Result<MemoryInfo<'static>, String> {
-        let info = match self {
+    fn host(self) -> Result<MemoryInfo<'static>, ort::Error> {
+        match self {
             Self::Gpu(device) => MemoryInfo::new(
                 AllocationDevice::CUDA_PINNED,
                 device as i32,
@@ -50,20 +66,18 @@ impl Memory {
                 AllocatorType::Device,
                 MemoryType::Default,
             ),
-        };
-        info.map_err(|e| e.to_string())
+        }
     }
 
     /// Where the fixed buffers of a graph-captured session live.
-    fn device(self) -> Result<MemoryInfo<'static>, String> {
+    fn device(self) -> Result<MemoryInfo<'static>, ort::Error> {
         match self {
             Self::Gpu(device) => MemoryInfo::new(
                 AllocationDevice::CUDA,
                 device as i32,
                 AllocatorType::Device,
                 MemoryType::Default,
-            )
-            .map_err(|e| e.to_string()),
+            ),
             Self::Cpu => self.host(),
         }
     }
@@ -78,13 +92,12 @@ pub fn host_inputs(
     ty: ElementType,
     shape: [usize; 4],
     count: usize,
-) -> Result<Vec<HostTensor>, String> {
-    let allocator = Allocator::new(session, memory.host()?).map_err(|e| e.to_string())?;
+) -> Result<Vec<HostTensor>, BindingError> {
+    let allocator = Allocator::new(session, memory.host()?)?;
     (0..count)
         .map(|_| {
-            let value = DynTensor::new(&allocator, tensor_type(ty), shape.to_vec())
-                .map_err(|e| e.to_string())?;
-            HostTensor::new(value, ty)
+            let value = DynTensor::new(&allocator, tensor_type(ty), shape.to_vec())?;
+            Ok(HostTensor::new(value, ty)?)
         })
         .collect()
 }
@@ -129,15 +142,13 @@ impl Binding {
         (input, output): (&str, &str),
         memory: Memory,
         fixed: Option<(ElementType, [usize; 4])>,
-    ) -> Result<Self, String> {
-        let err = |e: ort::Error| e.to_string();
-        let mut binding = session.create_binding().map_err(err)?;
+    ) -> Result<Self, BindingError> {
+        let mut binding = session.create_binding()?;
         let fixed = match fixed {
             Some((ty, shape)) => {
-                let allocator = Allocator::new(session, memory.device()?).map_err(err)?;
-                let tensor =
-                    DynTensor::new(&allocator, tensor_type(ty), shape.to_vec()).map_err(err)?;
-                binding.bind_input(input, &tensor).map_err(err)?;
+                let allocator = Allocator::new(session, memory.device()?)?;
+                let tensor = DynTensor::new(&allocator, tensor_type(ty), shape.to_vec())?;
+                binding.bind_input(input, &tensor)?;
                 Some(Fixed {
                     input: tensor,
                     staging: None,
@@ -173,68 +184,61 @@ impl Binding {
         session: &mut Session,
         input: Input<'_>,
         shape: [usize; 4],
-    ) -> Result<DynValue, String> {
-        let err = |e: ort::Error| e.to_string();
+    ) -> Result<DynValue, BindingError> {
         let Some(fixed) = &mut self.fixed else {
             let Input::Host(tensor) = input else {
-                return Err("only host tensors are bound without fixed buffers".into());
+                return Err(BindingError::NotHost);
             };
-            self.binding
-                .bind_input(&self.input, tensor.value())
-                .map_err(err)?;
+            self.binding.bind_input(&self.input, tensor.value())?;
             // Bound afresh every run: ONNX Runtime would otherwise write
             // the next output into this one's buffer while postprocessing
             // still reads it.
             self.binding
-                .bind_output_to_device(&self.output, &self.host)
-                .map_err(err)?;
-            let mut outputs = session.run_binding(&self.binding).map_err(err)?;
+                .bind_output_to_device(&self.output, &self.host)?;
+            let mut outputs = session.run_binding(&self.binding)?;
             return outputs
                 .remove(self.output.as_str())
-                .ok_or_else(|| format!("no output named {}", self.output));
+                .ok_or_else(|| BindingError::NoOutput(self.output.clone()));
         };
         // Into the fixed device tensor, from the host tensor the batch is in
         // or is copied into.
         let source = match input {
             Input::Host(tensor) => tensor,
             plain => {
-                if fixed.staging.is_none() {
-                    let ty = plain.element_type();
-                    let made = host_inputs(session, self.memory, ty, shape, 1)?;
-                    fixed.staging = made.into_iter().next();
-                }
-                let staging = fixed.staging.as_mut().ok_or("no staging tensor")?;
+                let staging = match &mut fixed.staging {
+                    Some(staging) => staging,
+                    None => {
+                        let ty = plain.element_type();
+                        let made = host_inputs(session, self.memory, ty, shape, 1)?;
+                        let made = made.into_iter().next().ok_or(BindingError::NoStaging)?;
+                        fixed.staging.insert(made)
+                    }
+                };
                 staging.copy_from(plain)?;
                 staging
             }
         };
-        source.value().copy_into(&mut fixed.input).map_err(err)?;
+        source.value().copy_into(&mut fixed.input)?;
         if !fixed.output_bound {
             self.binding
-                .bind_output_to_device(&self.output, &self.memory.device()?)
-                .map_err(err)?;
+                .bind_output_to_device(&self.output, &self.memory.device()?)?;
         }
         let mut device_output = {
-            let mut outputs = session.run_binding(&self.binding).map_err(err)?;
+            let mut outputs = session.run_binding(&self.binding)?;
             outputs
                 .remove(self.output.as_str())
-                .ok_or_else(|| format!("no output named {}", self.output))?
+                .ok_or_else(|| BindingError::NoOutput(self.output.clone()))?
         };
         if !fixed.output_bound {
             // From now on every run writes here: the address the graph
             // recorded.
-            self.binding
-                .bind_output(&self.output, &mut device_output)
-                .map_err(err)?;
+            self.binding.bind_output(&self.output, &mut device_output)?;
             fixed.output_bound = true;
         }
         // Out of the fixed buffer into a host tensor of this run's own.
-        let tensor = device_output
-            .downcast::<DynTensorValueType>()
-            .map_err(err)?;
-        tensor
-            .to(self.host.allocation_device(), self.host.device_id())
-            .map(|t| t.into_dyn())
-            .map_err(err)
+        let tensor = device_output.downcast::<DynTensorValueType>()?;
+        Ok(tensor
+            .to(self.host.allocation_device(), self.host.device_id())?
+            .into_dyn())
     }
 }

@@ -6,8 +6,8 @@
 //! bytes instead of floats.
 //!
 //! The values are the same to the bit: `Div` is IEEE division, so
-//! `float(v) / 255` equals the letterbox's table (`UNIT`, itself checked
-//! against the division). Only float32 inputs are rewritten (ultralytics'
+//! `float(v) / 255` equals the letterbox's table (`crate::tensor::UNIT`,
+//! itself checked against the division). Only float32 inputs are rewritten (ultralytics'
 //! default export, and `deploy/to_fp16.py` without `--fp16-io`): a float16
 //! input already halves the bytes, and the equality could not be kept on the
 //! CPU provider, which runs float16 convolutions in float32 and drops the
@@ -24,6 +24,7 @@ use prost::Message;
 use prost::bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint, encode_key, encode_varint};
 
+pub use crate::error::ByteInputError;
 use crate::onnx_file::{
     Dimension, InputSpec, TensorShapeProto, TensorTypeProto, TypeProto, ValueInfoProto,
 };
@@ -55,12 +56,12 @@ const ATTRIBUTE_INT: i32 = 2;
 /// `model` (a serialized ONNX ModelProto) with its float32 input `spec`
 /// replaced by a uint8 input of the same shape named [`input_name`],
 /// converted and divided by 255 in the graph.
-pub fn rewrite(model: &[u8], spec: &InputSpec) -> Result<Vec<u8>, String> {
+pub fn rewrite(model: &[u8], spec: &InputSpec) -> Result<Vec<u8>, ByteInputError> {
     match spec.element {
         Some(ElementType::F32) => {}
-        Some(ElementType::F16) => return Err("a float16 input is fed as it is".into()),
-        Some(ElementType::U8) => return Err("the model already takes bytes".into()),
-        None => return Err("the input is neither float32 nor float16".into()),
+        Some(ElementType::F16) => return Err(ByteInputError::Float16),
+        Some(ElementType::U8) => return Err(ByteInputError::AlreadyBytes),
+        None => return Err(ByteInputError::OtherElement),
     }
     let mut out = Vec::with_capacity(model.len() + 512);
     let mut graphs = 0;
@@ -76,12 +77,12 @@ pub fn rewrite(model: &[u8], spec: &InputSpec) -> Result<Vec<u8>, String> {
         }
     }
     if graphs != 1 {
-        return Err(format!("{graphs} graphs in the model, expected 1"));
+        return Err(ByteInputError::Graphs(graphs));
     }
     Ok(out)
 }
 
-fn rewrite_graph(graph: &[u8], spec: &InputSpec) -> Result<Vec<u8>, String> {
+fn rewrite_graph(graph: &[u8], spec: &InputSpec) -> Result<Vec<u8>, ByteInputError> {
     let byte_input = input_name(&spec.name);
     let prefix = format!("/sv_byte_input/{}", spec.name);
     let (cast, scale) = (format!("{prefix}/Cast_output_0"), format!("{prefix}/255"));
@@ -111,7 +112,7 @@ fn rewrite_graph(graph: &[u8], spec: &InputSpec) -> Result<Vec<u8>, String> {
     for field in fields(graph)? {
         if field.number == GRAPH_INPUT && field.wire == WireType::LengthDelimited {
             let input =
-                ValueInfoProto::decode(field.payload).map_err(|e| format!("a graph input: {e}"))?;
+                ValueInfoProto::decode(field.payload).map_err(ByteInputError::GraphInput)?;
             if input.name == spec.name {
                 replaced += 1;
                 bytes_input(&input, &byte_input)?
@@ -119,22 +120,22 @@ fn rewrite_graph(graph: &[u8], spec: &InputSpec) -> Result<Vec<u8>, String> {
                 continue;
             }
             if input.name == byte_input {
-                return Err(format!("the graph already has an input named {byte_input}"));
+                return Err(ByteInputError::NameTaken(byte_input));
             }
         }
         out.extend_from_slice(field.raw);
     }
     if replaced != 1 {
-        return Err(format!(
-            "the graph has {replaced} inputs named {}, expected 1",
-            spec.name
-        ));
+        return Err(ByteInputError::Inputs {
+            count: replaced,
+            name: spec.name.clone(),
+        });
     }
     Ok(out)
 }
 
 /// `input` as a uint8 tensor of the same shape, named `name`.
-fn bytes_input(input: &ValueInfoProto, name: &str) -> Result<ValueInfoProto, String> {
+fn bytes_input(input: &ValueInfoProto, name: &str) -> Result<ValueInfoProto, ByteInputError> {
     let shape = input
         .r#type
         .as_ref()
@@ -142,10 +143,7 @@ fn bytes_input(input: &ValueInfoProto, name: &str) -> Result<ValueInfoProto, Str
         .and_then(|t| t.shape.clone())
         .unwrap_or_default();
     if shape.dim.len() != 4 || shape.dim[1].dim_value.is_some_and(|c| c != 3) {
-        return Err(format!(
-            "the input is {}, expected [batch, 3, height, width]",
-            describe(&shape)
-        ));
+        return Err(ByteInputError::InputShape(describe(&shape)));
     }
     Ok(ValueInfoProto {
         name: name.to_owned(),
@@ -193,15 +191,15 @@ struct Field<'a> {
 }
 
 /// The top-level fields of a serialized protobuf message, in order.
-fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, String> {
+fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, ByteInputError> {
     let mut rest = message;
     let mut out = Vec::new();
     while rest.has_remaining() {
         let start = message.len() - rest.len();
-        let (number, wire) = decode_key(&mut rest).map_err(|e| e.to_string())?;
-        let skip = |rest: &mut &[u8], n: usize| -> Result<(), String> {
+        let (number, wire) = decode_key(&mut rest)?;
+        let skip = |rest: &mut &[u8], n: usize| -> Result<(), ByteInputError> {
             if rest.len() < n {
-                return Err("truncated protobuf field".into());
+                return Err(ByteInputError::Truncated);
             }
             rest.advance(n);
             Ok(())
@@ -209,20 +207,20 @@ fn fields(message: &[u8]) -> Result<Vec<Field<'_>>, String> {
         let mut payload: &[u8] = &[];
         match wire {
             WireType::Varint => {
-                decode_varint(&mut rest).map_err(|e| e.to_string())?;
+                decode_varint(&mut rest)?;
             }
             WireType::SixtyFourBit => skip(&mut rest, 8)?,
             WireType::ThirtyTwoBit => skip(&mut rest, 4)?,
             WireType::LengthDelimited => {
-                let len = decode_varint(&mut rest).map_err(|e| e.to_string())? as usize;
+                let len = decode_varint(&mut rest)? as usize;
                 if rest.len() < len {
-                    return Err("truncated protobuf field".into());
+                    return Err(ByteInputError::Truncated);
                 }
                 payload = &rest[..len];
                 rest.advance(len);
             }
             WireType::StartGroup | WireType::EndGroup => {
-                return Err("protobuf groups are not ONNX".into());
+                return Err(ByteInputError::Groups);
             }
         }
         let end = message.len() - rest.len();
@@ -347,7 +345,8 @@ mod tests {
         let header = OnnxHeader::read(&path).unwrap();
         assert_eq!(header.input.element, Some(ElementType::F16));
         let err = rewrite(&std::fs::read(&path).unwrap(), &header.input).unwrap_err();
-        assert!(err.contains("float16"), "{err}");
+        assert!(matches!(err, ByteInputError::Float16), "{err}");
+        assert!(err.to_string().contains("float16"), "{err}");
     }
 
     #[test]
@@ -360,6 +359,7 @@ mod tests {
         assert!(
             rewrite(&bytes, &other)
                 .unwrap_err()
+                .to_string()
                 .contains("0 inputs named not_there")
         );
         let mut u8_input = header.input.clone();
@@ -367,6 +367,7 @@ mod tests {
         assert!(
             rewrite(&bytes, &u8_input)
                 .unwrap_err()
+                .to_string()
                 .contains("already takes bytes")
         );
         assert!(rewrite(&[0xff, 0xff, 0xff], &header.input).is_err());

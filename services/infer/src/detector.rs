@@ -73,7 +73,7 @@ impl Detector {
         )?;
         let tensorrt = resolved.provider == Provider::TensorRt;
         if let (true, Some(dir)) = (tensorrt, &config.tensorrt.cache_dir) {
-            providers::prepare_cache_dir(dir).map_err(InferError::Config)?;
+            providers::prepare_cache_dir(dir)?;
         }
         let profiles = if tensorrt || resolved.static_shapes {
             Some((

@@ -160,11 +160,12 @@ pub fn limit(
     Ok(())
 }
 
-fn arena_error(arena: Arena, mb: u64, e: ort::Error) -> InferError {
-    InferError::Config(format!(
-        "cannot limit {}'s memory to {mb} MB: {e}",
-        arena.name()
-    ))
+fn arena_error(arena: Arena, mb: u64, source: ort::Error) -> InferError {
+    InferError::MemoryLimit {
+        device: arena.name(),
+        mb,
+        source,
+    }
 }
 
 /// An `OrtArenaCfg` capped at `bytes`, released when dropped.

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use prost::Message;
 
-use crate::error::InferError;
+use crate::error::{InferError, ModelFileError};
 use crate::metadata::ModelInfo;
 use crate::tensor::ElementType;
 
@@ -48,16 +48,16 @@ impl OnnxHeader {
     pub fn read(path: &Path) -> Result<Self, InferError> {
         let bytes = std::fs::read(path).map_err(|e| InferError::ModelLoad {
             path: path.to_owned(),
-            message: e.to_string(),
+            source: ModelFileError::Read(e),
         })?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         Self::parse(&name, &bytes).map_err(|e| match e {
-            InferError::ModelLoad { message, .. } => InferError::ModelLoad {
+            InferError::ModelLoad { source, .. } => InferError::ModelLoad {
                 path: path.to_owned(),
-                message,
+                source,
             },
             other => other,
         })
@@ -65,12 +65,11 @@ impl OnnxHeader {
 
     /// The header of a serialized model named `name` (its file's stem).
     pub fn parse(name: &str, bytes: &[u8]) -> Result<Self, InferError> {
-        let load = |message: String| InferError::ModelLoad {
+        let load = |source: ModelFileError| InferError::ModelLoad {
             path: name.into(),
-            message,
+            source,
         };
-        let model =
-            ModelProto::decode(bytes).map_err(|e| load(format!("not an ONNX model: {e}")))?;
+        let model = ModelProto::decode(bytes).map_err(|e| load(ModelFileError::NotOnnx(e)))?;
         let name = name.to_owned();
         let info = ModelInfo::parse(&name, |key| {
             model
@@ -81,13 +80,13 @@ impl OnnxHeader {
         })?;
         let graph = model.graph.unwrap_or_default();
         let [input] = graph.input.as_slice() else {
-            return Err(load(format!("{} inputs, expected 1", graph.input.len())));
+            return Err(load(ModelFileError::Inputs(graph.input.len())));
         };
         let tensor = input
             .r#type
             .as_ref()
             .and_then(|t| t.tensor_type.as_ref())
-            .ok_or_else(|| load("the input is not a tensor".into()))?;
+            .ok_or_else(|| load(ModelFileError::NotTensor))?;
         let element = match tensor.elem_type {
             1 => Some(ElementType::F32),
             2 => Some(ElementType::U8),
@@ -215,7 +214,37 @@ mod tests {
         let path = dir.join("bad.onnx");
         std::fs::write(&path, b"\xff\xff\xff\xff not protobuf").unwrap();
         let err = OnnxHeader::read(&path).unwrap_err();
-        assert!(matches!(err, InferError::ModelLoad { .. }), "{err}");
+        assert!(
+            matches!(
+                &err,
+                InferError::ModelLoad {
+                    source: ModelFileError::NotOnnx(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The wording users see, with prost's error kept as the cause.
+        assert!(
+            err.to_string().starts_with(&format!(
+                "cannot load model {}: not an ONNX model: ",
+                path.display()
+            )),
+            "{err}"
+        );
+        let cause = std::error::Error::source(&err).and_then(std::error::Error::source);
+        assert!(cause.is_some_and(|c| c.is::<prost::DecodeError>()), "{err}");
+        let missing = OnnxHeader::read(&dir.join("missing.onnx")).unwrap_err();
+        assert!(
+            matches!(
+                &missing,
+                InferError::ModelLoad {
+                    source: ModelFileError::Read(e),
+                    ..
+                } if e.kind() == std::io::ErrorKind::NotFound
+            ),
+            "{missing}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -6,11 +6,11 @@
 //! wherever `ORT_DYLIB_PATH` points. One environment per process.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use ort::environment::Environment;
 
-use crate::error::InferError;
+use crate::error::{InferError, RuntimeLoadError};
 pub use crate::providers::Provider;
 
 /// Finds `libonnxruntime.so`: an explicit path, then `ORT_DYLIB_PATH`, then
@@ -82,21 +82,21 @@ pub unsafe fn disable_telemetry() {
 /// The process-wide ONNX Runtime environment, loading the library on first
 /// use. Later calls return the same environment whatever path they pass.
 pub fn environment(library: &Path) -> Result<&'static Environment, InferError> {
-    static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
+    static ENV: OnceLock<Result<Environment, Arc<RuntimeLoadError>>> = OnceLock::new();
     let env = ENV.get_or_init(|| {
         if !library.is_file() {
-            return Err(format!("{} does not exist", library.display()));
+            return Err(Arc::new(RuntimeLoadError::Missing(library.to_owned())));
         }
-        let builder = ort::init_from(library).map_err(|e| e.to_string())?;
+        let builder = ort::init_from(library).map_err(|e| Arc::new(e.into()))?;
         builder
             .with_name("scorevision")
             .with_telemetry(false)
             .build()
-            .map_err(|e| e.to_string())
+            .map_err(|e| Arc::new(e.into()))
     });
-    env.as_ref().map_err(|message| InferError::RuntimeLoad {
+    env.as_ref().map_err(|source| InferError::RuntimeLoad {
         path: library.to_owned(),
-        message: message.clone(),
+        source: source.clone(),
     })
 }
 

@@ -12,8 +12,6 @@
 use half::f16;
 use ort::value::{DynTensor, PrimitiveTensorElementType};
 
-use crate::pre::letterbox::UNIT;
-
 /// The element type of a model's input (and, for FP16-I/O models, outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ElementType {
@@ -33,6 +31,19 @@ impl ElementType {
         }
     }
 }
+
+/// `v as f32 / 255.0` for every byte: the true f32 division ultralytics
+/// does (`img.float() / 255`), looked up instead of divided per element.
+/// Const evaluation rounds exactly as run-time division does.
+pub const UNIT: [f32; 256] = {
+    let mut table = [0.0f32; 256];
+    let mut v = 0;
+    while v < 256 {
+        table[v] = v as f32 / 255.0;
+        v += 1;
+    }
+    table
+};
 
 /// `UNIT[v]` rounded to the nearest f16: the value `img.half() / 255` gives
 /// to within one rounding (ultralytics divides in half precision, we round
@@ -93,6 +104,24 @@ pub enum InputTensor {
     Host(HostTensor),
 }
 
+/// Why an ONNX Runtime tensor cannot serve as, or take, an input.
+#[derive(Debug, thiserror::Error)]
+pub enum TensorError {
+    #[error("not a CPU-readable {ty} tensor: {source}")]
+    NotCpuReadable {
+        ty: &'static str,
+        #[source]
+        source: ort::Error,
+    },
+    #[error("a {len}-value {ty} input into a {tensor_len}-value {tensor_ty} tensor")]
+    Mismatch {
+        len: usize,
+        ty: &'static str,
+        tensor_len: usize,
+        tensor_ty: &'static str,
+    },
+}
+
 /// An input tensor in ONNX Runtime's memory, of one fixed size.
 #[derive(Debug)]
 pub struct HostTensor {
@@ -103,13 +132,16 @@ pub struct HostTensor {
 
 impl HostTensor {
     /// Refuses a tensor that is not of `ty` or not readable from the CPU.
-    pub(crate) fn new(value: DynTensor, ty: ElementType) -> Result<Self, String> {
+    pub(crate) fn new(value: DynTensor, ty: ElementType) -> Result<Self, TensorError> {
         let len = match ty {
             ElementType::F32 => value.try_extract_tensor::<f32>().map(|t| t.1.len()),
             ElementType::F16 => value.try_extract_tensor::<f16>().map(|t| t.1.len()),
             ElementType::U8 => value.try_extract_tensor::<u8>().map(|t| t.1.len()),
         }
-        .map_err(|e| format!("not a CPU-readable {} tensor: {e}", ty.name()))?;
+        .map_err(|source| TensorError::NotCpuReadable {
+            ty: ty.name(),
+            source,
+        })?;
         Ok(Self { value, ty, len })
     }
 
@@ -136,15 +168,15 @@ impl HostTensor {
     }
 
     /// Overwrites the values with `input`'s (of the same type and length).
-    pub(crate) fn copy_from(&mut self, input: Input<'_>) -> Result<(), String> {
+    pub(crate) fn copy_from(&mut self, input: Input<'_>) -> Result<(), TensorError> {
         let (ty, len) = (input.element_type(), input.len());
         if ty != self.ty || len != self.len {
-            return Err(format!(
-                "a {len}-value {} input into a {}-value {} tensor",
-                ty.name(),
-                self.len,
-                self.ty.name()
-            ));
+            return Err(TensorError::Mismatch {
+                len,
+                ty: ty.name(),
+                tensor_len: self.len,
+                tensor_ty: self.ty.name(),
+            });
         }
         match (self.values_mut(), input.plain()) {
             (ImageOut::F32(to), Input::F32(from)) => to.copy_from_slice(from),

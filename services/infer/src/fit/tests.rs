@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::config::WorkerConfig;
 use crate::detector::Detector;
-use crate::engine::{Engine, Output};
+use crate::engine::{Engine, Output, RunError};
 use crate::error::InferError;
 use crate::model::YoloModel;
 use crate::runtime::Provider;
@@ -44,15 +44,18 @@ impl Engine for Capped {
         if self.broken {
             return Err(InferError::Run {
                 model: "capped".into(),
-                message: "a broken graph".into(),
+                source: RunError::Injected("a broken graph".into()),
             });
         }
         if input.len() > self.room.load(Ordering::SeqCst) {
             return Err(InferError::OutOfMemory {
                 model: "capped".into(),
-                message: format!(
-                    "Available memory is smaller than requested bytes of {}",
-                    input.len()
+                source: RunError::Injected(
+                    format!(
+                        "Available memory is smaller than requested bytes of {}",
+                        input.len()
+                    )
+                    .into(),
                 ),
             });
         }

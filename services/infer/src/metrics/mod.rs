@@ -45,7 +45,7 @@ use sv_telemetry::metrics::{Exposition, Sample, Sampled, seconds_histogram};
 use crate::detector::Detector;
 use crate::engine::Engine;
 use crate::providers::{self, Provider};
-use crate::worker::InferStats;
+use crate::worker::stats::InferStats;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RunLabels {

@@ -13,6 +13,7 @@ use crate::config::WorkerConfig;
 use crate::engine::Output;
 use crate::error::InferError;
 use crate::model::YoloModel;
+use crate::providers::SkipReason;
 use crate::stage::Stage;
 use crate::tensor::{ElementType, Input};
 use crate::worker::Worker;
@@ -124,7 +125,7 @@ async fn every_frame_answered_is_counted_as_inferred_or_between_keyframes() {
 
 /// An engine that got the CPU after TensorRT (not in the library) and CUDA
 /// (failed); it never runs.
-struct FellBack(Vec<(Provider, String)>);
+struct FellBack(Vec<(Provider, SkipReason)>);
 
 impl Engine for FellBack {
     fn run(&mut self, _: Input<'_>, _: [usize; 4]) -> Result<Output, InferError> {
@@ -135,7 +136,7 @@ impl Engine for FellBack {
         Provider::Cpu
     }
 
-    fn skipped(&self) -> &[(Provider, String)] {
+    fn skipped(&self) -> &[(Provider, SkipReason)] {
         &self.0
     }
 }
@@ -144,8 +145,11 @@ impl Engine for FellBack {
 fn provider_fallbacks_are_counted_per_session_by_reason() {
     let skipped = || {
         vec![
-            (Provider::TensorRt, providers::NOT_BUILT.to_string()),
-            (Provider::Cuda, "the session failed to build".to_string()),
+            (Provider::TensorRt, SkipReason::NotBuilt),
+            (
+                Provider::Cuda,
+                SkipReason::Build(Arc::from(Box::from("out of memory"))),
+            ),
         ]
     };
     let model = |pose: bool| {

@@ -8,22 +8,9 @@
 use sv_core::{Frame, PixelFormat};
 
 use super::resize::{resize_linear, resize_rows};
-use crate::tensor::Unit;
+use crate::tensor::{UNIT, Unit};
 
 pub const PAD_VALUE: u8 = 114;
-
-/// `v as f32 / 255.0` for every byte: the true f32 division ultralytics
-/// does (`img.float() / 255`), looked up instead of divided per element.
-/// Const evaluation rounds exactly as run-time division does.
-pub const UNIT: [f32; 256] = {
-    let mut table = [0.0f32; 256];
-    let mut v = 0;
-    while v < 256 {
-        table[v] = v as f32 / 255.0;
-        v += 1;
-    }
-    table
-};
 
 /// Where a source frame lands inside the network input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,15 @@
 //! The inference pipeline. ONNX Runtime's `run` blocks for tens of
 //! milliseconds, so nothing here runs on a tokio worker: dedicated threads
-//! letterbox, infer and postprocess concurrently (see [`steps`]), and batches
+//! letterbox, infer and postprocess concurrently (see `steps`), and batches
 //! from every live challenge enter through one bounded queue (a full queue is
 //! the backpressure).
 //!
 //! - [`Worker`]: the handle; [`Worker::submit`] queues a batch and returns
 //!   its [`Pending`] answer, so a caller can keep several batches in flight.
-//! - [`stats`]: frames, batches and time per step; the Prometheus series
-//!   are [`crate::metrics`]'s.
+//! - [`InferStats`] (`stats`): frames, batches and time per step; the
+//!   Prometheus series are [`crate::metrics`]'s.
 
-mod stats;
+pub(crate) mod stats;
 mod steps;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -14,7 +14,7 @@ use sv_core::{DetectionSource, Frame, FrameSource, FrameStream, StageError, Vide
 use super::Worker;
 use crate::config::WorkerConfig;
 use crate::detector::Detector;
-use crate::engine::{Engine, Output};
+use crate::engine::{Engine, Output, RunError};
 use crate::error::InferError;
 use crate::fit::WarmUp;
 use crate::metadata::{ModelInfo, Task};
@@ -98,7 +98,7 @@ impl Engine for Fake {
         if levels.iter().any(|&l| Some(l) == self.fail_on) {
             return Err(InferError::Run {
                 model: "fake".into(),
-                message: "refused".into(),
+                source: RunError::Injected("refused".into()),
             });
         }
         // Uneven run times, so the lanes finish out of order.
