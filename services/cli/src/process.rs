@@ -12,7 +12,8 @@ use sv_decode::DecodeConfig;
 
 use crate::args::{AskArgs, ProcessArgs};
 use crate::metrics::{MetricsListen, serve_while};
-use crate::pipeline::{ConfigError, Embedded};
+use crate::error::ConfigError;
+use crate::pipeline::Embedded;
 use sv_proto::UpstreamConfig;
 
 pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::args::{DecodeArgs, InferArgs, StageServerArgs, TrackArgs};
 use crate::metrics::{self, MetricsListen};
-use crate::pipeline::ConfigError;
+use crate::error::ConfigError;
 use crate::signals;
 
 /// The listeners and the drain every stage server takes; `upstream`: the

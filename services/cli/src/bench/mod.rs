@@ -34,10 +34,10 @@ use sv_decode::config::HardwarePreference;
 use sv_infer::{Precision, Provider};
 use sv_track::{Agreement, ByteTrackConfig};
 
-use crate::args::ModelArgs;
+use crate::args::groups::ModelArgs;
 use crate::bench_score::{BenchScorer, RowScore, final_note};
-use crate::pipeline::ConfigError;
-use crate::tuning::{Interval, Tuning};
+use crate::error::ConfigError;
+use sv_infer::{Interval, Tuning};
 pub use report::{best, recommendation, table};
 
 #[derive(Debug, Args)]
@@ -47,7 +47,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub models: ModelArgs,
     /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::groups::hardware_decode())]
     pub hardware_decode: HardwarePreference,
     /// Providers to compare, each on its own with the CPU as fallback
     /// [default: the best one this ONNX Runtime has].

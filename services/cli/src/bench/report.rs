@@ -118,7 +118,7 @@ pub fn recommendation(best: &Row) -> String {
 mod tests {
     use super::*;
     use crate::bench_score::{RowScore, final_note};
-    use crate::tuning::{Interval, Tuning};
+    use sv_infer::{Interval, Tuning};
     use sv_infer::Precision;
 
     fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
