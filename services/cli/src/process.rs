@@ -11,8 +11,8 @@ use sv_core::{ChallengeResponse, FrameTracks, MissingKeypoints, TrackSource, Vid
 use sv_decode::DecodeConfig;
 
 use crate::args::{AskArgs, ProcessArgs};
-use crate::metrics::{MetricsListen, serve_while};
 use crate::error::ConfigError;
+use crate::metrics::{MetricsListen, serve_while};
 use crate::pipeline::Embedded;
 use sv_proto::UpstreamConfig;
 

@@ -14,8 +14,8 @@ use sv_core::MissingKeypoints;
 use sv_decode::config::HardwarePreference;
 use sv_telemetry::LogFormat;
 
-pub use groups::{FetchArgs, ModelArgs, PipelineArgs};
 use crate::metrics::MetricsListen;
+pub use groups::{FetchArgs, ModelArgs, PipelineArgs};
 
 #[derive(Debug, Parser)]
 #[command(

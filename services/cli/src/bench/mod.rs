@@ -37,8 +37,8 @@ use sv_track::{Agreement, ByteTrackConfig};
 use crate::args::groups::ModelArgs;
 use crate::bench_score::{BenchScorer, RowScore, final_note};
 use crate::error::ConfigError;
-use sv_infer::{Interval, Tuning};
 pub use report::{best, recommendation, table};
+use sv_infer::{Interval, Tuning};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -248,7 +248,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
 
     println!("{}", table(&rows));
-    if let Some(note) = final_note(&rows, args.scoring.fastest_s) {
+    if let Some(note) = final_note(rows.iter().filter_map(|r| r.score), args.scoring.fastest_s) {
         println!("{note}");
     }
     if let Some(best) = best(&rows, args.min_agreement) {

@@ -7,10 +7,10 @@
 /// Defines [`super::Tuning`] from a list of settings, each:
 ///
 /// ```text
-/// /// Help line [default: ...].
-/// #[arg(long, env = "SV_NAME")]
-/// name: Type,
-///     apply |config, value| { config.field = *value; },
+/// /// Most frames per inference call [default: 1 on the CPU, the GPU profile's on a GPU].
+/// #[arg(long, env = "SV_BATCH_SIZE")]
+/// batch_size: usize,
+///     apply |config, value| { config.batch_size = *value; },
 ///     show |value| Value::Number(*value as u64);
 /// ```
 ///
