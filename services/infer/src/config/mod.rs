@@ -3,7 +3,7 @@
 //! The settings an operator gives are defined in [`crate::settings`], which
 //! writes them into an [`InferConfig`].
 //!
-//! - [`resolved`]: the settings once resolved ([`Resolved`]), as the
+//! - `resolved.rs`: the settings once resolved ([`Resolved`]), as the
 //!   profile line prints them.
 
 mod resolved;

@@ -16,9 +16,9 @@
 //!   `entries` from it.
 //! - [`values`]: the value types ([`Precision`], [`Switch`], [`Interval`]);
 //!   [`value`]: a value as a flag or TOML prints it.
-//! - [`file`]: the `[infer]` table read from TOML (with `parse.rs`'s
-//!   deserialisers); [`print`]: the settings back as flags and as a table.
-//! - [`error`]: [`SettingError`].
+//! - [`file`](mod@file): the `[infer]` table read from TOML (with `parse.rs`'s
+//!   deserialisers); [`print`](mod@print): the settings back as flags and as a table.
+//! - [`SettingError`] ([`error`]): a setting that cannot be read or applied.
 
 mod define;
 pub mod error;
