@@ -24,11 +24,10 @@ macro_rules! define_settings {
             apply |$config:ident, $value:ident| $apply:block,
             show |$shown:ident| $show:expr;
     )*) => {
-        // The inference settings, each optional: flags and `SV_` variables
-        // (clap), or the `[infer]` table of a TOML file (serde). Whatever is
-        // left unset keeps `InferConfig::new`'s value, for most the device
-        // profile's choice. (A plain comment: clap would take a doc comment
-        // here as the help text of every command that flattens it.)
+        /// The inference settings, each optional: flags and `SV_` variables
+        /// (clap), or the `[infer]` table of a TOML file (serde). Whatever
+        /// is left unset keeps `InferConfig::new`'s value, for most the
+        /// device profile's choice.
         #[derive(Debug, Clone, Default, PartialEq, clap::Args, serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         pub struct Tuning {
