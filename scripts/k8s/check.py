@@ -295,7 +295,7 @@ class Overlay:
         for key in env:
             if key.startswith("SV_") and CLI_ENV and key not in CLI_ENV:
                 self.err(o, f"{cname}: env {key}: the scorevision binary reads no such variable "
-                            f"(services/cli/src)")
+                            f"({', '.join(CLI_ENV_SOURCES)})")
         args = c.get("args") or []
         for key in TEST_ONLY_ENV:
             flag = "--" + key[3:].lower().replace("_", "-")
@@ -604,7 +604,7 @@ def known_metrics(root):
 
 
 # Every SV_ variable the binary reads (filled from the clap arguments in
-# services/cli/src/**/*.rs), and the upstream each gRPC subcommand cannot start without.
+# CLI_ENV_SOURCES), and the upstream each gRPC subcommand cannot start without.
 CLI_ENV = set()
 UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": "SV_TRACK_ADDR"}
 
@@ -614,14 +614,20 @@ UPSTREAM_ENV = {"infer": "SV_DECODE_ADDR", "track": "SV_INFER_ADDR", "gateway": 
 TEST_ONLY_ENV = ("SV_ALLOW_LOCAL_FILES", "SV_ALLOW_NET", "SV_ALLOW_PRIVATE_URLS")
 
 
+# Where the binary's clap arguments are written: its own sources, and the
+# inference settings it flattens in (defined once in sv-infer).
+CLI_ENV_SOURCES = ("services/cli/src", "services/infer/src/settings")
+
+
 def cli_env(root):
     names = set()
-    # Every file under the binary's sources: a module may be a folder.
-    for here, _, files in os.walk(os.path.join(root, "services/cli/src")):
-        for name in sorted(files):
-            if name.endswith(".rs"):
-                text = open(os.path.join(here, name)).read()
-                names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
+    for source in CLI_ENV_SOURCES:
+        # Every file under the sources: a module may be a folder.
+        for here, _, files in os.walk(os.path.join(root, source)):
+            for name in sorted(files):
+                if name.endswith(".rs"):
+                    text = open(os.path.join(here, name)).read()
+                    names |= set(re.findall(r'env = "(SV_[A-Z0-9_]+)"', text))
     return names
 
 

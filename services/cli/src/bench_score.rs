@@ -8,7 +8,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::bench::Row;
 use crate::score::ScoringArgs;
 
 /// A setting's expected score.
@@ -40,9 +39,10 @@ pub fn score_columns(score: Option<RowScore>) -> String {
     }
 }
 
-/// What the final column means, for `fastest_s`.
-pub fn final_note(rows: &[Row], fastest_s: f64) -> Option<String> {
-    let scored: Vec<RowScore> = rows.iter().filter_map(|r| r.score).collect();
+/// What the final column means, for `fastest_s`, given the rows' scores
+/// (none: no column to explain).
+pub fn final_note(scores: impl IntoIterator<Item = RowScore>, fastest_s: f64) -> Option<String> {
+    let scored: Vec<RowScore> = scores.into_iter().collect();
     if scored.is_empty() {
         return None;
     }

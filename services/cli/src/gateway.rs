@@ -9,7 +9,7 @@ use sv_core::TrackSource;
 use sv_proto::{Upstream, UpstreamConfig};
 
 use crate::args::GatewayArgs;
-use crate::pipeline::ConfigError;
+use crate::error::ConfigError;
 use crate::serve::gateway_config;
 use crate::signals;
 

@@ -9,6 +9,7 @@ mod args;
 mod bench;
 mod bench_score;
 mod crash;
+mod error;
 mod gateway;
 mod metrics;
 mod pipeline;
@@ -17,7 +18,6 @@ mod score;
 mod serve;
 mod signals;
 mod stages;
-mod tuning;
 
 use std::process::ExitCode;
 
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scorevision: {e:#}");
-            if e.downcast_ref::<pipeline::ConfigError>().is_some() {
+            if e.downcast_ref::<error::ConfigError>().is_some() {
                 ExitCode::from(EXIT_CONFIG)
             } else {
                 ExitCode::FAILURE

@@ -3,19 +3,14 @@
 use std::sync::Arc;
 
 use sv_decode::DecodeConfig;
-use sv_infer::InferConfig;
+use sv_infer::{InferConfig, Tuning};
 use sv_telemetry::metrics::Exposition;
 use sv_track::ByteTrackConfig;
 
 use std::path::Path;
 
-use crate::args::{ModelArgs, PipelineArgs};
-use crate::tuning::Tuning;
-
-/// A configuration problem (exit code 64), as opposed to a failed run.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+use crate::args::groups::{ModelArgs, PipelineArgs};
+use crate::error::ConfigError;
 
 pub type Infer = sv_infer::Stage<sv_decode::Stage>;
 pub type Track = sv_track::Stage<Arc<Infer>>;

@@ -11,8 +11,9 @@ use sv_core::{ChallengeResponse, FrameTracks, MissingKeypoints, TrackSource, Vid
 use sv_decode::DecodeConfig;
 
 use crate::args::{AskArgs, ProcessArgs};
+use crate::error::ConfigError;
 use crate::metrics::{MetricsListen, serve_while};
-use crate::pipeline::{ConfigError, Embedded};
+use crate::pipeline::Embedded;
 use sv_proto::UpstreamConfig;
 
 pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {

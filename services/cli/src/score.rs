@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::pipeline::ConfigError;
+use crate::error::ConfigError;
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {

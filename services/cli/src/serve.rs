@@ -15,7 +15,8 @@ use sv_decode::DecodeConfig;
 use sv_gateway::GatewayConfig;
 
 use crate::args::{KeypointArgs, ServeArgs};
-use crate::pipeline::{ConfigError, Embedded};
+use crate::error::ConfigError;
+use crate::pipeline::Embedded;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The file's [infer] table is the infer stage's (see `Embedded::build`).

@@ -12,8 +12,8 @@ use sv_proto::{ServerOptions, Upstream, UpstreamConfig};
 use tokio::net::TcpListener;
 
 use crate::args::{DecodeArgs, InferArgs, StageServerArgs, TrackArgs};
+use crate::error::ConfigError;
 use crate::metrics::{self, MetricsListen};
-use crate::pipeline::ConfigError;
 use crate::signals;
 
 /// The listeners and the drain every stage server takes; `upstream`: the

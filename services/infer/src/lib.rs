@@ -14,6 +14,9 @@
 //!   trait the models run through; [`providers`]: TensorRT / CUDA / CPU
 //!   and their options; [`tensor`]: f32, f16 or u8 inputs;
 //!   [`byte_input`]: a model rewritten to take the letterboxed bytes.
+//! - [`settings`]: every setting an operator gives, defined once
+//!   ([`Tuning`]: its flag, `SV_` variable, `[infer]` key and help), which
+//!   the binary and the benchmarks take their flags and TOML from.
 //! - [`config`]: settings ([`InferConfig`], [`WorkerConfig`]) and the
 //!   device profile that fills in the rest; [`memory`]: the memory limit
 //!   (one capped ONNX Runtime arena per device) and out-of-memory errors.
@@ -34,7 +37,8 @@
 //! their own (letterbox md5, one model against ultralytics' goldens).
 //!
 //! Imports run one way: config <- detector <- fit <- worker <- stage <-
-//! serve (config and the model hold `fit`'s plain types).
+//! serve (config and the model hold `fit`'s plain types); the settings'
+//! value types <- config <- settings, which write an [`InferConfig`].
 
 mod binding;
 pub mod byte_input;
@@ -55,16 +59,18 @@ pub mod pre;
 pub mod providers;
 pub mod runtime;
 pub mod serve;
+pub mod settings;
 pub mod stage;
 pub mod tensor;
 pub mod worker;
 
-pub use config::{InferConfig, Precision, Resolved, Switch, WorkerConfig};
+pub use config::{InferConfig, Resolved, WorkerConfig};
 pub use detector::{Detector, ProviderReport};
 pub use engine::{Engine, OrtEngine, SessionOptions, Threading};
 pub use error::InferError;
 pub use fit::{BatchFit, WarmUp};
 pub use providers::{ConvSearch, CudaOptions, Provider, TensorRtOptions};
 pub use serve::{ServeConfig, serve};
+pub use settings::{Interval, Precision, SettingError, Switch, Tuning};
 pub use stage::Stage;
 pub use tensor::ElementType;

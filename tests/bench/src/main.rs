@@ -23,7 +23,7 @@ mod stream;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use sv_infer::{ConvSearch, InferConfig, Precision, Provider, Switch, Threading, WorkerConfig};
+use sv_infer::{InferConfig, Threading, Tuning};
 
 #[derive(Debug, Parser)]
 #[command(name = "sv-bench", about = "Stage-alone benchmarks for make bench.")]
@@ -46,7 +46,11 @@ enum Command {
     Stream(stream::StreamArgs),
 }
 
+// The benchmark's figures are the CPU's unless another provider is asked.
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("providers", |arg| arg
+    .default_value("cpu")
+    .help("Execution providers in order of preference (tensorrt, cuda, cpu)")))]
 struct Common {
     clip: PathBuf,
     #[arg(long)]
@@ -56,90 +60,37 @@ struct Common {
     /// Timed runs (after one untimed warm-up where it applies).
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    #[arg(long)]
-    batch_size: Option<usize>,
-    #[arg(long)]
-    intra_threads: Option<usize>,
+    /// ONNX Runtime inter-op threads (sv-bench only).
     #[arg(long)]
     inter_threads: Option<usize>,
+    /// ONNX Runtime spinning threads (sv-bench only).
     #[arg(long)]
     spinning: Option<bool>,
-    #[arg(long)]
-    lanes: Option<usize>,
-    #[arg(long)]
-    prep_threads: Option<usize>,
-    #[arg(long, value_delimiter = ',', default_value = "cpu")]
-    providers: Vec<Provider>,
     /// FP16 versions of the models (run when the precision resolves to FP16).
     #[arg(long)]
     player_fp16: Option<PathBuf>,
     #[arg(long)]
     pitch_fp16: Option<PathBuf>,
-    #[arg(long)]
-    precision: Option<Precision>,
-    #[arg(long)]
-    pad_batches: Option<Switch>,
-    #[arg(long, value_delimiter = ',')]
-    devices: Option<Vec<u32>>,
-    #[arg(long)]
-    cudnn_conv_search: Option<ConvSearch>,
-    #[arg(long)]
-    cuda_nhwc: Option<bool>,
-    #[arg(long)]
-    cuda_tf32: Option<bool>,
-    /// Give the models the letterboxed bytes (the graph divides by 255).
-    #[arg(long)]
-    byte_input: Option<bool>,
-    /// Sessions fixed to each model's one (padded) input shape.
-    #[arg(long)]
-    static_shapes: Option<bool>,
-    /// With static shapes, inputs and outputs bound in page-locked memory.
-    #[arg(long)]
-    io_binding: Option<bool>,
-    /// With I/O binding on a GPU, CUDA graphs.
-    #[arg(long)]
-    cuda_graph: Option<bool>,
-    /// Most MiB ONNX Runtime may take per device: the pipeline's batches
-    /// settle under it; the stage-alone rows run at the batch given.
-    #[arg(long)]
-    memory_limit_mb: Option<u64>,
-    /// The models on one frame in N (the pipeline; the stage-alone rows run
-    /// every frame).
-    #[arg(long)]
-    infer_interval: Option<u32>,
+    /// The inference settings, as `scorevision` takes them (one definition
+    /// in `sv_infer::settings`), `--providers` `cpu` unless given. A
+    /// memory limit settles the pipeline's batches; the stage-alone rows run
+    /// at the batch given, and every frame whatever `--infer-interval`.
+    #[command(flatten)]
+    tuning: Tuning,
 }
 
 impl Common {
     /// The library defaults, overridden where an option was given.
-    fn infer_config(&self) -> InferConfig {
+    fn infer_config(&self) -> anyhow::Result<InferConfig> {
         let mut c = InferConfig::new(&self.player, &self.pitch);
-        c.providers = self.providers.clone();
         c.player_model_fp16 = self.player_fp16.clone();
         c.pitch_model_fp16 = self.pitch_fp16.clone();
-        c.precision = self.precision.unwrap_or(c.precision);
-        c.pad_batches = self.pad_batches.unwrap_or(c.pad_batches);
-        c.devices = self.devices.clone().unwrap_or_default();
-        c.cuda.conv_search = self.cudnn_conv_search.unwrap_or(c.cuda.conv_search);
-        c.cuda.prefer_nhwc = self.cuda_nhwc.unwrap_or(c.cuda.prefer_nhwc);
-        c.cuda.tf32 = self.cuda_tf32.unwrap_or(c.cuda.tf32);
-        c.byte_input = self.byte_input.unwrap_or(c.byte_input);
-        c.static_shapes = self.static_shapes.unwrap_or(c.static_shapes);
-        c.io_binding = self.io_binding.unwrap_or(c.io_binding);
-        c.cuda.cuda_graph = self.cuda_graph.unwrap_or(c.cuda.cuda_graph);
-        c.memory_limit_mb = self.memory_limit_mb.or(c.memory_limit_mb);
-        c.infer_interval = self.infer_interval.unwrap_or(c.infer_interval);
-        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
-        c.intra_threads = self.intra_threads.unwrap_or(c.intra_threads);
-        c.lanes = self.lanes.unwrap_or(c.lanes);
+        self.tuning.apply(&mut c)?;
         c.threading = Threading {
             spinning: self.spinning.unwrap_or(c.threading.spinning),
             inter_threads: self.inter_threads.unwrap_or(c.threading.inter_threads),
         };
-        c.worker = WorkerConfig {
-            prep_threads: self.prep_threads.unwrap_or(c.worker.prep_threads),
-            ..c.worker
-        };
-        c
+        Ok(c)
     }
 }
 

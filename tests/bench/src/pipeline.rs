@@ -42,7 +42,7 @@ impl FrameSource for Probe {
 }
 
 pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
-    let config = common.infer_config();
+    let config = common.infer_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -63,7 +63,7 @@ fn secs(started: Instant) -> f64 {
 }
 
 pub fn run(common: &Common) -> anyhow::Result<serde_json::Value> {
-    let config = common.infer_config();
+    let config = common.infer_config()?;
     let runs = common.runs.max(1);
 
     // Decode: GStreamer to RGB frames, nothing downstream.

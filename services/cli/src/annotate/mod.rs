@@ -30,8 +30,8 @@ use sv_core::{Frame, FrameResult, FrameSource, FrameStream, PixelFormat, VideoRe
 use sv_decode::DecodeConfig;
 use sv_decode::config::HardwarePreference;
 
-use crate::args::FetchArgs;
-use crate::pipeline::ConfigError;
+use crate::args::groups::FetchArgs;
+use crate::error::ConfigError;
 
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
@@ -47,7 +47,7 @@ pub struct AnnotateArgs {
     pub frames: Option<PathBuf>,
     /// Use hardware video decoders when present (auto) or never (off), as
     /// the miner that made the answer did.
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::groups::hardware_decode())]
     pub hardware_decode: HardwarePreference,
     #[command(flatten)]
     pub fetch: FetchArgs,

@@ -34,11 +34,11 @@ use sv_decode::config::HardwarePreference;
 use sv_infer::{Precision, Provider};
 use sv_track::{Agreement, ByteTrackConfig};
 
-use crate::args::ModelArgs;
+use crate::args::groups::ModelArgs;
 use crate::bench_score::{BenchScorer, RowScore, final_note};
-use crate::pipeline::ConfigError;
-use crate::tuning::{Interval, Tuning};
+use crate::error::ConfigError;
 pub use report::{best, recommendation, table};
+use sv_infer::{Interval, Tuning};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -47,7 +47,7 @@ pub struct BenchArgs {
     #[command(flatten)]
     pub models: ModelArgs,
     /// Use hardware video decoders when present (auto) or never (off).
-    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::hardware_decode())]
+    #[arg(long, env = "SV_HARDWARE_DECODE", default_value = "auto", value_parser = crate::args::groups::hardware_decode())]
     pub hardware_decode: HardwarePreference,
     /// Providers to compare, each on its own with the CPU as fallback
     /// [default: the best one this ONNX Runtime has].
@@ -248,7 +248,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     progress.finish_and_clear();
 
     println!("{}", table(&rows));
-    if let Some(note) = final_note(&rows, args.scoring.fastest_s) {
+    if let Some(note) = final_note(rows.iter().filter_map(|r| r.score), args.scoring.fastest_s) {
         println!("{note}");
     }
     if let Some(best) = best(&rows, args.min_agreement) {

@@ -118,8 +118,8 @@ pub fn recommendation(best: &Row) -> String {
 mod tests {
     use super::*;
     use crate::bench_score::{RowScore, final_note};
-    use crate::tuning::{Interval, Tuning};
     use sv_infer::Precision;
+    use sv_infer::{Interval, Tuning};
 
     fn row(provider: &str, batch: usize, seconds: f64, frames: usize, error: Option<&str>) -> Row {
         Row {
@@ -223,7 +223,7 @@ mod tests {
         );
         let text = table(&rows);
         assert!(text.contains("0.6000") && text.contains("0.50"), "{text}");
-        let note = final_note(&rows, 1.0).unwrap();
+        let note = final_note(rows.iter().filter_map(|r| r.score), 1.0).unwrap();
         assert!(note.contains("1 s") && !note.contains('*'), "{note}");
         // A row that could not be scored: the fastest, as before.
         let mixed = vec![rows[0].clone(), row("CUDA", 16, 1.0, 750, None)];
