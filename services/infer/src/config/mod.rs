@@ -19,6 +19,9 @@ use crate::settings::values::{Precision, Switch};
 
 pub use resolved::Resolved;
 
+/// Everything the infer stage needs to open its models and run them: the
+/// model files, the image sizes the reference miner uses, and the
+/// hardware settings (`crate::settings` says how each is set).
 #[derive(Debug, Clone)]
 pub struct InferConfig {
     /// Ultralytics-exported YOLOv8 detect model (0 ball, 1 goalkeeper, 2 player, 3 referee).
@@ -28,7 +31,10 @@ pub struct InferConfig {
     /// FP16 versions of the two models (`deploy/to_fp16.py`), run instead
     /// when the precision resolves to FP16.
     pub player_model_fp16: Option<PathBuf>,
+    /// The pitch model's FP16 version, as `player_model_fp16`.
     pub pitch_model_fp16: Option<PathBuf>,
+    /// FP32, FP16 (the `_fp16` models), or auto: FP16 where a GPU runs
+    /// them and both FP16 files are given.
     pub precision: Precision,
     /// The reference miner calls the player model with `imgsz=1280`.
     pub player_imgsz: u32,
@@ -43,6 +49,8 @@ pub struct InferConfig {
     /// first: decode delivers hundreds of frames a second, so a full batch
     /// is a few milliseconds away, while a padded run costs a full one.
     pub batch_wait: std::time::Duration,
+    /// Execution providers in the order tried (TensorRT, CUDA, CPU); a
+    /// session falls back to the next when one is missing or fails.
     pub providers: Vec<Provider>,
     /// GPUs to run on (CUDA and TensorRT): each gets `lanes` lanes, and
     /// batches from every live challenge go to whichever lane is free.
@@ -69,7 +77,9 @@ pub struct InferConfig {
     pub warm_up: Option<(u32, u32)>,
     /// `libonnxruntime.so` to load; found automatically when `None`.
     pub ort_library: Option<PathBuf>,
+    /// The CUDA provider's own options (cuDNN search, NHWC, TF32, graphs).
     pub cuda: CudaOptions,
+    /// The TensorRT provider's own options (FP16, engine cache, workspace).
     pub tensorrt: TensorRtOptions,
     /// Feed the models the letterboxed bytes (uint8) and let them divide by
     /// 255 themselves (`crate::byte_input`): the same values to the bit, a
@@ -103,6 +113,9 @@ pub struct InferConfig {
 }
 
 impl InferConfig {
+    /// The two models with every other setting at its default: the
+    /// reference miner's image sizes, every frame inferred, the device
+    /// profile's batches and lanes.
     pub fn new(player_model: impl Into<PathBuf>, pitch_model: impl Into<PathBuf>) -> Self {
         Self {
             player_model: player_model.into(),

@@ -14,18 +14,26 @@ use crate::settings::values::Precision;
 /// The settings once the device profile has filled in the automatic ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
+    /// The provider the sessions are first tried on (the first of
+    /// `--providers` this machine can run).
     pub provider: Provider,
     /// GPUs the lanes run on (`[0]` on the CPU, where it means nothing).
     pub devices: Vec<u32>,
     /// Lanes per device.
     pub lanes: usize,
+    /// ONNX Runtime intra-op threads per session (0: its own default).
     pub intra_threads: usize,
+    /// Threads that letterbox frames into the batches.
     pub prep_threads: usize,
+    /// Most frames per ONNX Runtime run.
     pub batch_size: usize,
+    /// Partial batches padded to `batch_size` (one input shape per model).
     pub pad_batches: bool,
     /// Fp32 or Fp16, never Auto.
     pub precision: Precision,
+    /// The player model file the precision chose (FP32 or its FP16 version).
     pub player_model: PathBuf,
+    /// The pitch model file the precision chose.
     pub pitch_model: PathBuf,
     /// The models take the letterboxed bytes ([`InferConfig::byte_input`](crate::InferConfig::byte_input)).
     pub byte_input: bool,

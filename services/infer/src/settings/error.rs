@@ -12,16 +12,21 @@ pub enum SettingError {
     /// value no setting takes.
     #[error("{0}")]
     Toml(#[from] toml::de::Error),
+    /// The settings file cannot be read.
     #[error("reading {}: {source}", path.display())]
     Read {
+        /// The file named.
         path: PathBuf,
+        /// Why it could not be read.
         #[source]
         source: std::io::Error,
     },
     /// The `[infer]` table of this file is wrong.
     #[error("{}: {source}", path.display())]
     File {
+        /// The file whose table is wrong.
         path: PathBuf,
+        /// What is wrong in it.
         #[source]
         source: Box<SettingError>,
     },

@@ -14,10 +14,15 @@ pub(super) fn conv_search_name(search: ConvSearch) -> &'static str {
 /// A setting's value, printable as a flag or as TOML.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// A switch (`--io-binding true`, `io_binding = true`).
     Bool(bool),
+    /// A count or size (`--batch-size 16`).
     Number(u64),
+    /// Numbers, comma-separated on the command line (`--devices 0,1`).
     Numbers(Vec<u64>),
+    /// A word or path (`--precision fp16`).
     Text(String),
+    /// Words, comma-separated on the command line (`--providers cuda,cpu`).
     List(Vec<String>),
 }
 

@@ -12,11 +12,14 @@ pub enum Precision {
     /// FP16 on a GPU when FP16 files are given, FP32 otherwise.
     #[default]
     Auto,
+    /// The FP32 exports, on every provider.
     Fp32,
+    /// The FP16 files; without them the stage refuses to start.
     Fp16,
 }
 
 impl Precision {
+    /// As `--precision` and the `[infer]` table spell it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Auto => "auto",
@@ -41,13 +44,17 @@ impl FromStr for Precision {
 /// A setting that the device profile decides unless it is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Switch {
+    /// The device profile decides (on GPUs on, on the CPU off).
     #[default]
     Auto,
+    /// On whatever the device.
     On,
+    /// Off whatever the device.
     Off,
 }
 
 impl Switch {
+    /// As the flag and the `[infer]` table spell it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Auto => "auto",
