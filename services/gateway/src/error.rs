@@ -27,8 +27,8 @@ pub enum Error {
         /// The header's name, as the validator spells it.
         name: &'static str,
     },
-    /// A fiber header holds bytes outside visible ASCII, so it cannot be
-    /// part of the signed message (401).
+    /// A fiber header holds bytes outside visible ASCII, which no fiber
+    /// client sends (401).
     #[error("header '{name}' is not visible ASCII")]
     InvalidHeader {
         /// The header's name.
@@ -129,7 +129,8 @@ pub enum Error {
     Stage(#[from] StageError),
 
     // Startup and serving.
-    /// A setting is out of range or settings contradict each other.
+    /// A setting is out of range, or our wallet cannot be found (no `HOME`
+    /// and neither `wallets_dir` nor `ss58` set).
     #[error("invalid gateway config: {reason}")]
     Config {
         /// Which setting, and what is wrong with it.
@@ -143,7 +144,8 @@ pub enum Error {
         /// Why it does not decode.
         source: Ss58Error,
     },
-    /// A file the gateway needs (stake snapshot, hotkey file) cannot be read.
+    /// A file the gateway needs (the static stake file, the wallet's hotkey
+    /// file) cannot be read.
     #[error("cannot read {what} {path}: {source}")]
     ReadFile {
         /// What the file is for, as the message names it.

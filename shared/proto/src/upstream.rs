@@ -29,7 +29,8 @@ pub struct UpstreamConfig {
     /// How often every name is looked up again (5 s by default).
     pub resolve_every: Duration,
     /// Longest a connection to one replica may take (3 s by default); a
-    /// replica has twice this to start answering a call.
+    /// [`RemoteStage`](crate::client::RemoteStage) gives a replica twice
+    /// this to start answering a call.
     pub connect_timeout: Duration,
     /// HTTP/2 pings: a peer that vanished without a FIN (a killed node) is
     /// noticed within about twice this.

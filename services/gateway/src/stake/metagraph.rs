@@ -217,7 +217,8 @@ pub struct Metagraph {
     pub tao_stake: Vec<u64>,
     /// The subnet's alpha token staked per UID, in its smallest unit.
     pub alpha_stake: Vec<u64>,
-    /// Per UID, the total stake as the chain weighs it, in rao.
+    /// Per UID, the chain's combined stake figure (alpha and TAO); decoded
+    /// to check the layout, not used by the policy.
     pub total_stake: Vec<u64>,
     /// Bytes after the last known field (a newer runtime's additions).
     pub trailing_bytes: usize,
