@@ -20,6 +20,8 @@ pub struct ClipAnswer {
     pub frames: String,
     /// ONNX Runtime runs, and those from the engines' own input memory.
     pub runs: u64,
+    /// Of `runs`, those whose input the letterbox wrote straight into the
+    /// engine's own (page-locked, I/O-bound) memory.
     pub host_runs: u64,
     /// Runs that failed and were rerun in halves.
     pub retried_runs: u64,

@@ -3,6 +3,8 @@
 //! replays the saved (OpenCV-decoded) frames so model parity does not depend
 //! on which decoder made the pixels.
 
+#![warn(missing_docs)]
+
 pub mod chain;
 pub mod golden;
 pub mod http;
@@ -31,18 +33,23 @@ pub fn sample_clip() -> PathBuf {
 /// checks on every entry of [`FAMILIES`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Family {
+    /// The family's name in test output, e.g. "yolo11".
     pub name: &'static str,
-    /// Paths relative to tests/fixtures.
+    /// The player detector ONNX file. Paths are relative to tests/fixtures.
     pub players: &'static str,
+    /// The pitch pose model ONNX file.
     pub pitch: &'static str,
+    /// The golden outputs on the sample clip ([`golden::Golden`]).
     pub golden: &'static str,
 }
 
 impl Family {
+    /// The player detector's full path.
     pub fn player_model(&self) -> PathBuf {
         fixture(self.players)
     }
 
+    /// The pitch pose model's full path.
     pub fn pitch_model(&self) -> PathBuf {
         fixture(self.pitch)
     }

@@ -11,8 +11,11 @@ use anyhow::{Context, bail, ensure};
 /// One sample: `name{labels} value`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
+    /// The sample's full name, suffix included (`..._total`, `..._bucket`).
     pub name: String,
+    /// Its labels, sorted by name.
     pub labels: BTreeMap<String, String>,
+    /// Its value.
     pub value: f64,
 }
 
@@ -21,6 +24,7 @@ pub struct Sample {
 pub struct Exposition {
     /// Family name -> type (`counter`, `gauge`, `histogram`, ...).
     pub types: HashMap<String, String>,
+    /// Every sample, in the order written.
     pub samples: Vec<Sample>,
 }
 

@@ -23,8 +23,11 @@ use tokio_stream::wrappers::TcpListenerStream;
 pub struct CollectedSpan {
     /// The `service.name` resource attribute of the process that sent it.
     pub service: String,
+    /// The name of the tracing span it came from, e.g. `challenge`.
     pub name: String,
+    /// 32 hex digits, shared by every span of one challenge.
     pub trace_id: String,
+    /// 16 hex digits.
     pub span_id: String,
     /// `""` for a root span.
     pub parent_span_id: String,

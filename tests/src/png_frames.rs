@@ -33,6 +33,7 @@ pub fn load_png(path: &Path, index: u64) -> anyhow::Result<Frame> {
 
 /// A [`FrameSource`] over the golden frames, whatever URL it is asked for.
 pub struct PngFrames {
+    /// The frames it yields, in order, for every request.
     pub frames: Vec<Frame>,
 }
 

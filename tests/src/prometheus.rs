@@ -31,8 +31,11 @@ pub fn binary() -> Option<PathBuf> {
 /// Prometheus adds to its series (as Kubernetes discovery would add
 /// `namespace` and `pod`).
 pub struct Target {
+    /// The `job` label Prometheus gives its series.
     pub job: &'static str,
+    /// Where `/metrics` is served.
     pub addr: SocketAddr,
+    /// Extra (name, value) labels on every series scraped from it.
     pub labels: Vec<(&'static str, String)>,
 }
 

@@ -12,11 +12,15 @@ use sv_core::MissingKeypoints;
 
 use crate::Error;
 
+/// Everything the gateway is told: where it listens, how much it admits at
+/// once, which validators it serves and how long it waits for each step.
+/// The TOML keys are the field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GatewayConfig {
     /// Address to listen on; the validator connects to the IP posted on chain.
     pub host: IpAddr,
+    /// TCP port to listen on (7999 by default, the port posted on chain).
     pub port: u16,
     /// Challenges processed at once.
     pub max_concurrent: usize,
@@ -51,7 +55,9 @@ pub struct GatewayConfig {
     /// (32 `[0.0, 0.0]` pairs, which keep the validator's keypoint
     /// consistency factor) or `empty` (`[]`, as the reference miner sends).
     pub keypoints_when_missing: MissingKeypoints,
+    /// This miner's hotkey: challenges addressed to another are refused.
     pub hotkey: HotkeyConfig,
+    /// Where validator stakes come from.
     pub stake: StakeConfig,
 }
 
@@ -84,8 +90,11 @@ impl Default for GatewayConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HotkeyConfig {
+    /// The hotkey's ss58 address, given outright; no wallet is read.
     pub ss58: Option<String>,
+    /// Wallet (coldkey) directory name under `wallets_dir`.
     pub wallet: String,
+    /// Hotkey file name under the wallet's `hotkeys` directory.
     pub hotkey: String,
     /// Defaults to `~/.bittensor/wallets`.
     pub wallets_dir: Option<PathBuf>,
@@ -107,13 +116,20 @@ impl Default for HotkeyConfig {
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum StakeConfig {
     /// A JSON file: `{"<ss58>": <TAO>, ...}` or an allow-list `["<ss58>", ...]`.
-    Static { file: PathBuf },
+    Static {
+        /// The JSON file, read once at startup.
+        file: PathBuf,
+    },
     /// The subtensor chain's metagraph, synced in the background.
     Chain {
+        /// The subtensor node's websocket URL (finney's public entry point
+        /// by default).
         #[serde(default = "default_endpoint")]
         endpoint: String,
+        /// The subnet whose metagraph is read (44, Score Vision).
         #[serde(default = "default_netuid")]
         netuid: u16,
+        /// Seconds between syncs (300 by default; must be positive).
         #[serde(default = "default_sync_interval")]
         sync_interval_s: u64,
     },
@@ -143,13 +159,23 @@ impl Default for StakeConfig {
 /// exits 64), not a failed run.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigFileError {
+    /// The file cannot be read.
     #[error("reading {}: {source}", path.display())]
     Read {
+        /// The config file.
         path: PathBuf,
+        /// The I/O failure.
         source: std::io::Error,
     },
+    /// The file is not TOML, or has an unknown key or a value of the wrong
+    /// type.
     #[error("{}: {reason}", path.display())]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message: which key, which line.
+        reason: String,
+    },
 }
 
 impl GatewayConfig {
@@ -178,6 +204,7 @@ impl GatewayConfig {
         table.try_into().map_err(|e: toml::de::Error| invalid(&e))
     }
 
+    /// The socket address to bind: `host` and `port`.
     pub fn listen_addr(&self) -> SocketAddr {
         SocketAddr::new(self.host, self.port)
     }

@@ -15,89 +15,178 @@ use crate::auth::{NonceError, SignatureError, Ss58Error};
 use crate::readiness::NotReady;
 use crate::stake::chain_error::ChainError;
 
+/// Everything the gateway can fail at, from a rejected request to a server
+/// that cannot start. [`Error::status`] and [`Error::outcome`] map each
+/// variant to its HTTP status and metrics label.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // Authentication (fiber headers).
+    /// A fiber header the request must carry is absent (422).
     #[error("missing header '{name}'")]
-    MissingHeader { name: &'static str },
+    MissingHeader {
+        /// The header's name, as the validator spells it.
+        name: &'static str,
+    },
+    /// A fiber header holds bytes outside visible ASCII, which no fiber
+    /// client sends (401).
     #[error("header '{name}' is not visible ASCII")]
-    InvalidHeader { name: &'static str },
+    InvalidHeader {
+        /// The header's name.
+        name: &'static str,
+    },
+    /// A hotkey header is not a valid ss58 address (401).
     #[error("malformed {header}: {source}")]
     MalformedHotkey {
+        /// Which header held it: `validator-hotkey` (the miner's is only
+        /// compared with ours as text).
         header: &'static str,
+        /// Why the address does not decode.
         source: Ss58Error,
     },
+    /// The sr25519 signature does not verify against the validator's
+    /// hotkey (401).
     #[error("bad signature: {0}")]
     Signature(#[from] SignatureError),
+    /// The nonce is stale, replayed or malformed (401), or the nonce store
+    /// is full (503).
     #[error("bad nonce: {0}")]
     Nonce(#[from] NonceError),
+    /// The request is addressed to another miner's hotkey (401).
     #[error("miner-hotkey {got} is not this miner's hotkey")]
-    WrongMiner { got: String },
+    WrongMiner {
+        /// The ss58 address the request named.
+        got: String,
+    },
 
     // Stake policy.
+    /// The validator's hotkey is not registered on the subnet (403).
     #[error("validator {hotkey} is not in the metagraph")]
-    UnknownValidator { hotkey: String },
+    UnknownValidator {
+        /// The validator's ss58 address.
+        hotkey: String,
+    },
+    /// The validator holds less stake than the configured minimum (403).
     #[error("validator {hotkey} has {stake_tao} TAO staked, below the minimum of {min_tao} TAO")]
     LowStake {
+        /// The validator's ss58 address.
         hotkey: String,
+        /// Its stake in the current snapshot, in TAO.
         stake_tao: f64,
+        /// The configured minimum, in TAO.
         min_tao: f64,
     },
+    /// No stake snapshot has been read yet, so no validator can be
+    /// admitted (503).
     #[error("the stake snapshot is not loaded yet")]
     StakeNotLoaded,
 
     // The challenge itself.
+    /// The body exceeds the configured size cap (413); the connection is
+    /// closed after the reply.
     #[error("request body is larger than {limit} bytes")]
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The connection failed while the body was being read (400).
     #[error("could not read the request body: {0}")]
     BodyRead(#[source] axum::Error),
+    /// The body did not arrive in full within the body timeout (408).
     #[error("the request body did not arrive within {after_s:.1} s")]
-    BodyTimeout { after_s: f64 },
+    BodyTimeout {
+        /// The timeout that ran out, in seconds.
+        after_s: f64,
+    },
+    /// The body is not a challenge this miner can run (400).
     #[error("invalid challenge: {reason}")]
-    BadChallenge { reason: String },
+    BadChallenge {
+        /// What is wrong with it, for the validator.
+        reason: String,
+    },
     /// Why: models loading, or which stage has no serving replica.
     #[error("{0}")]
     NotReady(#[from] NotReady),
+    /// Every challenge slot is taken and the wait queue is full (503).
     #[error("all {slots} challenge slots are busy and the queue is full")]
-    Busy { slots: usize },
+    Busy {
+        /// How many challenges run at once.
+        slots: usize,
+    },
+    /// The request waited in the queue longer than allowed (503).
     #[error("no challenge slot became free within {waited_s:.1} s")]
-    QueueTimeout { waited_s: f64 },
+    QueueTimeout {
+        /// How long it waited, in seconds.
+        waited_s: f64,
+    },
+    /// The pipeline did not answer within the challenge deadline (504).
     #[error("challenge did not finish within {limit_s:.0} s")]
-    ChallengeTimeout { limit_s: f64 },
+    ChallengeTimeout {
+        /// The deadline, in seconds.
+        limit_s: f64,
+    },
+    /// A stage failed; its [`ErrorKind`] picks the status.
     #[error("{0}")]
     Stage(#[from] StageError),
 
     // Startup and serving.
+    /// A setting is out of range, or our wallet cannot be found (no `HOME`
+    /// and neither `wallets_dir` nor `ss58` set).
     #[error("invalid gateway config: {reason}")]
-    Config { reason: String },
+    Config {
+        /// Which setting, and what is wrong with it.
+        reason: String,
+    },
+    /// The configured hotkey of this miner is not a valid ss58 address.
     #[error("invalid gateway config: our hotkey {address:?}: {source}")]
-    OurHotkey { address: String, source: Ss58Error },
+    OurHotkey {
+        /// The address as configured.
+        address: String,
+        /// Why it does not decode.
+        source: Ss58Error,
+    },
+    /// A file the gateway needs (the static stake file, the wallet's hotkey
+    /// file) cannot be read.
     #[error("cannot read {what} {path}: {source}")]
     ReadFile {
+        /// What the file is for, as the message names it.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The I/O failure.
         source: std::io::Error,
     },
+    /// A file was read but its contents are not what is expected.
     #[error("{what} {path} is invalid: {reason}")]
     FileFormat {
+        /// What the file is for.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// What is wrong in it.
         reason: String,
     },
     /// A file that does not parse as the JSON expected; `problem` says
     /// what was expected.
     #[error("{what} {path} is invalid: {problem} ({source})")]
     FileJson {
+        /// What the file is for.
         what: &'static str,
+        /// The file.
         path: PathBuf,
+        /// The JSON shape that was expected.
         problem: &'static str,
+        /// The parser's error.
         source: serde_json::Error,
     },
+    /// Reading stakes from a subtensor node failed.
     #[error("chain {endpoint}: {source}")]
     Chain {
+        /// The node's websocket URL.
         endpoint: String,
+        /// What went wrong talking to it.
         source: ChainError,
     },
+    /// The HTTP listener failed while serving.
     #[error("HTTP server failed: {0}")]
     Serve(std::io::Error),
     /// The embedded pipeline's warm-up failed; its own error says why.
@@ -107,9 +196,13 @@ pub enum Error {
 
 /// What happened to a request, as the metrics label it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Outcome(pub &'static str);
+pub struct Outcome(
+    /// The label value, e.g. `ok`, `unauthorized`, `busy`.
+    pub &'static str,
+);
 
 impl Error {
+    /// The HTTP status this error is answered with (PROTOCOL.md's table).
     pub fn status(&self) -> StatusCode {
         use Error::*;
         match self {

@@ -22,6 +22,8 @@
 //! [`AppState`] (from config or from parts), keep its [`Readiness`] handle
 //! and call [`serve_state`]. [`GatewayConfig::load`] reads the TOML file.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod config;
 pub mod conn;

@@ -58,6 +58,8 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers the gateway's series, all at zero, under the `sv_gateway`
+    /// prefix.
     pub fn new() -> Self {
         let challenges = Family::<OutcomeLabel, Counter>::default();
         let stages = Family::<StageLabel, Histogram, fn() -> Histogram>::new_with_constructor(
@@ -97,6 +99,8 @@ impl Metrics {
         }
     }
 
+    /// Counts one validator request with its outcome label (`ok`, or an
+    /// [`Outcome`](crate::error::Outcome) of a rejection).
     pub fn count_outcome(&self, outcome: &str) {
         self.challenges
             .get_or_create(&OutcomeLabel {
@@ -115,6 +119,9 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Counts the frames of one answered challenge, and sets the
+    /// frames-per-second gauge from them and its `seconds` (left as it was
+    /// when `seconds` is 0).
     pub fn record_frames(&self, frames: u64, seconds: f64) {
         self.frames.inc_by(frames);
         if seconds > 0.0 {

@@ -36,6 +36,9 @@ impl Default for Readiness {
 }
 
 impl Readiness {
+    /// Ready, or not ready because models are (again) loading; a shutdown
+    /// sets it false so probes stop sending work while in-flight challenges
+    /// finish.
     pub fn set_ready(&self, ready: bool) {
         if ready {
             self.set(Ok(()));
@@ -62,6 +65,7 @@ impl Readiness {
             .map_or_else(|_| Err(NotReady::Unknown), |s| s.clone())
     }
 
+    /// Whether challenges are taken now.
     pub fn is_ready(&self) -> bool {
         self.state().is_ok()
     }

@@ -21,6 +21,8 @@ use tokio::time::Instant;
 
 use crate::Error;
 
+/// The admission control for challenges: `max` running at once, at most
+/// `queue_depth` waiting behind them, the rest refused at once.
 #[derive(Debug)]
 pub struct Slots {
     semaphore: Arc<Semaphore>,
@@ -46,6 +48,8 @@ impl Drop for Queued<'_> {
 }
 
 impl Slots {
+    /// `max` slots, all free, and room for `queue_depth` waiters (0: no
+    /// waiting, a busy gateway refuses at once).
     pub fn new(max: usize, queue_depth: usize) -> Self {
         Self {
             semaphore: Arc::new(Semaphore::new(max)),
@@ -60,10 +64,12 @@ impl Slots {
         self.semaphore.available_permits() > 0
     }
 
+    /// Slots held now: challenges running.
     pub fn in_flight(&self) -> usize {
         self.max - self.semaphore.available_permits()
     }
 
+    /// Challenges waiting for a slot now.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Acquire)
     }

@@ -114,14 +114,19 @@ impl AppState {
         ))
     }
 
+    /// A handle on whether challenges are taken: the embedder sets it once
+    /// its pipeline is warm.
     pub fn readiness(&self) -> Readiness {
         self.inner.readiness.clone()
     }
 
+    /// The gateway's series, for the embedder to add its stages' timings
+    /// and registries to.
     pub fn metrics(&self) -> Metrics {
         self.inner.metrics.clone()
     }
 
+    /// This miner's hotkey (ss58), as resolved from the config.
     pub fn our_hotkey(&self) -> &str {
         self.inner.auth.our_hotkey()
     }

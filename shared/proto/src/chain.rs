@@ -45,11 +45,25 @@ pub fn from(service: &str) -> Vec<&'static str> {
 pub enum ChainFault {
     /// The nearest stage cannot be reached; `why` is the health watch's.
     #[error("the {stage} stage is unreachable: {why}")]
-    Unreachable { stage: String, why: String },
+    Unreachable {
+        /// The stage's short name.
+        stage: String,
+        /// Why the health watch could not get an answer.
+        why: String,
+    },
+    /// The stage answers NOT_SERVING: no replica of it is warm and serving.
     #[error("the {stage} stage has no serving replica")]
-    NoServingReplica { stage: String },
+    NoServingReplica {
+        /// The lowest stage that is down.
+        stage: String,
+    },
+    /// A stage above it could not learn this stage's status (it answered
+    /// neither SERVING nor NOT_SERVING).
     #[error("the state of the {stage} stage is unknown")]
-    Unknown { stage: String },
+    Unknown {
+        /// The stage whose status is unknown.
+        stage: String,
+    },
 }
 
 /// Whether the services asked for (nearest first) are all serving, and if

@@ -69,6 +69,7 @@ impl RemoteStage {
         })
     }
 
+    /// The balanced channel to the replicas, e.g. to follow their health.
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
     }

@@ -11,7 +11,9 @@ use crate::v1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed {message}: {why}")]
 pub struct ConvertError {
+    /// The message type that is malformed, e.g. "Frame".
     pub message: &'static str,
+    /// What is wrong with it.
     pub why: String,
 }
 

@@ -10,7 +10,10 @@ use crate::v1::{
 /// The body of one streamed message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body<T> {
+    /// One item of the stream (a frame, or one frame's detections or tracks).
     Item(T),
+    /// The explicit end, with the number of items sent, so a receiver can
+    /// tell a complete stream from one cut short.
     End(EndOfStream),
 }
 
@@ -18,7 +21,10 @@ pub enum Body<T> {
 pub trait Envelope: Send + Sized + 'static {
     /// The wire item it carries (`v1::Frame`, ...).
     type Item: Send + 'static;
+    /// The message carrying `header` and `body`.
     fn wrap(header: StreamHeader, body: Body<Self::Item>) -> Self;
+    /// The message's header and body; either is `None` when a (broken)
+    /// sender left it out, which the receiver reports.
     fn open(self) -> (Option<StreamHeader>, Option<Body<Self::Item>>);
 }
 

@@ -29,7 +29,9 @@ pub const CLIENT_PATIENCE: std::time::Duration = std::time::Duration::from_secs(
 /// What every message of one stream is stamped with.
 #[derive(Debug, Clone)]
 pub struct StreamStamp {
+    /// The challenge the stream answers, checked by the receiver.
     pub challenge_id: String,
+    /// The trace context, so each stage's spans join the challenge's trace.
     pub trace: TraceContext,
 }
 

@@ -28,6 +28,9 @@ pub struct UpstreamConfig {
     pub addrs: Vec<String>,
     /// How often every name is looked up again (5 s by default).
     pub resolve_every: Duration,
+    /// Longest a connection to one replica may take (3 s by default); a
+    /// [`RemoteStage`](crate::client::RemoteStage) gives a replica twice
+    /// this to start answering a call.
     pub connect_timeout: Duration,
     /// HTTP/2 pings: a peer that vanished without a FIN (a killed node) is
     /// noticed within about twice this.
@@ -35,6 +38,7 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
+    /// The replicas at `addrs`, with the default timings.
     pub fn new(addrs: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             addrs: addrs.into_iter().map(Into::into).collect(),
@@ -45,12 +49,20 @@ impl UpstreamConfig {
     }
 }
 
+/// An upstream address list that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
+    /// No address at all.
     #[error("no upstream address given")]
     Empty,
+    /// An address that is not `[http://]host:port`.
     #[error("upstream address {addr:?} is not host:port: {why}")]
-    BadAddress { addr: String, why: String },
+    BadAddress {
+        /// The address as given.
+        addr: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 /// What [`Resolve::resolve`] returns: boxed so that `dyn Resolve` works.
@@ -60,6 +72,7 @@ pub type ResolveFuture<'a> = Pin<Box<dyn Future<Output = io::Result<Vec<SocketAd
 /// Called once per name every [`UpstreamConfig::resolve_every`]; an `Err`
 /// keeps the previous answer for that name.
 pub trait Resolve: Send + Sync + 'static {
+    /// The socket addresses `host` resolves to now, each with `port`.
     fn resolve<'a>(&'a self, host: &'a str, port: u16) -> ResolveFuture<'a>;
 }
 
@@ -164,6 +177,8 @@ impl Upstream {
         })
     }
 
+    /// The balanced channel over every replica currently resolved; cheap
+    /// to clone, for building a generated client.
     pub fn channel(&self) -> Channel {
         self.channel.clone()
     }
@@ -173,8 +188,6 @@ impl Upstream {
         &self.label
     }
 
-    /// Whether a replica answers `grpc.health.v1` with SERVING for
-    /// `service` within `within` (a gateway is ready only then).
     /// The `grpc.health.v1` status of each of `services` on one replica:
     /// serving, not serving, or `None` when the replica does not know (a
     /// relayed status it could not learn). `Err` when no replica answers
@@ -211,6 +224,8 @@ impl Upstream {
         Ok(statuses)
     }
 
+    /// Whether a replica answers `grpc.health.v1` with SERVING for
+    /// `service` within `within` (a gateway is ready only then).
     pub async fn is_serving(&self, service: &str, within: Duration) -> bool {
         use tonic_health::pb::health_check_response::ServingStatus;
         use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};

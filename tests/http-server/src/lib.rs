@@ -9,6 +9,8 @@
 //! reply says `Connection: close` and the connection is closed after it.
 //! [`serve_files`] is the common case: fixed bodies by path, 404 otherwise.
 
+#![warn(missing_docs)]
+
 mod reply;
 
 use std::collections::HashMap;
@@ -37,6 +39,7 @@ type Route = dyn Fn(&Request) -> Reply + Send + Sync;
 /// requests per path.
 #[derive(Debug, Clone)]
 pub struct Server {
+    /// Where it listens: 127.0.0.1 and a port the OS chose.
     pub addr: SocketAddr,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }

@@ -19,16 +19,20 @@ const PIECE: usize = 64 << 10;
 /// A reply's body.
 #[derive(Debug, Clone)]
 pub enum Body {
+    /// These bytes, shared between replies without copying.
     Bytes(Arc<Vec<u8>>),
     /// `pattern` over and over, `len` bytes in all: a huge body that is
     /// never held in memory.
     Repeat {
+        /// The bytes repeated; an empty pattern gives zeros.
         pattern: Arc<Vec<u8>>,
+        /// The body's length in bytes.
         len: u64,
     },
 }
 
 impl Body {
+    /// The body's length in bytes.
     pub fn len(&self) -> u64 {
         match self {
             Self::Bytes(bytes) => bytes.len() as u64,
@@ -36,6 +40,7 @@ impl Body {
         }
     }
 
+    /// Whether the body has no bytes.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -91,9 +96,17 @@ pub enum Pace {
     /// As fast as the client takes it.
     Full,
     /// `size` bytes, then `pause`, over and over.
-    Chunks { size: usize, pause: Duration },
+    Chunks {
+        /// Bytes per chunk.
+        size: usize,
+        /// The wait after each chunk.
+        pause: Duration,
+    },
     /// Paced to this many bytes a second from the first body byte.
-    Rate { bytes_per_s: f64 },
+    Rate {
+        /// Bytes per second.
+        bytes_per_s: f64,
+    },
 }
 
 /// A gate a test opens; a reply held back with [`Reply::hold`] waits for it.
@@ -107,6 +120,7 @@ impl Default for Gate {
 }
 
 impl Gate {
+    /// Lets every reply held on this gate (and any later one) go on.
     pub fn open(&self) {
         self.0.send_replace(true);
     }
@@ -168,6 +182,7 @@ impl Reply {
             .body(body)
     }
 
+    /// 404 with an empty body.
     pub fn not_found() -> Self {
         Self::status("404 Not Found")
     }
@@ -189,16 +204,20 @@ impl Reply {
         }
     }
 
+    /// Sends `body` (Content-Length follows it unless [`Reply::length`]
+    /// says otherwise).
     pub fn body(mut self, body: impl Into<Body>) -> Self {
         self.body = body.into();
         self
     }
 
+    /// The Content-Type header, or none.
     pub fn content_type(mut self, content_type: Option<&'static str>) -> Self {
         self.content_type = content_type;
         self
     }
 
+    /// What the Content-Length header says.
     pub fn length(mut self, length: Length) -> Self {
         self.length = length;
         self
@@ -210,6 +229,7 @@ impl Reply {
         self
     }
 
+    /// How fast the body is written.
     pub fn pace(mut self, pace: Pace) -> Self {
         self.pace = pace;
         self

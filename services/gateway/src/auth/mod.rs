@@ -49,6 +49,10 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// Checks for requests to `our_hotkey` (ss58): nonces fresh within
+    /// `nonce_window` either side of our clock, at most `max_nonces`
+    /// remembered; bodies of at most `max_body_bytes` that arrive within
+    /// `body_timeout` of the headers; validators admitted by `stake`.
     pub fn new(
         our_hotkey: String,
         stake: StakePolicy,
@@ -66,6 +70,7 @@ impl Authenticator {
         }
     }
 
+    /// The ss58 address requests must name in `miner-hotkey`.
     pub fn our_hotkey(&self) -> &str {
         &self.our_hotkey
     }
@@ -153,6 +158,7 @@ pub struct FiberAuthLayer {
 }
 
 impl FiberAuthLayer {
+    /// A layer whose services all check requests with `auth`.
     pub fn new(auth: Arc<Authenticator>) -> Self {
         Self { auth }
     }

@@ -25,16 +25,34 @@ pub const MAX_TIMESTAMP_NS: i128 = 100_000_000_000_000_000_000;
 /// Why a nonce was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NonceError {
+    /// Longer than 128 bytes, or not `<unix ns>` optionally followed by
+    /// `_<random>`.
     #[error("nonce is malformed (expected '<unix ns>' or '<unix ns>_<random>')")]
     Malformed,
+    /// The timestamp is above [`MAX_TIMESTAMP_NS`], which fiber refuses too.
     #[error("nonce timestamp is absurd (above 10^20 ns)")]
     TooLarge,
+    /// The timestamp is older than the freshness window.
     #[error("nonce is stale ({age_s} s old, window {window_s} s)")]
-    Stale { age_s: i128, window_s: u64 },
+    Stale {
+        /// How old it is, in whole seconds.
+        age_s: i128,
+        /// The window, in seconds.
+        window_s: u64,
+    },
+    /// The timestamp is further ahead of our clock than the window allows.
     #[error("nonce is from the future ({ahead_s} s ahead, window {window_s} s)")]
-    Future { ahead_s: i128, window_s: u64 },
+    Future {
+        /// How far ahead it is, in whole seconds.
+        ahead_s: i128,
+        /// The window, in seconds.
+        window_s: u64,
+    },
+    /// The same nonce was accepted before within its window: a replay.
     #[error("nonce was already used")]
     Replayed,
+    /// The store holds its maximum of fresh nonces (the number given), so
+    /// no new one can be remembered; answered 503, not 401.
     #[error("too many recent nonces ({0}); try again shortly")]
     StoreFull(usize),
 }
@@ -63,6 +81,10 @@ struct Inner {
 }
 
 impl NonceStore {
+    /// An empty store accepting timestamps within `window` either side of
+    /// now and remembering at most `max_entries` nonces; each is forgotten
+    /// once its timestamp leaves the window, when a replay would be stale
+    /// anyway.
     pub fn new(window: Duration, max_entries: usize) -> Self {
         Self {
             window_ns: window.as_nanos() as i128,
@@ -122,6 +144,7 @@ impl NonceStore {
             .len()
     }
 
+    /// Whether no nonce is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

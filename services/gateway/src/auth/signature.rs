@@ -9,14 +9,22 @@ const CONTEXT: &[u8] = b"substrate";
 /// Why a signature header was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
+    /// After its optional `0x`, the header is not an even number of hex
+    /// digits.
     #[error("signature is not 0x-prefixed hex")]
     NotHex,
+    /// The hex decodes to this many bytes instead of 64.
     #[error("signature is {0} bytes, expected 64")]
     Length(usize),
+    /// 64 bytes, but not an sr25519 signature (schnorrkel's marker bit
+    /// missing or a scalar out of range).
     #[error("signature is not a valid sr25519 signature")]
     Malformed,
+    /// The validator's 32 key bytes are not a point on the curve.
     #[error("validator hotkey is not a valid sr25519 public key")]
     BadKey,
+    /// A well-formed signature over some other message (plain or
+    /// `<Bytes>`-wrapped) or by another key.
     #[error("signature does not match the validator hotkey, nonce, miner hotkey and body")]
     Mismatch,
 }

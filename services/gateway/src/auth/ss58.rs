@@ -13,12 +13,16 @@ const ADDRESS_LEN: usize = 1 + 32 + 2;
 /// Why an address was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Ss58Error {
+    /// A character outside bitcoin's base58 alphabet.
     #[error("not base58")]
     NotBase58,
+    /// Decodes to this many bytes instead of 35 (prefix, key, checksum).
     #[error("decodes to {0} bytes, expected {ADDRESS_LEN}")]
     Length(usize),
+    /// An address for another network: this prefix instead of 42.
     #[error("network prefix {0}, expected {PREFIX}")]
     Prefix(u8),
+    /// The two checksum bytes do not match the prefix and key: a typo.
     #[error("bad checksum")]
     Checksum,
 }

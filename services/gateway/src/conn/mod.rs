@@ -9,10 +9,10 @@
 //! - a connection must send its request's headers within
 //!   [`Limits::header_read_timeout`] of connecting, or of its first byte
 //!   after a finished request; a keep-alive connection with no request goes
-//!   after [`Limits::idle_timeout`] ([`watch`]);
+//!   after [`Limits::idle_timeout`] (module `watch`);
 //! - at [`Limits::max_connections`] open connections, a new one closes the
 //!   connection that has waited longest without a request being served
-//!   ([`table`]), so a flood of idle or half-sent connections evicts itself
+//!   (module `table`), so a flood of idle or half-sent connections evicts itself
 //!   while a validator's request, whose headers arrive within milliseconds,
 //!   is never the one closed; only when every connection is serving a
 //!   request is the newcomer closed at once; and while evicted connections

@@ -3,8 +3,8 @@
 //!
 //! A route family is a set of validator-facing routes sharing fiber auth and
 //! the observe layer (arrival time, outcome counting). Today there is one,
-//! [`soccer`] (`POST /soccer/challenge`); the successor protocol's
-//! `POST /challenge` would be a second module added in [`validator_routes`].
+//! `soccer` (`POST /soccer/challenge`); the successor protocol's
+//! `POST /challenge` would be a second module added in `validator_routes`.
 
 mod ops;
 mod soccer;

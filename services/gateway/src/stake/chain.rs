@@ -40,6 +40,9 @@ pub struct ChainStake {
 }
 
 impl ChainStake {
+    /// A source for subnet `netuid` read from the node at `endpoint`
+    /// (`wss://` or `ws://`); it knows nothing until the first sync
+    /// ([`spawn_sync`](Self::spawn_sync)) succeeds.
     pub fn new(endpoint: impl Into<String>, netuid: u16) -> Self {
         Self {
             endpoint: endpoint.into(),

@@ -19,44 +19,90 @@ pub enum MetagraphError {
     /// The option tag could not be read.
     #[error(transparent)]
     Scale(#[from] ScaleError),
+    /// The chain answered `None`: no subnet with this netuid.
     #[error("the chain has no such subnet (None)")]
     NoSuchSubnet,
+    /// The first byte is neither 0 (`None`) nor 1 (`Some`).
     #[error("option tag {tag}: not a metagraph")]
-    NotAMetagraph { tag: u8 },
+    NotAMetagraph {
+        /// The byte found.
+        tag: u8,
+    },
+    /// A field of the layout could not be read: the bytes end early or
+    /// hold an impossible value.
     #[error("field {name}: {source}")]
     Field {
+        /// The field's name in the layout.
         name: &'static str,
+        /// What the reader found.
         source: ScaleError,
     },
+    /// A field the decoder uses is not in the layout (a programming error
+    /// a test catches).
     #[error("field {name} missing")]
-    Missing { name: &'static str },
+    Missing {
+        /// The field's name.
+        name: &'static str,
+    },
+    /// A field decoded to another kind of value than the one used.
     #[error("field {name}: expected {expected}, got {got}")]
     FieldType {
+        /// The field's name.
         name: &'static str,
+        /// The kind the decoder needs, e.g. "a list".
         expected: &'static str,
+        /// The decoded value.
         got: String,
     },
+    /// A stake list holds something other than integers.
     #[error("{name}: expected integers, got {got}")]
-    NotStakes { name: &'static str, got: String },
+    NotStakes {
+        /// The stake field's name.
+        name: &'static str,
+        /// The first entry that is not an integer.
+        got: String,
+    },
+    /// A stake above `u64::MAX` rao: no real stake is that large, so the
+    /// layout is wrong.
     #[error("{name}: {value} does not fit u64")]
-    StakeTooBig { name: &'static str, value: u128 },
+    StakeTooBig {
+        /// The stake field's name.
+        name: &'static str,
+        /// The decoded stake, in rao.
+        value: u128,
+    },
+    /// `netuid` or `block` is beyond its type's range.
     #[error("{name} does not fit {ty}")]
     TooBig {
+        /// The field's name.
         name: &'static str,
+        /// The type it must fit, e.g. "u16".
         ty: &'static str,
     },
+    /// An account id that is not 32 bytes.
     #[error("account of wrong size")]
     AccountSize,
+    /// A dividend list entry that does not start with an account.
     #[error("expected (account, amount) pairs")]
     NotPairs,
+    /// An account list entry that is neither an account nor a pair.
     #[error("expected accounts, got {got}")]
-    NotAccounts { got: String },
+    NotAccounts {
+        /// The entry found.
+        got: String,
+    },
+    /// A per-UID list does not have one entry per UID.
     #[error("{name} has {len} entries for {uids} UIDs: layout mismatch")]
     PerUid {
+        /// The list's name.
         name: &'static str,
+        /// Its number of entries.
         len: usize,
+        /// `num_uids`, as the metagraph states it.
         uids: usize,
     },
+    /// The dividend list names the hotkeys in another order than the
+    /// hotkey list, so fields were read at the wrong offsets.
     #[error("tao_dividends_per_hotkey does not list the hotkeys in order: layout mismatch")]
     DividendOrder,
 }
@@ -161,12 +207,18 @@ pub const LAYOUT: &[(&str, Shape)] = &[
 /// The parts of a metagraph the stake policy uses. Stakes are in rao.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metagraph {
+    /// The subnet this metagraph describes.
     pub netuid: u16,
+    /// The block it was read at.
     pub block: u64,
     /// ss58 (prefix 42) per UID.
     pub hotkeys: Vec<String>,
+    /// TAO staked per UID, in rao: what the stake policy compares.
     pub tao_stake: Vec<u64>,
+    /// The subnet's alpha token staked per UID, in its smallest unit.
     pub alpha_stake: Vec<u64>,
+    /// Per UID, the chain's combined stake figure (alpha and TAO); decoded
+    /// to check the layout, not used by the policy.
     pub total_stake: Vec<u64>,
     /// Bytes after the last known field (a newer runtime's additions).
     pub trailing_bytes: usize,

@@ -29,6 +29,7 @@ pub const RAO_PER_TAO: f64 = 1e9;
 pub enum StakeLookup {
     /// TAO stake in rao.
     Known(u64),
+    /// The hotkey is not registered on the subnet (or not in the file).
     Unknown,
     /// The source has no snapshot yet (first chain sync pending or failed).
     NotLoaded,
@@ -36,6 +37,7 @@ pub enum StakeLookup {
 
 /// A snapshot of validator stakes; lookups must be cheap and never block on I/O.
 pub trait StakeSource: Send + Sync + 'static {
+    /// What the current snapshot says about the ss58 address `hotkey`.
     fn lookup(&self, hotkey: &str) -> StakeLookup;
 }
 
@@ -48,6 +50,8 @@ pub struct StakePolicy {
 }
 
 impl StakePolicy {
+    /// Admits hotkeys `source` knows with at least `min_stake_tao` TAO
+    /// (compared in rao, rounded down).
     pub fn new(source: Arc<dyn StakeSource>, min_stake_tao: f64) -> Self {
         Self {
             source,
@@ -55,6 +59,8 @@ impl StakePolicy {
         }
     }
 
+    /// Admits the validator `hotkey` (ss58), or says why not: unknown
+    /// (403), too little stake (403), or no snapshot yet (503).
     pub fn check(&self, hotkey: &str) -> Result<(), Error> {
         match self.source.lookup(hotkey) {
             StakeLookup::Known(rao) if rao >= self.min_rao => Ok(()),

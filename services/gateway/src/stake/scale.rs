@@ -9,20 +9,51 @@
 /// the start of the input.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScaleError {
+    /// The input ends before the value does.
     #[error("needs {needed} bytes at offset {at}, {left} left")]
     Short {
+        /// Bytes the value needs.
         needed: usize,
+        /// Where it starts.
         at: usize,
+        /// Bytes left from there.
         left: usize,
     },
+    /// A big-integer compact wider than 16 bytes, beyond `u128`.
     #[error("compact of {len} bytes at offset {at}")]
-    CompactTooLong { len: usize, at: usize },
+    CompactTooLong {
+        /// The width its prefix states, in bytes.
+        len: usize,
+        /// Where the compact starts.
+        at: usize,
+    },
+    /// A length prefix larger than the bytes left: misaligned or hostile
+    /// input, refused before anything is allocated.
     #[error("length {len} at offset {at} exceeds the {left} bytes left")]
-    LengthBeyondInput { len: u128, at: usize, left: usize },
+    LengthBeyondInput {
+        /// The length stated.
+        len: u128,
+        /// Where the prefix starts.
+        at: usize,
+        /// Bytes left after it.
+        left: usize,
+    },
+    /// A bool byte other than 0 or 1.
     #[error("bool byte {byte} at offset {at}")]
-    Bool { byte: u8, at: usize },
+    Bool {
+        /// The byte found.
+        byte: u8,
+        /// Where it is.
+        at: usize,
+    },
+    /// An option tag other than 0 (`None`) or 1 (`Some`).
     #[error("option tag {byte} at offset {at}")]
-    OptionTag { byte: u8, at: usize },
+    OptionTag {
+        /// The byte found.
+        byte: u8,
+        /// Where it is.
+        at: usize,
+    },
 }
 
 /// The SCALE shape of a value.

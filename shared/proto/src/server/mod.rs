@@ -42,13 +42,16 @@ pub use rpc::{answer, incoming};
 /// A failure to serve a stage, or to start it.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The reflection service could not be built from the descriptors.
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// The gRPC server could not bind or failed while serving.
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
     /// The stage itself could not start or warm up; its own error says why.
     #[error(transparent)]
     Stage(Box<dyn StdError + Send + Sync>),
+    /// The task running the server panicked or was cancelled.
     #[error("the gRPC server task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
