@@ -72,26 +72,18 @@ impl Answer {
 
     /// Normalises a parsed answer as the validator does on receipt.
     pub fn from_json(value: &Value) -> Result<Answer, ScoreError> {
-        let bad = |reason: String| ScoreError::BadAnswer { reason };
+        let bad = |reason: AnswerFault| ScoreError::BadAnswer { reason };
         let frames = match value.get("frames") {
             Some(Value::Array(frames)) => frames,
-            Some(other) => {
-                return Err(bad(format!(
-                    "`frames` is {}, not a list: the validator stores such an answer empty and scores it 0",
-                    kind(other)
-                )));
-            }
-            None => return Err(bad("no `frames` list".into())),
+            Some(other) => return Err(bad(AnswerFault::FramesNotAList(kind(other)))),
+            None => return Err(bad(AnswerFault::NoFrames)),
         };
         let mut answer = Answer::default();
         for (position, frame) in frames.iter().enumerate() {
-            let number = frame_number(frame).map_err(|why| {
-                bad(format!(
-                    "frame {position} of the list: {why} (the validator would not store this answer)"
-                ))
-            })?;
+            let number = frame_number(frame)
+                .map_err(|fault| bad(AnswerFault::FrameNumber { position, fault }))?;
             let stored =
-                stored_frame(frame).map_err(|why| bad(format!("frame_number {number}: {why}")))?;
+                stored_frame(frame).map_err(|fault| bad(AnswerFault::Frame { number, fault }))?;
             answer.insert(number, stored);
         }
         Ok(answer)
@@ -154,27 +146,27 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
-fn frame_number(frame: &Value) -> Result<u64, String> {
+fn frame_number(frame: &Value) -> Result<u64, FrameNumberFault> {
     match frame.get("frame_number") {
-        None => Err("no `frame_number`".into()),
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            format!(
-                "frame_number {n} is not a non-negative integer (the validator cannot score it)"
-            )
-        }),
-        Some(other) => Err(format!(
-            "frame_number is {}, not an integer (refused here rather than guessing how the validator would key it)",
-            kind(other)
-        )),
+        None => Err(FrameNumberFault::Missing),
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| FrameNumberFault::Negative(n.to_string())),
+        Some(other) => Err(FrameNumberFault::NotAnInteger(kind(other))),
     }
 }
 
-fn stored_frame(frame: &Value) -> Result<Frame, String> {
+fn stored_frame(frame: &Value) -> Result<Frame, ValueFault> {
     let keypoints = match frame.get("keypoints") {
         Some(Value::Array(rows)) => Some(
             rows.iter()
                 .enumerate()
-                .map(|(i, row)| rounded(row).map_err(|why| format!("keypoint {i}: {why}")))
+                .map(|(index, row)| {
+                    rounded(row).map_err(|fault| ValueFault::Keypoint {
+                        index,
+                        fault: Box::new(fault),
+                    })
+                })
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         _ => None,
@@ -183,20 +175,25 @@ fn stored_frame(frame: &Value) -> Result<Frame, String> {
         Some(Value::Array(objects)) => objects
             .iter()
             .enumerate()
-            .map(|(i, o)| stored_object(o).map_err(|why| format!("object {i}: {why}")))
+            .map(|(index, o)| {
+                stored_object(o).map_err(|fault| ValueFault::Object {
+                    index,
+                    fault: Box::new(fault),
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?,
         _ => Vec::new(),
     };
     Ok(Frame { keypoints, objects })
 }
 
-fn stored_object(object: &Value) -> Result<Object, String> {
+fn stored_object(object: &Value) -> Result<Object, ValueFault> {
     let Value::Object(map) = object else {
-        return Err(format!("{} instead of an object", kind(object)));
+        return Err(ValueFault::NotAnObject(kind(object)));
     };
     let bbox = map
         .get("bbox")
-        .map(|b| rounded(b).map_err(|why| format!("bbox: {why}")))
+        .map(|b| rounded(b).map_err(|fault| ValueFault::Bbox(Box::new(fault))))
         .transpose()?;
     let class_id = map.get("class_id").and_then(Value::as_f64);
     let id = map.get("id").map(id_text);
@@ -213,18 +210,97 @@ fn id_text(id: &Value) -> String {
 }
 
 /// `[round(float(v), 2) for v in row]` for a list of numbers.
-fn rounded(row: &Value) -> Result<Vec<f64>, String> {
+fn rounded(row: &Value) -> Result<Vec<f64>, ValueFault> {
     let Value::Array(values) = row else {
-        return Err(format!("{} instead of a list of numbers", kind(row)));
+        return Err(ValueFault::NotAList(kind(row)));
     };
     values
         .iter()
         .map(|v| {
             v.as_f64()
                 .map(round2)
-                .ok_or_else(|| format!("{} instead of a number", kind(v)))
+                .ok_or_else(|| ValueFault::NotANumber(kind(v)))
         })
         .collect()
+}
+
+/// Why the validator would not store (or could not score) an answer,
+/// naming the place in it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AnswerFault {
+    /// `frames` is there but is not a list (its JSON kind).
+    #[error(
+        "`frames` is {0}, not a list: the validator stores such an answer empty and scores it 0"
+    )]
+    FramesNotAList(&'static str),
+    /// The answer has no `frames` key.
+    #[error("no `frames` list")]
+    NoFrames,
+    /// A frame's `frame_number` cannot key it.
+    #[error("frame {position} of the list: {fault} (the validator would not store this answer)")]
+    FrameNumber {
+        /// The frame's place in the `frames` list, from 0.
+        position: usize,
+        /// What is wrong with its number.
+        fault: FrameNumberFault,
+    },
+    /// A value inside the frame is not what the validator reads.
+    #[error("frame_number {number}: {fault}")]
+    Frame {
+        /// The frame's `frame_number`.
+        number: u64,
+        /// The value and what is wrong with it.
+        fault: ValueFault,
+    },
+}
+
+/// What is wrong with a frame's `frame_number`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FrameNumberFault {
+    /// The frame has none.
+    #[error("no `frame_number`")]
+    Missing,
+    /// A number, but negative or fractional (its JSON text).
+    #[error("frame_number {0} is not a non-negative integer (the validator cannot score it)")]
+    Negative(String),
+    /// Not a number at all (its JSON kind).
+    #[error(
+        "frame_number is {0}, not an integer (refused here rather than guessing how the validator would key it)"
+    )]
+    NotAnInteger(&'static str),
+}
+
+/// A keypoint row, object or box that is not what the validator reads.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueFault {
+    /// The keypoint row at `index` (from 0).
+    #[error("keypoint {index}: {fault}")]
+    Keypoint {
+        /// Its place in `keypoints`.
+        index: usize,
+        /// What is wrong with it.
+        fault: Box<ValueFault>,
+    },
+    /// The object at `index` (from 0).
+    #[error("object {index}: {fault}")]
+    Object {
+        /// Its place in `objects`.
+        index: usize,
+        /// What is wrong with it.
+        fault: Box<ValueFault>,
+    },
+    /// The object's `bbox`.
+    #[error("bbox: {0}")]
+    Bbox(Box<ValueFault>),
+    /// Not a JSON object (its JSON kind).
+    #[error("{0} instead of an object")]
+    NotAnObject(&'static str),
+    /// Not a list of numbers (its JSON kind).
+    #[error("{0} instead of a list of numbers")]
+    NotAList(&'static str),
+    /// A list entry that is not a number (its JSON kind).
+    #[error("{0} instead of a number")]
+    NotANumber(&'static str),
 }
 
 /// Python's `round(x, 2)`: the decimal nearest the exact binary value, ties

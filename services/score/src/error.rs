@@ -31,7 +31,7 @@ pub enum ScoreError {
     #[error("the answer cannot be scored: {reason}")]
     BadAnswer {
         /// What is wrong, naming the frame.
-        reason: String,
+        reason: crate::answer::AnswerFault,
     },
     /// The answer's frames do not fit the clip: a frame number past the
     /// clip's end, or (unless missing frames are allowed) fewer frames than
