@@ -7,48 +7,105 @@ use sv_core::{ErrorKind, StageError};
 use crate::config::PictureSize;
 use crate::fetch::FetchError;
 
+/// Why a video produced no frames, or stopped producing them. Each variant
+/// maps to one [`ErrorKind`] ([`DecodeError::kind`]) and one metric label
+/// ([`DecodeError::label`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// A local path (or `file://` URL) names no file.
     #[error("video file {path} does not exist")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path as resolved from the URL.
+        path: PathBuf,
+    },
     #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
-    UnsupportedUrl { url: String },
+    /// The URL's scheme is none of those the stage reads.
+    UnsupportedUrl {
+        /// The URL as given, credentials redacted.
+        url: String,
+    },
     #[error(
         "this decode stage reads only http(s) URLs: local paths and file:// URLs need --allow-local-files (SV_ALLOW_LOCAL_FILES=true)"
     )]
+    /// A local path or `file://` URL while local files are not allowed
+    /// (they are off by default, so a validator cannot read the host's files).
     LocalFilesRefused,
     #[error("downloading the video failed: {0}")]
+    /// The download failed; its error says why (and carries its own kind).
     Fetch(#[from] FetchError),
     #[error("{uri} is not a decodable video: {message}")]
-    NotAVideo { uri: String, message: String },
-    #[error("{uri} has no video stream")]
-    NoVideoStream { uri: String },
-    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
-    PictureTooLarge {
+    /// GStreamer failed before the first frame: the bytes are no video it
+    /// can demux and decode.
+    NotAVideo {
+        /// The video as logs name it (a path, or the URL).
         uri: String,
+        /// GStreamer's error, with its debug detail.
+        message: String,
+    },
+    #[error("{uri} has no video stream")]
+    /// The file ended without a single decoded frame (an audio-only file,
+    /// say).
+    NoVideoStream {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+    },
+    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
+    /// The stream's pictures exceed the configured maximum, refused before
+    /// decoding so one huge video cannot exhaust memory.
+    PictureTooLarge {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+        /// The stream's picture width, in pixels.
         width: u32,
+        /// The stream's picture height, in pixels.
         height: u32,
+        /// The largest picture allowed (`--max-picture`).
         max: PictureSize,
     },
     #[error("decoding {uri} failed after {frames} frames: {message}")]
+    /// Decoding failed after some frames, or the video ended clearly before
+    /// the duration its container declares (a truncated file).
     Corrupt {
+        /// The video as logs name it (a path, or the URL).
         uri: String,
+        /// Frames decoded before the failure.
         frames: u64,
+        /// GStreamer's error, or where the video stopped short.
         message: String,
     },
     #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
-    Stalled { uri: String, seconds: u64 },
+    /// Neither a frame nor any input progress for the stall timeout.
+    Stalled {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+        /// The stall timeout that ran out, in whole seconds.
+        seconds: u64,
+    },
     #[error(
         "GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)"
     )]
-    MissingElement { element: &'static str },
+    /// A GStreamer element the pipeline needs is not installed: a broken
+    /// host, not a bad video.
+    MissingElement {
+        /// The element's factory name (`decodebin`, `appsink`, ...).
+        element: &'static str,
+    },
     #[error("GStreamer failed: {message}")]
-    Gstreamer { message: String },
+    /// An internal failure, not the video's: GStreamer could not build or
+    /// start the pipeline, or a decode or conversion thread died.
+    Gstreamer {
+        /// What failed, in words.
+        message: String,
+    },
     #[error("cannot create the download file: {0}")]
+    /// The local file a download is written to could not be created.
     Io(#[from] std::io::Error),
 }
 
 impl DecodeError {
+    /// How callers should treat the failure: the video's fault
+    /// (`InvalidInput`), too slow (`DeadlineExceeded`), or this host's
+    /// (`Internal`); a download failure keeps its own kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::NotFound { .. }
