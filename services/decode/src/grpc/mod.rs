@@ -36,6 +36,7 @@ pub enum FrameTransport {
 }
 
 impl FrameTransport {
+    /// The name flags and the transport header use (`inline` or `shm`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Inline => "inline",
