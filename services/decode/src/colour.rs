@@ -22,7 +22,7 @@
 /// Cb->B, Cb->G, Cr->G (the last two as magnitudes).
 const BT601: [i64; 4] = [104_597, 132_201, 25_675, 53_279];
 
-/// The converter's 16-bit coefficients, derived from [`BT601`] exactly as
+/// The converter's 16-bit coefficients, derived from `BT601` exactly as
 /// swscale's `ff_yuv2rgb_c_init_tables` derives its SIMD ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coefficients {

@@ -1,8 +1,9 @@
 //! The decode stage over gRPC.
 //!
-//! - [`server`]: `scorevision.v1.Decode` over any [`sv_core::FrameSource`],
-//!   sending pixels inline or through a shared-memory ring.
-//! - [`remote`]: [`Remote`], the [`sv_core::FrameSource`] an infer stage
+//! - `server`: [`service()`], `scorevision.v1.Decode` over any
+//!   [`sv_core::FrameSource`], sending pixels inline or through a
+//!   shared-memory ring.
+//! - `remote`: [`Remote`], the [`sv_core::FrameSource`] an infer stage
 //!   uses to ask remote decode replicas.
 //!
 //! The transport is chosen by the client (it knows whether it shares a host

@@ -51,14 +51,14 @@ pub enum LayoutError {
         /// The file's length, in bytes.
         len: u64,
     },
-    /// The file does not start with [`MAGIC`]: not a ring, or its writer
+    /// The file does not start with `SVFRRING`: not a ring, or its writer
     /// has not finished the header.
     #[error("wrong magic (not a frame ring, or not finished)")]
     Magic,
-    /// The header's layout version is not [`VERSION`].
+    /// The header's layout version is not the one this build reads.
     #[error("layout version {0}, expected {VERSION}")]
     Version(u32),
-    /// The header's slot header size is not [`SLOT_HEADER_LEN`].
+    /// The header's slot header size is not 64 bytes (one cache line).
     #[error("slot header of {0} bytes")]
     SlotHeader(u32),
     /// A stored count or size does not fit a `usize`.
