@@ -18,40 +18,40 @@ pub enum DecodeError {
         /// The path as resolved from the URL.
         path: PathBuf,
     },
-    #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
     /// The URL's scheme is none of those the stage reads.
+    #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
     UnsupportedUrl {
         /// The URL as given, credentials redacted.
         url: String,
     },
+    /// A local path or `file://` URL while local files are not allowed
+    /// (they are off by default, so a validator cannot read the host's files).
     #[error(
         "this decode stage reads only http(s) URLs: local paths and file:// URLs need --allow-local-files (SV_ALLOW_LOCAL_FILES=true)"
     )]
-    /// A local path or `file://` URL while local files are not allowed
-    /// (they are off by default, so a validator cannot read the host's files).
     LocalFilesRefused,
-    #[error("downloading the video failed: {0}")]
     /// The download failed; its error says why (and carries its own kind).
+    #[error("downloading the video failed: {0}")]
     Fetch(#[from] FetchError),
-    #[error("{uri} is not a decodable video: {message}")]
     /// GStreamer failed before the first frame: the bytes are no video it
     /// can demux and decode.
+    #[error("{uri} is not a decodable video: {message}")]
     NotAVideo {
         /// The video as logs name it (a path, or the URL).
         uri: String,
         /// GStreamer's error, with its debug detail.
         message: String,
     },
-    #[error("{uri} has no video stream")]
     /// The file ended without a single decoded frame (an audio-only file,
     /// say).
+    #[error("{uri} has no video stream")]
     NoVideoStream {
         /// The video as logs name it (a path, or the URL).
         uri: String,
     },
-    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
     /// The stream's pictures exceed the configured maximum, refused before
     /// decoding so one huge video cannot exhaust memory.
+    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
     PictureTooLarge {
         /// The video as logs name it (a path, or the URL).
         uri: String,
@@ -62,9 +62,9 @@ pub enum DecodeError {
         /// The largest picture allowed (`--max-picture`).
         max: PictureSize,
     },
-    #[error("decoding {uri} failed after {frames} frames: {message}")]
     /// Decoding failed after some frames, or the video ended clearly before
     /// the duration its container declares (a truncated file).
+    #[error("decoding {uri} failed after {frames} frames: {message}")]
     Corrupt {
         /// The video as logs name it (a path, or the URL).
         uri: String,
@@ -73,32 +73,32 @@ pub enum DecodeError {
         /// GStreamer's error, or where the video stopped short.
         message: String,
     },
-    #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
     /// Neither a frame nor any input progress for the stall timeout.
+    #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
     Stalled {
         /// The video as logs name it (a path, or the URL).
         uri: String,
         /// The stall timeout that ran out, in whole seconds.
         seconds: u64,
     },
+    /// A GStreamer element the pipeline needs is not installed: a broken
+    /// host, not a bad video.
     #[error(
         "GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)"
     )]
-    /// A GStreamer element the pipeline needs is not installed: a broken
-    /// host, not a bad video.
     MissingElement {
         /// The element's factory name (`decodebin`, `appsink`, ...).
         element: &'static str,
     },
-    #[error("GStreamer failed: {message}")]
     /// An internal failure, not the video's: GStreamer could not build or
     /// start the pipeline, or a decode or conversion thread died.
+    #[error("GStreamer failed: {message}")]
     Gstreamer {
         /// What failed, in words.
         message: String,
     },
-    #[error("cannot create the download file: {0}")]
     /// The local file a download is written to could not be created.
+    #[error("cannot create the download file: {0}")]
     Io(#[from] std::io::Error),
 }
 

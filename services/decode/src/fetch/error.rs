@@ -19,59 +19,59 @@ pub enum FetchError {
         #[source]
         reason: UrlError,
     },
-    #[error("video URL {url} uses scheme {scheme:?}; only http and https are fetched")]
     /// The URL (or a redirect) uses a scheme other than http or https.
+    #[error("video URL {url} uses scheme {scheme:?}; only http and https are fetched")]
     UnsupportedScheme {
         /// The URL, credentials redacted.
         url: String,
         /// The scheme it uses.
         scheme: String,
     },
+    /// The host is, or resolves only to, loopback, private, link-local or
+    /// otherwise non-public addresses: refused so a validator cannot make
+    /// the miner probe its own network.
     #[error("refusing to fetch {url}: {host} is a non-public address ({addr})")]
-    /// The host resolves to a loopback, private, link-local or otherwise
-    /// non-public address, refused so a validator cannot make the miner
-    /// probe its own network.
     ForbiddenTarget {
         /// The URL, credentials redacted.
         url: String,
         /// The host as written in the URL.
         host: String,
-        /// The non-public address it resolved to.
+        /// The refused address (the first, when a name resolved to several).
         addr: std::net::IpAddr,
     },
-    #[error("{url} answered HTTP {status}")]
     /// The server answered with a status other than success or redirect.
+    #[error("{url} answered HTTP {status}")]
     Status {
         /// The URL, credentials redacted.
         url: String,
         /// The HTTP status code.
         status: u16,
     },
-    #[error("{url} is not a video (content-type {content_type:?})")]
     /// The server declared a `text/*` content type (an error page, say).
+    #[error("{url} is not a video (content-type {content_type:?})")]
     NotAVideo {
         /// The URL, credentials redacted.
         url: String,
         /// The declared `Content-Type`.
         content_type: String,
     },
+    /// The first bytes match no video container's signature (checked when
+    /// sniffing is on, before anything is written).
     #[error(
         "{url} is not a video: it starts with {start}, which is no video container (MP4/MOV, Matroska/WebM, MPEG-TS/PS, AVI, FLV, Ogg, ASF)"
     )]
-    /// The first bytes match no video container's signature (checked when
-    /// sniffing is on, before anything is written).
     NotAVideoBody {
         /// The URL, credentials redacted.
         url: String,
         /// The first bytes, described for a reader (printable text or hex).
         start: String,
     },
+    /// The transfer brought fewer bytes over the last full window than the
+    /// minimum rate allows.
     #[error(
         "{url} is too slow: {received} bytes in the last {:.1} s, under the minimum of {min_rate} bytes/s",
         over.as_secs_f64()
     )]
-    /// The transfer brought fewer bytes over the last full window than the
-    /// minimum rate allows.
     TooSlow {
         /// The URL, credentials redacted.
         url: String,
@@ -82,8 +82,8 @@ pub enum FetchError {
         /// The minimum rate, in bytes per second.
         min_rate: u64,
     },
-    #[error("{url} is larger than the {limit} byte limit{}", declared.map(|n| format!(" ({n} bytes declared)")).unwrap_or_default())]
     /// The body is, or declares to be, larger than the size cap.
+    #[error("{url} is larger than the {limit} byte limit{}", declared.map(|n| format!(" ({n} bytes declared)")).unwrap_or_default())]
     TooLarge {
         /// The URL, credentials redacted.
         url: String,
@@ -93,30 +93,30 @@ pub enum FetchError {
         /// (`None` when the body outgrew the cap while arriving).
         declared: Option<u64>,
     },
-    #[error("{url}: more than {max} redirects")]
     /// The redirect chain is longer than allowed.
+    #[error("{url}: more than {max} redirects")]
     TooManyRedirects {
         /// The URL first requested, credentials redacted.
         url: String,
         /// Redirects allowed.
         max: usize,
     },
-    #[error("{url}: redirect without a usable Location header")]
     /// A redirect status without a `Location` header that resolves to a URL.
+    #[error("{url}: redirect without a usable Location header")]
     BadRedirect {
         /// The URL that answered with the redirect, credentials redacted.
         url: String,
     },
-    #[error("cannot reach {url}: {reason}")]
     /// The connection could not be made (DNS, refused, TLS, ...).
+    #[error("cannot reach {url}: {reason}")]
     Connect {
         /// The URL, credentials redacted.
         url: String,
         /// The client's error with its chain of causes.
         reason: String,
     },
-    #[error("{url}: {what} timed out after {after:?}")]
     /// A phase of the download took longer than its timeout.
+    #[error("{url}: {what} timed out after {after:?}")]
     Timeout {
         /// The URL, credentials redacted.
         url: String,
@@ -126,16 +126,16 @@ pub enum FetchError {
         /// The timeout that ran out.
         after: Duration,
     },
-    #[error("{url} sent no response within {after:?}")]
     /// The host took the connection but sent no response headers in time.
+    #[error("{url} sent no response within {after:?}")]
     NoResponse {
         /// The URL, credentials redacted.
         url: String,
         /// How long we waited.
         after: Duration,
     },
-    #[error("{url}: transfer failed after {received} bytes: {reason}")]
     /// The connection failed while the body was arriving.
+    #[error("{url}: transfer failed after {received} bytes: {reason}")]
     Transfer {
         /// The URL, credentials redacted.
         url: String,
@@ -153,8 +153,8 @@ pub enum FetchError {
         /// The write's error.
         source: std::io::Error,
     },
-    #[error("cannot build the HTTP client: {source}")]
     /// The HTTP client could not be built (its TLS backend, say).
+    #[error("cannot build the HTTP client: {source}")]
     Client {
         /// The client builder's error.
         #[source]

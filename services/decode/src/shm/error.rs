@@ -23,17 +23,17 @@ pub enum ShmError {
         #[source]
         source: std::io::Error,
     },
-    #[error("bad frame ring name {name:?}: {reason}")]
     /// A ring name from the wire that the writer could not have made
     /// (it could escape the ring directory).
+    #[error("bad frame ring name {name:?}: {reason}")]
     BadName {
         /// The name, cut to 300 characters.
         name: String,
         /// Which rule it breaks.
         reason: &'static str,
     },
-    #[error("{path} is not a usable frame ring: {source}")]
     /// The file's header or size does not describe a valid ring.
+    #[error("{path} is not a usable frame ring: {source}")]
     BadLayout {
         /// The ring file.
         path: PathBuf,
@@ -41,28 +41,28 @@ pub enum ShmError {
         #[source]
         source: LayoutError,
     },
-    #[error("a frame of {len} bytes does not fit a {slot_len}-byte ring slot")]
     /// A frame is larger than the ring's slots (the ring is sized by the
     /// stream's first frame).
+    #[error("a frame of {len} bytes does not fit a {slot_len}-byte ring slot")]
     TooLarge {
         /// The frame's size, in bytes.
         len: usize,
         /// The slot size, in bytes.
         slot_len: usize,
     },
-    #[error("a handle for ring {got:?} was given to ring {expected:?}")]
     /// A handle names another ring than the one it was given to.
+    #[error("a handle for ring {got:?} was given to ring {expected:?}")]
     WrongRing {
         /// The name of the ring asked to read it.
         expected: String,
         /// The ring the handle names.
         got: String,
     },
+    /// The slot no longer holds the handle's frame: already taken (a
+    /// replayed or duplicated handle) or reused for a later one.
     #[error(
         "stale handle for slot {slot} of ring {ring}: generation {generation} is gone or taken"
     )]
-    /// The slot no longer holds the handle's frame: already taken (a
-    /// replayed or duplicated handle) or reused for a later one.
     Stale {
         /// The ring's file name.
         ring: String,
@@ -71,9 +71,9 @@ pub enum ShmError {
         /// The generation the handle claims.
         generation: u64,
     },
-    #[error("handle (offset {offset}, length {length}) is not a slot of ring {ring}")]
     /// A handle's offset is not exactly a slot's start, or its length does
     /// not fit the slot.
+    #[error("handle (offset {offset}, length {length}) is not a slot of ring {ring}")]
     OutOfRange {
         /// The ring's file name.
         ring: String,
@@ -82,15 +82,15 @@ pub enum ShmError {
         /// The handle's length, in bytes.
         length: u64,
     },
-    #[error("writing to ring {ring} was cancelled")]
     /// The consumer went away while the writer waited for a free slot.
+    #[error("writing to ring {ring} was cancelled")]
     Cancelled {
         /// The ring's file name.
         ring: String,
     },
-    #[error("the reader of ring {ring} released nothing for {waited:?}")]
     /// The reader released no slot for the whole timeout, while the writer
     /// waited for a free slot or for the ring to drain.
+    #[error("the reader of ring {ring} released nothing for {waited:?}")]
     ReaderStalled {
         /// The ring's file name.
         ring: String,

@@ -45,8 +45,8 @@ pub enum LayoutError {
     /// The ring path is a directory, device or other non-regular file.
     #[error("not a regular file")]
     NotAFile,
-    #[error("{len} bytes, shorter than a header")]
     /// The file is too short to hold a header.
+    #[error("{len} bytes, shorter than a header")]
     ShorterThanHeader {
         /// The file's length, in bytes.
         len: u64,
@@ -64,17 +64,17 @@ pub enum LayoutError {
     /// A stored count or size does not fit a `usize`.
     #[error("field {0} too large")]
     FieldTooLarge(u64),
-    #[error("stride/data offset/file length {stored:?} do not match {derived:?}")]
     /// The stored stride, data offset or file length differs from what
     /// the stored slot count and size give.
+    #[error("stride/data offset/file length {stored:?} do not match {derived:?}")]
     Mismatch {
         /// Stride, data offset and file length as the header stores them.
         stored: [u64; 3],
         /// The same three, recomputed from the slot count and size.
         derived: [u64; 3],
     },
-    #[error("{len} bytes, the layout needs {needs}")]
     /// The file is shorter than its header's layout needs.
+    #[error("{len} bytes, the layout needs {needs}")]
     FileShort {
         /// The file's length, in bytes.
         len: u64,
