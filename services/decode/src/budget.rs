@@ -40,6 +40,8 @@ impl Drop for Held {
 }
 
 impl FrameBudget {
+    /// A budget of `limit` bytes in flight, shared by the decode thread and
+    /// the frames' [`Held`] shares.
     pub fn new(limit: usize) -> Arc<Self> {
         Arc::new(Self {
             limit,

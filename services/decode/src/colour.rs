@@ -22,7 +22,7 @@
 /// Cb->B, Cb->G, Cr->G (the last two as magnitudes).
 const BT601: [i64; 4] = [104_597, 132_201, 25_675, 53_279];
 
-/// The converter's 16-bit coefficients, derived from [`BT601`] exactly as
+/// The converter's 16-bit coefficients, derived from `BT601` exactly as
 /// swscale's `ff_yuv2rgb_c_init_tables` derives its SIMD ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Coefficients {
@@ -115,7 +115,11 @@ impl ChromaRow {
 /// One plane: its bytes and the distance between rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Plane<'a> {
+    /// The plane's bytes, from its first row; the last row may stop at the
+    /// row's length (no padding after it).
     pub data: &'a [u8],
+    /// Bytes from the start of one row to the start of the next (at least
+    /// the row's length).
     pub stride: usize,
 }
 
@@ -123,10 +127,15 @@ pub struct Plane<'a> {
 /// rounded up for odd sizes).
 #[derive(Debug, Clone, Copy)]
 pub struct I420<'a> {
+    /// Picture width, in pixels (the Y plane's row length).
     pub width: usize,
+    /// Picture height, in pixels (the Y plane's rows).
     pub height: usize,
+    /// Luma, one byte per pixel.
     pub y: Plane<'a>,
+    /// Cb, one byte per 2x2 block of pixels.
     pub u: Plane<'a>,
+    /// Cr, one byte per 2x2 block of pixels.
     pub v: Plane<'a>,
 }
 
@@ -134,10 +143,15 @@ pub struct I420<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{plane} plane too small: {have} bytes for {width}x{height} (stride {stride})")]
 pub struct PlaneTooSmall {
+    /// Which plane: `Y`, `U`, `V` or `UV`.
     pub plane: &'static str,
+    /// The bytes the plane holds.
     pub have: usize,
+    /// The plane's stride, in bytes.
     pub stride: usize,
+    /// The row length the plane needs, in bytes.
     pub width: usize,
+    /// The rows the plane needs.
     pub height: usize,
 }
 
@@ -146,9 +160,13 @@ pub struct PlaneTooSmall {
 /// same samples as I420 in another order, so the same RGB.
 #[derive(Debug, Clone, Copy)]
 pub struct Nv12<'a> {
+    /// Picture width, in pixels (the Y plane's row length).
     pub width: usize,
+    /// Picture height, in pixels (the Y plane's rows).
     pub height: usize,
+    /// Luma, one byte per pixel.
     pub y: Plane<'a>,
+    /// Cb, Cr byte pairs, one pair per 2x2 block of pixels.
     pub uv: Plane<'a>,
 }
 

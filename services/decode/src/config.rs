@@ -19,6 +19,8 @@ impl HardwarePreference {
     /// The names `--hardware-decode` takes (SV_HARDWARE_DECODE).
     pub const NAMES: [&'static str; 2] = ["auto", "off"];
 
+    /// The name `--hardware-decode` takes for this preference (one of
+    /// [`Self::NAMES`]).
     pub fn name(self) -> &'static str {
         match self {
             Self::Auto => "auto",
@@ -48,7 +50,9 @@ impl std::str::FromStr for HardwarePreference {
 /// frame buffer is made for it (an 8192x8192 clip took decode to 2.1 GB).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PictureSize {
+    /// Width, in pixels (1 to 32768).
     pub width: u32,
+    /// Height, in pixels (1 to 32768).
     pub height: u32,
 }
 
@@ -93,8 +97,10 @@ impl std::str::FromStr for PictureSize {
     }
 }
 
+/// Everything the decode stage is configured with, in process or served.
 #[derive(Debug, Clone)]
 pub struct DecodeConfig {
+    /// Whether hardware decoders (NVDEC, VA-API) may be used.
     pub hardware: HardwarePreference,
     /// Frames buffered between the GStreamer thread and the consumer, at
     /// most; [`frames_in_flight_bytes`](Self::frames_in_flight_bytes) may
@@ -110,6 +116,7 @@ pub struct DecodeConfig {
     pub stall_timeout: Duration,
     /// Where downloaded videos are kept while they decode.
     pub download_dir: PathBuf,
+    /// Limits and timeouts of http(s) downloads.
     pub fetch: FetchPolicy,
     /// Threads converting decoded pictures to RGB, in parallel with the
     /// decoder; 0: automatic (one per core, at most 4).

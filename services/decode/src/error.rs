@@ -7,48 +7,105 @@ use sv_core::{ErrorKind, StageError};
 use crate::config::PictureSize;
 use crate::fetch::FetchError;
 
+/// Why a video produced no frames, or stopped producing them. Each variant
+/// maps to one [`ErrorKind`] ([`DecodeError::kind`]) and one metric label
+/// ([`DecodeError::label`]).
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// A local path (or `file://` URL) names no file.
     #[error("video file {path} does not exist")]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The path as resolved from the URL.
+        path: PathBuf,
+    },
+    /// The URL's scheme is none of those the stage reads.
     #[error("unsupported video URL {url:?}: expected a path, file://, http:// or https://")]
-    UnsupportedUrl { url: String },
+    UnsupportedUrl {
+        /// The URL as given, credentials redacted.
+        url: String,
+    },
+    /// A local path or `file://` URL while local files are not allowed
+    /// (they are off by default, so a validator cannot read the host's files).
     #[error(
         "this decode stage reads only http(s) URLs: local paths and file:// URLs need --allow-local-files (SV_ALLOW_LOCAL_FILES=true)"
     )]
     LocalFilesRefused,
+    /// The download failed; its error says why (and carries its own kind).
     #[error("downloading the video failed: {0}")]
     Fetch(#[from] FetchError),
+    /// GStreamer failed before the first frame: the bytes are no video it
+    /// can demux and decode.
     #[error("{uri} is not a decodable video: {message}")]
-    NotAVideo { uri: String, message: String },
-    #[error("{uri} has no video stream")]
-    NoVideoStream { uri: String },
-    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
-    PictureTooLarge {
+    NotAVideo {
+        /// The video as logs name it (a path, or the URL).
         uri: String,
-        width: u32,
-        height: u32,
-        max: PictureSize,
-    },
-    #[error("decoding {uri} failed after {frames} frames: {message}")]
-    Corrupt {
-        uri: String,
-        frames: u64,
+        /// GStreamer's error, with its debug detail.
         message: String,
     },
+    /// The file ended without a single decoded frame (an audio-only file,
+    /// say).
+    #[error("{uri} has no video stream")]
+    NoVideoStream {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+    },
+    /// The stream's pictures exceed the configured maximum, refused before
+    /// decoding so one huge video cannot exhaust memory.
+    #[error("{uri} has {width}x{height} pictures, larger than the {max} maximum (--max-picture)")]
+    PictureTooLarge {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+        /// The stream's picture width, in pixels.
+        width: u32,
+        /// The stream's picture height, in pixels.
+        height: u32,
+        /// The largest picture allowed (`--max-picture`).
+        max: PictureSize,
+    },
+    /// Decoding failed after some frames, or the video ended clearly before
+    /// the duration its container declares (a truncated file).
+    #[error("decoding {uri} failed after {frames} frames: {message}")]
+    Corrupt {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+        /// Frames decoded before the failure.
+        frames: u64,
+        /// GStreamer's error, or where the video stopped short.
+        message: String,
+    },
+    /// Neither a frame nor any input progress for the stall timeout.
     #[error("decoding {uri} stalled: nothing happened for {seconds} s")]
-    Stalled { uri: String, seconds: u64 },
+    Stalled {
+        /// The video as logs name it (a path, or the URL).
+        uri: String,
+        /// The stall timeout that ran out, in whole seconds.
+        seconds: u64,
+    },
+    /// A GStreamer element the pipeline needs is not installed: a broken
+    /// host, not a bad video.
     #[error(
         "GStreamer is missing the {element} element (install the plugins in scripts/install-deps.sh)"
     )]
-    MissingElement { element: &'static str },
+    MissingElement {
+        /// The element's factory name (`decodebin`, `appsink`, ...).
+        element: &'static str,
+    },
+    /// An internal failure, not the video's: GStreamer could not build or
+    /// start the pipeline, or a decode or conversion thread died.
     #[error("GStreamer failed: {message}")]
-    Gstreamer { message: String },
+    Gstreamer {
+        /// What failed, in words.
+        message: String,
+    },
+    /// The local file a download is written to could not be created.
     #[error("cannot create the download file: {0}")]
     Io(#[from] std::io::Error),
 }
 
 impl DecodeError {
+    /// How callers should treat the failure: the video's fault
+    /// (`InvalidInput`), too slow (`DeadlineExceeded`), or this host's
+    /// (`Internal`); a download failure keeps its own kind.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::NotFound { .. }

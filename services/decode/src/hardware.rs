@@ -125,9 +125,13 @@ fn apply(preference: HardwarePreference) {
 /// A video decoder in the registry, as decodebin will rank it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VideoDecoder {
+    /// The element factory's name (`avdec_h264`, `nvh264dec`, ...).
     pub name: String,
+    /// Its klass metadata (`Codec/Decoder/Video/Hardware`, ...).
     pub klass: String,
+    /// Its rank as set now (after [`init`] re-ranked hardware decoders).
     pub rank: i32,
+    /// Whether its klass marks it as a hardware decoder.
     pub hardware: bool,
 }
 

@@ -32,6 +32,8 @@
 //! a bounded channel, so a slow consumer pauses decoding (appsink blocks) and
 //! a consumer that goes away stops it.
 
+#![warn(missing_docs)]
+
 pub mod budget;
 pub mod colour;
 pub mod config;

@@ -16,6 +16,7 @@ use crate::stage::Stage;
 
 /// Everything [`serve`] needs.
 pub struct ServeConfig {
+    /// The decode stage every stream runs.
     pub decode: DecodeConfig,
     /// The shared-memory transport for clients on this host; `None`: inline only.
     pub shm: Option<ShmOptions>,

@@ -22,6 +22,10 @@ use crate::progressive::{self, GrowingFile, Outcome, Progress, Report};
 use crate::source::{self, Download, Source};
 use crate::stats::DecodeStats;
 
+/// The decode stage in process: a [`sv_core::FrameSource`] that fetches
+/// each request's video (downloading it, or reading a local file when
+/// allowed) and streams its RGB frames in order. Cheap to clone; clones
+/// share the fetcher, the metrics and the last video's stats.
 #[derive(Clone)]
 pub struct Stage {
     config: Arc<DecodeConfig>,

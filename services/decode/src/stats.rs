@@ -7,6 +7,7 @@ use std::time::Duration;
 /// Times run from the request (the start of [`sv_core::FrameSource::frames`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecodeStats {
+    /// Frames decoded (one the consumer refused included).
     pub frames: u64,
     /// Bytes of the video downloaded (zero for local files).
     pub bytes: u64,
@@ -19,6 +20,7 @@ pub struct DecodeStats {
     /// Time decoding, excluding time blocked on a slow consumer and time
     /// waiting for the bytes a decoder needs to start.
     pub busy: Duration,
+    /// The factory name of the video decoder decodebin picked.
     pub decoder: Option<String>,
     /// Frames were decoded while the clip was still downloading.
     pub streamed: bool,

@@ -23,8 +23,12 @@ const CLIP: &[u8] = include_bytes!("../assets/warmup.mp4");
 /// What the warm-up decoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarmUp {
+    /// Frames the clip decoded to.
     pub frames: u64,
+    /// The factory name of the decoder decodebin picked (a hardware one
+    /// when present and allowed).
     pub decoder: Option<String>,
+    /// Wall time of the whole warm-up, pipeline set-up included.
     pub took: Duration,
 }
 

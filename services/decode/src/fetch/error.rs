@@ -5,75 +5,158 @@ use std::time::Duration;
 
 use sv_core::{ErrorKind, StageError};
 
+/// Why a download failed. Every URL in it is credential-free; each variant
+/// says whose fault it was ([`FetchError::kind`], [`FetchError::culprit`])
+/// and whether another attempt may help ([`FetchError::is_transient`]).
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The URL does not parse, or names no host.
     #[error("invalid video URL {url:?}: {reason}")]
     InvalidUrl {
+        /// The URL, credentials redacted.
         url: String,
+        /// What is wrong with it.
         #[source]
         reason: UrlError,
     },
+    /// The URL (or a redirect) uses a scheme other than http or https.
     #[error("video URL {url} uses scheme {scheme:?}; only http and https are fetched")]
-    UnsupportedScheme { url: String, scheme: String },
+    UnsupportedScheme {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The scheme it uses.
+        scheme: String,
+    },
+    /// The host is, or resolves only to, loopback, private, link-local or
+    /// otherwise non-public addresses: refused so a validator cannot make
+    /// the miner probe its own network.
     #[error("refusing to fetch {url}: {host} is a non-public address ({addr})")]
     ForbiddenTarget {
+        /// The URL, credentials redacted.
         url: String,
+        /// The host as written in the URL.
         host: String,
+        /// The refused address (the first, when a name resolved to several).
         addr: std::net::IpAddr,
     },
+    /// The server answered with a status other than success or redirect.
     #[error("{url} answered HTTP {status}")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The HTTP status code.
+        status: u16,
+    },
+    /// The server declared a `text/*` content type (an error page, say).
     #[error("{url} is not a video (content-type {content_type:?})")]
-    NotAVideo { url: String, content_type: String },
+    NotAVideo {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The declared `Content-Type`.
+        content_type: String,
+    },
+    /// The first bytes match no video container's signature (checked when
+    /// sniffing is on, before anything is written).
     #[error(
         "{url} is not a video: it starts with {start}, which is no video container (MP4/MOV, Matroska/WebM, MPEG-TS/PS, AVI, FLV, Ogg, ASF)"
     )]
-    NotAVideoBody { url: String, start: String },
+    NotAVideoBody {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The first bytes, described for a reader (printable text or hex).
+        start: String,
+    },
+    /// The transfer brought fewer bytes over the last full window than the
+    /// minimum rate allows.
     #[error(
         "{url} is too slow: {received} bytes in the last {:.1} s, under the minimum of {min_rate} bytes/s",
         over.as_secs_f64()
     )]
     TooSlow {
+        /// The URL, credentials redacted.
         url: String,
+        /// Bytes received over that window.
         received: u64,
+        /// The window's length.
         over: Duration,
+        /// The minimum rate, in bytes per second.
         min_rate: u64,
     },
+    /// The body is, or declares to be, larger than the size cap.
     #[error("{url} is larger than the {limit} byte limit{}", declared.map(|n| format!(" ({n} bytes declared)")).unwrap_or_default())]
     TooLarge {
+        /// The URL, credentials redacted.
         url: String,
+        /// The size cap, in bytes.
         limit: u64,
+        /// The `Content-Length`, when the server declared one over the cap
+        /// (`None` when the body outgrew the cap while arriving).
         declared: Option<u64>,
     },
+    /// The redirect chain is longer than allowed.
     #[error("{url}: more than {max} redirects")]
-    TooManyRedirects { url: String, max: usize },
-    #[error("{url}: redirect without a usable Location header")]
-    BadRedirect { url: String },
-    #[error("cannot reach {url}: {reason}")]
-    Connect { url: String, reason: String },
-    #[error("{url}: {what} timed out after {after:?}")]
-    Timeout {
+    TooManyRedirects {
+        /// The URL first requested, credentials redacted.
         url: String,
-        what: &'static str,
-        after: Duration,
+        /// Redirects allowed.
+        max: usize,
     },
-    #[error("{url} sent no response within {after:?}")]
-    NoResponse { url: String, after: Duration },
-    #[error("{url}: transfer failed after {received} bytes: {reason}")]
-    Transfer {
+    /// A redirect status without a `Location` header that resolves to a URL.
+    #[error("{url}: redirect without a usable Location header")]
+    BadRedirect {
+        /// The URL that answered with the redirect, credentials redacted.
         url: String,
-        received: u64,
+    },
+    /// The connection could not be made (DNS, refused, TLS, ...).
+    #[error("cannot reach {url}: {reason}")]
+    Connect {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The client's error with its chain of causes.
         reason: String,
     },
-    /// The path stays out of the message (it names our temporary file and
-    /// PID); the sink logs it.
+    /// A phase of the download took longer than its timeout.
+    #[error("{url}: {what} timed out after {after:?}")]
+    Timeout {
+        /// The URL, credentials redacted.
+        url: String,
+        /// The phase: `connect`, `read` (no bytes for the read timeout) or
+        /// `download` (the whole download, retries included).
+        what: &'static str,
+        /// The timeout that ran out.
+        after: Duration,
+    },
+    /// The host took the connection but sent no response headers in time.
+    #[error("{url} sent no response within {after:?}")]
+    NoResponse {
+        /// The URL, credentials redacted.
+        url: String,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// The connection failed while the body was arriving.
+    #[error("{url}: transfer failed after {received} bytes: {reason}")]
+    Transfer {
+        /// The URL, credentials redacted.
+        url: String,
+        /// Bytes received before the failure.
+        received: u64,
+        /// The client's error with its chain of causes.
+        reason: String,
+    },
+    /// Writing the download to its local file failed. The path stays out of
+    /// the message (it names our temporary file and PID); the sink logs it.
     #[error("cannot store the download: {source}")]
     Io {
+        /// The file being written.
         path: PathBuf,
+        /// The write's error.
         source: std::io::Error,
     },
+    /// The HTTP client could not be built (its TLS backend, say).
     #[error("cannot build the HTTP client: {source}")]
     Client {
+        /// The client builder's error.
         #[source]
         source: reqwest::Error,
     },
@@ -82,8 +165,10 @@ pub enum FetchError {
 /// Why a video URL is not one.
 #[derive(Debug, thiserror::Error)]
 pub enum UrlError {
+    /// The text does not parse as a URL.
     #[error(transparent)]
     Parse(#[from] url::ParseError),
+    /// The URL parses but names no host to download from.
     #[error("no host")]
     NoHost,
 }

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 /// At least `bytes_per_s` averaged over every `window` of the transfer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinRate {
+    /// The slowest average allowed, in bytes per second.
     pub bytes_per_s: u64,
+    /// How long a stretch the average is taken over; nothing is judged
+    /// before one window has passed.
     pub window: Duration,
 }
 
@@ -24,7 +27,9 @@ impl MinRate {
 /// Why a transfer was given up: what arrived over the last window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooSlow {
+    /// Bytes received over the window.
     pub received: u64,
+    /// The window's actual length (at least [`MinRate::window`]).
     pub over: Duration,
 }
 
@@ -40,6 +45,7 @@ pub struct RateFloor {
 }
 
 impl RateFloor {
+    /// Watches a transfer that started at `started` with nothing received.
     pub fn new(min: MinRate, started: Instant) -> Self {
         Self {
             min,

@@ -14,11 +14,15 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 /// Which addresses are allowed.
 #[derive(Debug, Clone)]
 pub struct Guard {
+    /// Allow every address, public or not (development only).
     pub allow_private: bool,
+    /// Non-public networks allowed anyway (tests: `127.0.0.1/32`).
     pub allow_nets: Vec<IpNet>,
 }
 
 impl Guard {
+    /// Whether a download may connect to `ip`: a public address, any
+    /// address when private ones are allowed, or one in an allowed network.
     pub fn allows(&self, ip: IpAddr) -> bool {
         self.allow_private || is_public(ip) || self.allow_nets.iter().any(|net| net.contains(&ip))
     }
@@ -28,7 +32,9 @@ impl Guard {
 #[derive(Debug, thiserror::Error)]
 #[error("{host} resolves only to non-public addresses ({addr})")]
 pub struct Forbidden {
+    /// The name that was resolved.
     pub host: String,
+    /// The first address it resolved to (all were refused).
     pub addr: IpAddr,
 }
 
@@ -85,6 +91,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 /// A DNS resolver that drops answers the guard refuses, and fails when none
 /// is left.
 pub struct GuardedResolver {
+    /// The addresses answers may have.
     pub guard: Arc<Guard>,
 }
 

@@ -49,6 +49,7 @@ use sniff::Sniffed;
 pub struct FetchPolicy {
     /// Largest accepted video, checked against Content-Length and while streaming.
     pub max_bytes: u64,
+    /// Longest wait for a TCP (and TLS) connection, per attempt.
     pub connect_timeout: Duration,
     /// Longest wait for the response headers once connected. Not retried:
     /// a host that accepts connections and never answers would otherwise
@@ -58,6 +59,7 @@ pub struct FetchPolicy {
     pub read_timeout: Duration,
     /// Bound on the whole download, retries and backoff included.
     pub total_timeout: Duration,
+    /// Redirects followed per attempt, each hop checked by the guard.
     pub max_redirects: usize,
     /// Extra attempts after a transient failure.
     pub retries: u32,
@@ -105,6 +107,8 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
+    /// A fetcher enforcing `policy`; its HTTP client resolves names through
+    /// the private-address guard and follows no redirect on its own.
     pub fn new(policy: FetchPolicy) -> Result<Self, FetchError> {
         let guard = Arc::new(Guard {
             allow_private: policy.allow_private,
@@ -130,6 +134,7 @@ impl Fetcher {
         })
     }
 
+    /// The limits this fetcher enforces.
     pub fn policy(&self) -> &FetchPolicy {
         &self.policy
     }

@@ -16,8 +16,12 @@ use super::FetchError;
 /// each chunk in order, then `end`; a retry calls `begin` again and sends
 /// the body again from its first byte.
 pub trait BodySink: Send {
+    /// Starts the body over from its first byte, discarding anything an
+    /// earlier attempt wrote.
     fn begin(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
+    /// Appends the next chunk of the body.
     fn write(&mut self, chunk: &[u8]) -> impl Future<Output = Result<(), FetchError>> + Send;
+    /// The attempt's body is complete: flush what is buffered.
     fn end(&mut self) -> impl Future<Output = Result<(), FetchError>> + Send;
 }
 
@@ -29,6 +33,7 @@ pub struct FileSink {
 }
 
 impl FileSink {
+    /// A sink for `path`; nothing is created before [`BodySink::begin`].
     pub fn new(path: &Path) -> Self {
         Self {
             path: path.to_owned(),
@@ -36,6 +41,7 @@ impl FileSink {
         }
     }
 
+    /// The file the body is written to.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -1,8 +1,9 @@
 //! The decode stage over gRPC.
 //!
-//! - [`server`]: `scorevision.v1.Decode` over any [`sv_core::FrameSource`],
-//!   sending pixels inline or through a shared-memory ring.
-//! - [`remote`]: [`Remote`], the [`sv_core::FrameSource`] an infer stage
+//! - `server`: [`service()`], `scorevision.v1.Decode` over any
+//!   [`sv_core::FrameSource`], sending pixels inline or through a
+//!   shared-memory ring.
+//! - `remote`: [`Remote`], the [`sv_core::FrameSource`] an infer stage
 //!   uses to ask remote decode replicas.
 //!
 //! The transport is chosen by the client (it knows whether it shares a host
@@ -36,6 +37,7 @@ pub enum FrameTransport {
 }
 
 impl FrameTransport {
+    /// The name flags and the transport header use (`inline` or `shm`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Inline => "inline",

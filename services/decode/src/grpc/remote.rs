@@ -19,8 +19,10 @@ use tonic::metadata::MetadataValue;
 use super::{FrameTransport, MAX_MESSAGE, TRANSPORT_HEADER};
 use crate::shm::{RingCache, SlotHandle};
 
+/// Where the decode replicas are and how their frames should travel.
 #[derive(Debug, Clone)]
 pub struct RemoteConfig {
+    /// The replicas' addresses and the connection settings.
     pub upstream: UpstreamConfig,
     /// Ask for frames by shared-memory handle (decode on the same host).
     pub transport: FrameTransport,
@@ -29,6 +31,8 @@ pub struct RemoteConfig {
 }
 
 impl RemoteConfig {
+    /// Replicas at `addrs`, frames inline, rings (if switched on later)
+    /// under `/dev/shm`.
     pub fn new(addrs: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             upstream: UpstreamConfig::new(addrs),
@@ -41,10 +45,14 @@ impl RemoteConfig {
 /// Frames received and the encoded size of their messages, over all streams.
 #[derive(Debug, Default)]
 pub struct WireStats {
+    /// Frame messages received.
     pub frames: AtomicU64,
+    /// Their encoded size, in bytes (small for frames sent by handle).
     pub message_bytes: AtomicU64,
 }
 
+/// Remote decode replicas as a [`FrameSource`]: each video is one
+/// `Decode.Frames` call on the balanced channel.
 pub struct Remote {
     upstream: Upstream,
     transport: FrameTransport,
@@ -54,6 +62,8 @@ pub struct Remote {
 }
 
 impl Remote {
+    /// Sets up the balanced channel to the replicas (inside a tokio
+    /// runtime); fails when no address is given or one is not `host:port`.
     pub fn connect(config: &RemoteConfig) -> Result<Self, UpstreamError> {
         Ok(Self {
             upstream: Upstream::new(&config.upstream)?,
@@ -64,6 +74,7 @@ impl Remote {
         })
     }
 
+    /// The balanced channel and its replica set.
     pub fn upstream(&self) -> &Upstream {
         &self.upstream
     }

@@ -65,6 +65,8 @@ pub fn service(
     DecodeServer::new(DecodeService { source, shm }).max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// The `scorevision.v1.Decode` service: each call decodes one video from
+/// the source and streams its frames, inline or by ring handle.
 pub struct DecodeService {
     source: Arc<dyn FrameSource>,
     shm: Option<ShmOptions>,

@@ -17,7 +17,10 @@ pub enum Control {
     /// Keep decoding. `activity` changes whenever input made progress (a
     /// stream fed more bytes, or is waiting on the network, which has its
     /// own timeouts), so the stall clock only runs while nothing moves.
-    Go { activity: u64 },
+    Go {
+        /// A counter of input progress; only its changes matter.
+        activity: u64,
+    },
     /// Stop now, for this reason.
     Stop(Interrupt),
 }
@@ -36,18 +39,26 @@ pub enum Interrupt {
 /// How a drained pipeline ended.
 #[derive(Debug)]
 pub enum Ended {
+    /// At the video's end, or where the consumer stopped taking frames
+    /// (the summary says `cancelled`).
     Done(DecodeSummary),
+    /// The caller's [`Control`] said stop; the summary counts the frames
+    /// decoded so far.
     Interrupted(Interrupt, DecodeSummary),
 }
 
 /// What one pipeline run needs besides its source.
 pub struct Session<'a> {
+    /// The video as logs and errors name it (a path, or the URL).
     pub uri: &'a str,
+    /// Longest time without a frame or input progress before the decode
+    /// fails as stalled.
     pub stall_timeout: Duration,
     /// Frames below this index were emitted by an earlier run on the same
     /// bytes: decoded again (the decoder needs them) but not converted or
     /// emitted.
     pub skip: u64,
+    /// Asked between samples whether to go on.
     pub control: &'a dyn Fn() -> Control,
 }
 

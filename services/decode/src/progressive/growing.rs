@@ -46,6 +46,7 @@ impl Progress {
         self.changed.notify_all();
     }
 
+    /// Where the download stands now.
     pub fn snapshot(&self) -> Snapshot {
         self.lock().0
     }
@@ -100,6 +101,7 @@ pub struct GrowingFile {
 }
 
 impl GrowingFile {
+    /// A sink writing `path` and publishing its progress to `progress`.
     pub fn new(path: &Path, progress: Arc<Progress>) -> Self {
         Self {
             file: FileSink::new(path),

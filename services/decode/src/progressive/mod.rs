@@ -36,6 +36,8 @@ use crate::pipeline::{self, Control, DecodeSummary, Ended, Interrupt, Session};
 /// How a download's decode ended.
 #[derive(Debug)]
 pub enum Outcome {
+    /// The decode finished: at the video's end, or where the consumer
+    /// stopped taking frames (then the summary says `cancelled`).
     Done(DecodeSummary),
     /// The download gave up (the fetcher's error says why).
     DownloadFailed(DecodeSummary),

@@ -33,28 +33,54 @@ pub const MAX_SLOT_LEN: usize = 1 << 30;
 /// Why a ring's geometry or a ring file's header is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    /// The slot count is 0 or above [`MAX_SLOTS`].
     #[error("slots must be 1..={MAX_SLOTS}, not {0}")]
     Slots(usize),
+    /// The slot size is 0 or above [`MAX_SLOT_LEN`] bytes.
     #[error("slot_len must be 1..={MAX_SLOT_LEN}, not {0}")]
     SlotLen(usize),
+    /// The ring's size does not fit the address space or a file offset.
     #[error("ring size overflows")]
     Overflow,
+    /// The ring path is a directory, device or other non-regular file.
     #[error("not a regular file")]
     NotAFile,
+    /// The file is too short to hold a header.
     #[error("{len} bytes, shorter than a header")]
-    ShorterThanHeader { len: u64 },
+    ShorterThanHeader {
+        /// The file's length, in bytes.
+        len: u64,
+    },
+    /// The file does not start with `SVFRRING`: not a ring, or its writer
+    /// has not finished the header.
     #[error("wrong magic (not a frame ring, or not finished)")]
     Magic,
+    /// The header's layout version is not the one this build reads.
     #[error("layout version {0}, expected {VERSION}")]
     Version(u32),
+    /// The header's slot header size is not 64 bytes (one cache line).
     #[error("slot header of {0} bytes")]
     SlotHeader(u32),
+    /// A stored count or size does not fit a `usize`.
     #[error("field {0} too large")]
     FieldTooLarge(u64),
+    /// The stored stride, data offset or file length differs from what
+    /// the stored slot count and size give.
     #[error("stride/data offset/file length {stored:?} do not match {derived:?}")]
-    Mismatch { stored: [u64; 3], derived: [u64; 3] },
+    Mismatch {
+        /// Stride, data offset and file length as the header stores them.
+        stored: [u64; 3],
+        /// The same three, recomputed from the slot count and size.
+        derived: [u64; 3],
+    },
+    /// The file is shorter than its header's layout needs.
     #[error("{len} bytes, the layout needs {needs}")]
-    FileShort { len: u64, needs: usize },
+    FileShort {
+        /// The file's length, in bytes.
+        len: u64,
+        /// The length the layout needs, in bytes.
+        needs: usize,
+    },
 }
 
 /// The geometry of one ring, derived from `(slots, slot_len)` only.
@@ -68,6 +94,8 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The geometry of `slots` slots of `slot_len` bytes each, or why it is
+    /// refused.
     pub fn new(slots: usize, slot_len: usize) -> Result<Self, LayoutError> {
         if !(1..=MAX_SLOTS).contains(&slots) {
             return Err(LayoutError::Slots(slots));
@@ -104,14 +132,17 @@ impl Layout {
         })
     }
 
+    /// How many slots the ring has.
     pub fn slots(&self) -> usize {
         self.slots
     }
 
+    /// The most bytes a slot holds.
     pub fn slot_len(&self) -> usize {
         self.slot_len
     }
 
+    /// The ring file's length, in bytes.
     pub fn file_len(&self) -> usize {
         self.file_len
     }

@@ -73,14 +73,17 @@ impl RingReader {
         })
     }
 
+    /// The ring's file name inside its directory (what handles name).
     pub fn name(&self) -> &str {
         &self.inner.name
     }
 
+    /// The ring file's full path.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
+    /// The most bytes one slot (one frame) holds.
     pub fn slot_len(&self) -> usize {
         self.inner.map.layout().slot_len()
     }
@@ -136,6 +139,7 @@ pub struct RingCache {
 }
 
 impl RingCache {
+    /// No ring opened yet.
     pub fn new() -> Self {
         Self::default()
     }
@@ -155,10 +159,12 @@ impl RingCache {
         self.rings.remove(name)
     }
 
+    /// How many rings are open.
     pub fn len(&self) -> usize {
         self.rings.len()
     }
 
+    /// True when no ring is open.
     pub fn is_empty(&self) -> bool {
         self.rings.is_empty()
     }

@@ -78,10 +78,12 @@ impl RingWriter {
         &self.path
     }
 
+    /// How many frames the ring holds at once.
     pub fn slots(&self) -> usize {
         self.map.layout().slots()
     }
 
+    /// The most bytes one slot (one frame) holds.
     pub fn slot_len(&self) -> usize {
         self.map.layout().slot_len()
     }
