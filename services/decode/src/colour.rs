@@ -11,7 +11,7 @@
 //! (`pmulhw`, i.e. `(a * b) >> 16`, rounding down) by coefficients derived
 //! from the 16.16 tables in integer steps. Rounding anywhere else shifts
 //! values by a level, which was enough to move detections of real models
-//! (PARITY.md A0). Verified bit-exact against `ffmpeg -pix_fmt bgr24
+//! (docs/PARITY.md A0). Verified bit-exact against `ffmpeg -pix_fmt bgr24
 //! -sws_flags bicubic` (the same swscale) and against the fixture frames
 //! OpenCV decoded: tests/tests/decode.rs. An odd height (H.264 can crop to
 //! one) sends swscale through its general scaler instead; we keep this
