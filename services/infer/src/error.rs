@@ -23,7 +23,7 @@ pub enum InferError {
     /// No ONNX Runtime library was found where the stage looks for one.
     #[error("cannot find ONNX Runtime's shared library: {hint}")]
     RuntimeNotFound {
-        /// Where it looked and how to point it at a library.
+        /// How to install one, or point the stage at one.
         hint: String,
     },
     /// The ONNX Runtime library was found but could not be loaded.
@@ -188,8 +188,8 @@ pub enum RuntimeLoadError {
     /// The configured library path does not exist.
     #[error("{} does not exist", .0.display())]
     Missing(PathBuf),
-    /// The dynamic loader refused the file (wrong architecture, missing
-    /// dependencies such as libcudart).
+    /// The dynamic loader refused the file (not a shared library, another
+    /// architecture, a dependency missing).
     #[error(transparent)]
     Library(#[from] ort::LoadDynamicError),
     /// The library loaded but ONNX Runtime failed to initialise.
@@ -209,7 +209,8 @@ pub enum ModelFileError {
     /// The graph has this many inputs; a YOLO export has one image input.
     #[error("{0} inputs, expected 1")]
     Inputs(usize),
-    /// The single input is a sequence or map rather than a tensor.
+    /// The single input declares no tensor type (a sequence, a map, or no
+    /// type at all).
     #[error("the input is not a tensor")]
     NotTensor,
 }
@@ -226,7 +227,8 @@ pub enum OpenError {
     /// ONNX Runtime refused the session options or the model.
     #[error(transparent)]
     Ort(#[from] ort::Error),
-    /// The model file could not be read (for the byte-input rewrite).
+    /// The model file could not be read (static shapes and byte input read
+    /// it before ONNX Runtime does).
     #[error(transparent)]
     Read(#[from] std::io::Error),
     /// The file's header could not be read (not an ONNX model, ...).
@@ -299,8 +301,9 @@ pub enum GraphRefused {
 /// Why a model cannot be given a byte input.
 #[derive(Debug, thiserror::Error)]
 pub enum ByteInputError {
-    /// Float16 inputs are not rewritten: the host converts the pixels to
-    /// float16 itself (see the `byte_input` module docs).
+    /// Float16 inputs are fed as they are: they already halve the bytes,
+    /// and on the CPU provider a cast in the graph would change the outputs
+    /// (see the `byte_input` module docs).
     #[error("a float16 input is fed as it is")]
     Float16,
     /// The input is uint8 already; there is nothing to rewrite.
@@ -332,7 +335,7 @@ pub enum ByteInputError {
     /// A protobuf message inside the model could not be decoded.
     #[error(transparent)]
     Protobuf(#[from] prost::DecodeError),
-    /// A field's length runs past the end of its message.
+    /// A field runs past the end of its message.
     #[error("truncated protobuf field")]
     Truncated,
     /// The deprecated protobuf group wire types, which ONNX never uses.
