@@ -16,8 +16,12 @@ use crate::onnx_file::OnnxHeader;
 use crate::providers::{self, CudaOptions, Provider, ProviderSettings, ShapeProfile};
 use crate::runtime;
 
+/// The pair of models one inference lane owns; each frame goes through
+/// both.
 pub struct Detector {
+    /// The YOLOv8 detect model: ball, goalkeeper, player and referee boxes.
     pub players: YoloModel,
+    /// The YOLOv8 pose model whose keypoints are the pitch's 32 landmarks.
     pub pitch: YoloModel,
 }
 
@@ -43,6 +47,8 @@ impl std::fmt::Display for ProviderReport {
 }
 
 impl Detector {
+    /// Pairs the two models, refusing a player model that is not a detect
+    /// model or a pitch model that is not a pose model (swapped paths).
     pub fn new(players: YoloModel, pitch: YoloModel) -> Result<Self, InferError> {
         let wrong = |model: &str, want: &str| InferError::Metadata {
             model: model.into(),

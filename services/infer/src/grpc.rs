@@ -27,6 +27,8 @@ pub fn service(source: Arc<dyn DetectionSource>) -> InferServer<InferService> {
     InferServer::new(InferService { source }).max_encoding_message_size(MAX_MESSAGE)
 }
 
+/// The gRPC handler: streams each request's detections from its
+/// [`DetectionSource`] (the local stage or remote replicas).
 pub struct InferService {
     source: Arc<dyn DetectionSource>,
 }
@@ -51,10 +53,14 @@ impl Infer for InferService {
 pub struct Remote(RemoteStage);
 
 impl Remote {
+    /// The replicas `config` names, dialled lazily and balanced per
+    /// request; fails on an empty or malformed address list. Must be called
+    /// inside a tokio runtime.
     pub fn connect(config: &UpstreamConfig) -> Result<Self, UpstreamError> {
         RemoteStage::connect(config).map(Self)
     }
 
+    /// The replica addresses and connection settings in use.
     pub fn upstream(&self) -> &sv_proto::Upstream {
         self.0.upstream()
     }

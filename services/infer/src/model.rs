@@ -18,7 +18,10 @@ use crate::tensor::InputTensor;
 /// What a model found in one frame.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ModelOutput {
+    /// A detect model's boxes in frame pixels, NMS order.
     Detections(Vec<Detection>),
+    /// A pose model's instances (box and keypoints) in frame pixels, NMS
+    /// order.
     Poses(Vec<PoseInstance>),
 }
 
@@ -60,10 +63,14 @@ impl Preprocess {
 pub struct Postprocess {
     name: String,
     info: ModelInfo,
+    /// Confidence, IoU and detection-count limits; ultralytics' predict
+    /// defaults unless the configuration sets them.
     pub thresholds: Thresholds,
 }
 
 impl Postprocess {
+    /// Postprocessing for the model `name` ("players" or "pitch", used in
+    /// errors) whose export metadata is `info`, with default thresholds.
     pub fn new(name: impl Into<String>, info: ModelInfo) -> Self {
         Self {
             name: name.into(),
@@ -72,10 +79,12 @@ impl Postprocess {
         }
     }
 
+    /// The model's export metadata: classes, input size, task, keypoints.
     pub fn info(&self) -> &ModelInfo {
         &self.info
     }
 
+    /// The model's name in logs and errors ("players" or "pitch").
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -143,9 +152,14 @@ impl Postprocess {
     }
 }
 
+/// One ultralytics YOLOv8 model (detect or pose) with its engine, its
+/// letterbox and its postprocessing: frames in, detections or poses in
+/// frame pixels out.
 pub struct YoloModel {
     engine: Box<dyn Engine>,
     pre: Preprocess,
+    /// Decodes the engine's output; public so callers can set its
+    /// thresholds.
     pub post: Postprocess,
     /// Reused between batches: the input tensor, of the engine's type.
     tensor: InputTensor,
@@ -179,22 +193,28 @@ impl YoloModel {
         &self.limit
     }
 
+    /// Records the limit the warm-up settled (`crate::fit`).
     pub fn set_batch_limit(&mut self, limit: BatchLimit) {
         self.limit = limit;
     }
 
+    /// The model's export metadata: classes, input size, task, keypoints.
     pub fn info(&self) -> &ModelInfo {
         self.post.info()
     }
 
+    /// The engine that runs the model (its provider, input type, sizes).
     pub fn engine(&self) -> &dyn Engine {
         self.engine.as_ref()
     }
 
+    /// The engine, to run it directly (the warm-up's trial batches).
     pub fn engine_mut(&mut self) -> &mut dyn Engine {
         self.engine.as_mut()
     }
 
+    /// The input size and padding rule, for a pipeline that letterboxes
+    /// on its own threads.
     pub fn preprocess(&self) -> Preprocess {
         self.pre
     }

@@ -21,6 +21,7 @@ pub const WARM_UP_SIZE: (u32, u32) = (1280, 720);
 
 /// Everything [`serve`] needs besides the upstream.
 pub struct ServeConfig {
+    /// The models, providers and batching the stage opens with.
     pub infer: InferConfig,
     /// The drain, and the health link to decode this stage follows.
     pub server: ServerOptions,

@@ -15,7 +15,10 @@ use ort::value::{DynTensor, PrimitiveTensorElementType};
 /// The element type of a model's input (and, for FP16-I/O models, outputs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ElementType {
+    /// 32-bit float pixels in `0.0..=1.0` (ultralytics' default export).
     F32,
+    /// 16-bit float pixels in `0.0..=1.0` (`export(half=True)`, or
+    /// `to_fp16.py --fp16-io`).
     F16,
     /// The letterboxed pixels as they are: a model rewritten for byte input
     /// (`crate::byte_input`) divides by 255 itself.
@@ -23,6 +26,8 @@ pub enum ElementType {
 }
 
 impl ElementType {
+    /// ONNX's name for the type ("float32", "float16", "uint8"), as in
+    /// logs and errors.
     pub fn name(self) -> &'static str {
         match self {
             Self::F32 => "float32",
@@ -61,6 +66,7 @@ pub static UNIT_F16: [f16; 256] = {
 /// An element the letterbox can write: a pixel byte maps to a value in
 /// [0, 1] through a table.
 pub trait Unit: Copy + Send + Sync + 'static {
+    /// The value each pixel byte becomes, indexed by the byte.
     fn table() -> &'static [Self; 256];
 }
 
@@ -96,8 +102,11 @@ impl Unit for u8 {
 /// A batch's input tensor, NCHW. It keeps its allocation between batches.
 #[derive(Debug)]
 pub enum InputTensor {
+    /// Float32 values in ordinary host memory.
     F32(Vec<f32>),
+    /// Float16 values in ordinary host memory.
     F16(Vec<f16>),
+    /// Unscaled pixel bytes for a byte-input model.
     U8(Vec<u8>),
     /// In memory ONNX Runtime allocated for the engine (page-locked host
     /// memory beside a GPU): bound to the session as it is.
@@ -107,17 +116,27 @@ pub enum InputTensor {
 /// Why an ONNX Runtime tensor cannot serve as, or take, an input.
 #[derive(Debug, thiserror::Error)]
 pub enum TensorError {
+    /// The tensor is not of the expected element type, or lives in
+    /// device memory the CPU cannot write.
     #[error("not a CPU-readable {ty} tensor: {source}")]
     NotCpuReadable {
+        /// The element type expected ([`ElementType::name`]).
         ty: &'static str,
+        /// ONNX Runtime's refusal to expose the data.
         #[source]
         source: ort::Error,
     },
+    /// An input of another length or element type than the host tensor
+    /// it was to be copied into.
     #[error("a {len}-value {ty} input into a {tensor_len}-value {tensor_ty} tensor")]
     Mismatch {
+        /// Values in the input.
         len: usize,
+        /// The input's element type ([`ElementType::name`]).
         ty: &'static str,
+        /// Values the host tensor holds.
         tensor_len: usize,
+        /// The host tensor's element type.
         tensor_ty: &'static str,
     },
 }
@@ -213,6 +232,8 @@ fn data_mut<T: PrimitiveTensorElementType + std::fmt::Debug>(value: &mut DynTens
 }
 
 impl InputTensor {
+    /// An empty tensor of `ty` in host memory; [`resize`](Self::resize)
+    /// gives it its batch's length.
     pub fn new(ty: ElementType) -> Self {
         match ty {
             ElementType::F32 => Self::F32(Vec::new()),
@@ -221,6 +242,7 @@ impl InputTensor {
         }
     }
 
+    /// The type of its values.
     pub fn element_type(&self) -> ElementType {
         match self {
             Self::F32(_) => ElementType::F32,
@@ -230,6 +252,7 @@ impl InputTensor {
         }
     }
 
+    /// The number of values (batch x 3 x height x width), not bytes.
     pub fn len(&self) -> usize {
         match self {
             Self::F32(v) => v.len(),
@@ -239,6 +262,7 @@ impl InputTensor {
         }
     }
 
+    /// Whether it holds no values (before its first batch).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -277,6 +301,7 @@ impl InputTensor {
         }
     }
 
+    /// A borrowed view to run an engine on, without copying.
     pub fn view(&self) -> Input<'_> {
         match self {
             Self::F32(v) => Input::F32(v),
@@ -290,8 +315,11 @@ impl InputTensor {
 /// A borrowed input tensor, what an [`crate::Engine`] runs on.
 #[derive(Debug, Clone, Copy)]
 pub enum Input<'a> {
+    /// Float32 values, NCHW.
     F32(&'a [f32]),
+    /// Float16 values, NCHW.
     F16(&'a [f16]),
+    /// Unscaled pixel bytes, NCHW, for a byte-input model.
     U8(&'a [u8]),
     /// A tensor in ONNX Runtime's memory: the ONNX Runtime engine binds it
     /// as it is, other engines read its slices ([`Input::plain`]).
@@ -307,6 +335,7 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// The number of values (batch x 3 x height x width), not bytes.
     pub fn len(&self) -> usize {
         match self {
             Self::F32(v) => v.len(),
@@ -316,6 +345,7 @@ impl<'a> Input<'a> {
         }
     }
 
+    /// Whether it holds no values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -332,6 +362,7 @@ impl<'a> Input<'a> {
         })
     }
 
+    /// The type of its values, which must be the session input's.
     pub fn element_type(&self) -> ElementType {
         match self {
             Self::F32(_) => ElementType::F32,
@@ -357,12 +388,16 @@ impl<'a> Input<'a> {
 /// One image's part of an input tensor.
 #[derive(Debug)]
 pub enum ImageOut<'a> {
+    /// Float32 values, CHW, written as pixel / 255.
     F32(&'a mut [f32]),
+    /// Float16 values, CHW, written as pixel / 255.
     F16(&'a mut [f16]),
+    /// Pixel bytes, CHW, written as they are.
     U8(&'a mut [u8]),
 }
 
 impl ImageOut<'_> {
+    /// The number of values (3 x height x width), not bytes.
     pub fn len(&self) -> usize {
         match self {
             Self::F32(v) => v.len(),
@@ -371,6 +406,7 @@ impl ImageOut<'_> {
         }
     }
 
+    /// Whether it holds no values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -36,6 +36,9 @@ use crate::tensor::{ElementType, Input, InputTensor};
 
 /// Runs a model on an NCHW batch.
 pub trait Engine: Send {
+    /// Runs the model on `input`, a batch of `shape` (batch, channels,
+    /// height, width), and returns its output tensor. Fails with
+    /// [`InferError::OutOfMemory`] when a smaller batch might fit.
     fn run(&mut self, input: Input<'_>, shape: [usize; 4]) -> Result<Output, InferError>;
     /// The execution provider doing the work.
     fn provider(&self) -> Provider;

@@ -8,7 +8,10 @@ use crate::providers::{Provider, ProviderSettings};
 /// How to open an ONNX model.
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
+    /// ONNX Runtime's shared library (`libonnxruntime.so`), loaded once
+    /// per process.
     pub library: PathBuf,
+    /// The execution providers to try and their settings.
     pub providers: ProviderSettings,
     /// ONNX Runtime intra-op threads; 0 lets it pick (one per core).
     pub intra_threads: usize,

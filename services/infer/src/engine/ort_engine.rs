@@ -17,6 +17,9 @@ use crate::metadata::ModelInfo;
 use crate::providers::{Provider, ProviderChoice, SkipReason};
 use crate::tensor::{ElementType, Input, InputTensor};
 
+/// An [`Engine`](super::Engine) on an ONNX Runtime session: the provider
+/// it settled on, the static and dynamic-shape sessions, and the I/O
+/// binding when there is one.
 pub struct OrtEngine {
     pub(super) name: String,
     pub(super) session: Session,
@@ -46,6 +49,7 @@ pub struct OrtEngine {
     /// The input's (height, width) when the model file has a fixed spatial
     /// size (static shapes leave this as the file says).
     pub fixed_size: Option<(u32, u32)>,
+    /// The export metadata read from the model file.
     pub info: ModelInfo,
 }
 

@@ -31,6 +31,8 @@ impl Output {
         }
     }
 
+    /// The tensor's dimensions, `[batch, rows, anchors]` for a YOLOv8
+    /// output.
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

@@ -19,8 +19,10 @@ pub struct Placement {
 /// Why a profile gave no placement.
 #[derive(Debug, thiserror::Error)]
 pub enum PlacementError {
+    /// ONNX Runtime's profile file could not be read.
     #[error(transparent)]
     Read(#[from] std::io::Error),
+    /// The profile is not the JSON trace ONNX Runtime writes.
     #[error("profile: {0}")]
     Parse(#[from] serde_json::Error),
 }

@@ -50,6 +50,7 @@ impl BatchLimit {
         }
     }
 
+    /// What the warm-up found, or `None` before (or without) a warm-up.
     pub fn settled_on(&self) -> Option<&Settled> {
         self.settled.as_ref()
     }
@@ -89,6 +90,8 @@ impl BatchLimit {
 /// The batches one device's lanes settled on, one per model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceFit {
+    /// The index of the device its lanes run on: the CUDA ordinal on a
+    /// GPU, 0 on the CPU.
     pub device: u32,
     /// Whether the device is a GPU (names it in the profile line).
     pub gpu: bool,
@@ -99,6 +102,8 @@ pub struct DeviceFit {
 /// What the warm-up settled on, per device.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchFit {
+    /// One entry per device that has lanes, in the order of their first
+    /// lane.
     pub devices: Vec<DeviceFit>,
 }
 

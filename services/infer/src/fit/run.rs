@@ -40,6 +40,8 @@ struct Tally {
 }
 
 impl Fitted {
+    /// `engine` running `model` (the name in logs and errors) within
+    /// `limit` (what the warm-up settled, or none yet).
     pub fn new(engine: Box<dyn Engine>, model: impl Into<String>, limit: BatchLimit) -> Self {
         Self {
             engine,
@@ -48,10 +50,12 @@ impl Fitted {
         }
     }
 
+    /// The engine that runs the model.
     pub fn engine(&self) -> &dyn Engine {
         self.engine.as_ref()
     }
 
+    /// The most images a run may hold, per input shape, as lowered so far.
     pub fn limit(&self) -> &BatchLimit {
         &self.limit
     }

@@ -33,7 +33,9 @@ pub enum Slot {
 /// How many frames were decided which way.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// Frames the models ran on.
     pub keyframes: u64,
+    /// Frames sent on by index alone, for track to fill in.
     pub between: u64,
     /// Scene cuts found (each makes the frames on both sides keyframes).
     pub cuts: u64,
@@ -129,6 +131,7 @@ impl Keyframes {
         }
     }
 
+    /// The decisions so far in this video.
     pub fn counts(&self) -> Counts {
         self.counts
     }

@@ -31,6 +31,7 @@ pub struct Thumbnail {
 }
 
 impl Thumbnail {
+    /// Samples an RGB (BT.601 luma) or NV12 (its Y plane) frame.
     pub fn of(frame: &Frame) -> Self {
         let (w, h) = (frame.width as usize, frame.height as usize);
         let stride = frame.stride as usize;

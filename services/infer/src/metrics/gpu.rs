@@ -16,9 +16,12 @@ use sv_telemetry::metrics::{Sample, Sampled};
 /// One device's figures.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Reading {
+    /// Device memory in use by every process, in bytes.
     pub used_bytes: u64,
+    /// The device's memory, in bytes.
     pub total_bytes: u64,
-    /// Fraction of the last sample period a kernel ran (NVML only).
+    /// Fraction (`0.0..=1.0`) of the last sample period a kernel ran
+    /// (NVML only).
     pub utilization: Option<f64>,
 }
 
@@ -161,6 +164,9 @@ struct Nvml {
 // from any thread); the handles are opaque values it hands out for the
 // life of the process.
 unsafe impl Send for Nvml {}
+// SAFETY: sharing `&Nvml` only lets threads call `read`, which calls NVML's
+// thread-safe query functions on the handles and writes nothing in `self`;
+// the function pointers and handles are never changed after `open`.
 unsafe impl Sync for Nvml {}
 
 impl Nvml {

@@ -92,12 +92,16 @@ fn fill_ratio() -> Histogram {
 /// One ONNX Runtime run, as a lane saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
+    /// The model's label on the series ("players" or "pitch").
     pub model: &'static str,
+    /// The execution provider that ran it.
     pub provider: Provider,
     /// Real frames in the batch.
     pub frames: usize,
     /// The batch it ran at, padding included.
     pub slots: usize,
+    /// Wall time of the engine's runs for the batch, split retries
+    /// included, pre- and postprocessing not.
     pub took: Duration,
 }
 

@@ -14,10 +14,16 @@ const MAX_NMS: usize = 30_000;
 /// ultralytics 8.3.48 zeroes the coordinates of keypoints below this.
 pub const KEYPOINT_VISIBLE: f32 = 0.5;
 
+/// The limits postprocessing applies, as ultralytics' predict arguments.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Thresholds {
+    /// `conf`: candidates need a best class score strictly above this
+    /// (`0.0..=1.0`).
     pub confidence: f32,
+    /// `iou`: NMS drops a box whose IoU with a better one of its class is
+    /// strictly above this (`0.0..=1.0`).
     pub iou: f32,
+    /// `max_det`: the most detections kept per image, best first.
     pub max_det: usize,
 }
 
@@ -34,8 +40,12 @@ impl Default for Thresholds {
 
 /// One image's slice of the output tensor `[4 + nc + extra, anchors]`.
 pub struct Prediction<'a> {
+    /// Row-major values: rows (cx, cy, w, h in letterboxed input pixels,
+    /// then one score per class, then keypoints) of `anchors` values each.
     pub data: &'a [f32],
+    /// Anchor points (candidate boxes) in the image: 8400 at 640x640.
     pub anchors: usize,
+    /// Class-score rows, the number of the model's class names.
     pub classes: usize,
 }
 
@@ -97,7 +107,7 @@ fn scale_box(xyxy: [f32; 4], lb: &Letterbox) -> [f32; 4] {
 
 /// Detections of a detect model in frame pixels, NMS order.
 pub fn detections(
-    prediction: &Prediction,
+    prediction: &Prediction<'_>,
     lb: &Letterbox,
     thresholds: &Thresholds,
 ) -> Vec<Detection> {
@@ -115,7 +125,11 @@ pub fn detections(
 /// A pose instance: its (rounded) box, score and keypoints in frame pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PoseInstance {
+    /// The instance's box in frame pixels, rounded to whole pixels as the
+    /// pose predictor does, and its score.
     pub detection: Detection,
+    /// Its keypoints in the model's order, in frame pixels; those below
+    /// [`KEYPOINT_VISIBLE`] are at (0, 0) with their confidence kept.
     pub keypoints: Vec<Keypoint>,
 }
 
@@ -123,7 +137,7 @@ pub struct PoseInstance {
 /// unrounded pad, are clipped to the frame, and those with confidence below
 /// 0.5 get (0, 0) as `Results.keypoints.xy` gives them.
 pub fn poses(
-    prediction: &Prediction,
+    prediction: &Prediction<'_>,
     lb: &Letterbox,
     thresholds: &Thresholds,
     keypoints: usize,

@@ -9,8 +9,11 @@ const MAX_WH: f32 = 7680.0;
 /// A candidate after the confidence filter, in anchor order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
+    /// Corners `[x1, y1, x2, y2]` in letterboxed input pixels.
     pub xyxy: [f32; 4],
+    /// The best class score, above the confidence threshold.
     pub score: f32,
+    /// The class with that score (the first on ties).
     pub class_id: u32,
     /// The anchor it came from, to fetch keypoints for the survivors.
     pub anchor: usize,

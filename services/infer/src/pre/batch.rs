@@ -11,8 +11,11 @@ use crate::tensor::{ImageOut, InputTensor};
 
 /// One image to draw: a frame, where it lands, and its part of a tensor.
 pub struct Slot<'a> {
+    /// The RGB frame to draw.
     pub frame: &'a Frame,
+    /// Where in the input the frame lands.
     pub letterbox: Letterbox,
+    /// The image's values in the batch tensor, overwritten by the draw.
     pub out: ImageOut<'a>,
 }
 

@@ -10,20 +10,29 @@ use sv_core::{Frame, PixelFormat};
 use super::resize::{resize_linear, resize_rows};
 use crate::tensor::{UNIT, Unit};
 
+/// The grey ultralytics pads with, in every channel (before / 255).
 pub const PAD_VALUE: u8 = 114;
 
 /// Where a source frame lands inside the network input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Letterbox {
+    /// The source frame's width in pixels.
     pub src_w: u32,
+    /// The source frame's height in pixels.
     pub src_h: u32,
-    /// The resized image before padding.
+    /// The resized image's width before padding.
     pub unpad_w: u32,
+    /// The resized image's height before padding.
     pub unpad_h: u32,
+    /// Grey rows above the image: half the vertical padding, rounded as
+    /// ultralytics does (`round(dh - 0.1)`), so an odd pad puts the extra
+    /// row at the bottom.
     pub top: u32,
+    /// Grey columns left of the image, rounded like `top`.
     pub left: u32,
-    /// The network input size.
+    /// The network input's width.
     pub out_w: u32,
+    /// The network input's height.
     pub out_h: u32,
 }
 

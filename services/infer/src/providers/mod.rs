@@ -21,12 +21,17 @@ pub use options::{
 /// Execution providers in the order a session tries them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Provider {
+    /// NVIDIA TensorRT: builds an engine per model and input shape (cached
+    /// on disk), the fastest on a GPU.
     TensorRt,
+    /// ONNX Runtime's CUDA kernels with cuDNN convolutions.
     Cuda,
+    /// ONNX Runtime's CPU kernels: always there, the last resort.
     Cpu,
 }
 
 impl Provider {
+    /// The provider's short name, as in logs, metrics and `--providers`.
     pub fn name(self) -> &'static str {
         match self {
             Self::TensorRt => "TensorRT",
@@ -87,10 +92,14 @@ impl std::str::FromStr for Provider {
 /// Everything a session needs to register its providers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSettings {
+    /// The providers to try, in order; the first that registers runs the
+    /// model.
     pub wanted: Vec<Provider>,
     /// The GPU the CUDA and TensorRT providers run on.
     pub device: u32,
+    /// Settings for the CUDA provider.
     pub cuda: CudaOptions,
+    /// Settings for the TensorRT provider.
     pub tensorrt: TensorRtOptions,
     /// The most bytes ONNX Runtime may hold on the device
     /// (`--memory-limit-mb`; see `crate::memory`): sessions allocate from
@@ -100,6 +109,8 @@ pub struct ProviderSettings {
 }
 
 impl ProviderSettings {
+    /// `wanted` on GPU 0 with default provider options and no memory
+    /// limit.
     pub fn new(wanted: Vec<Provider>) -> Self {
         Self {
             wanted,
@@ -114,6 +125,7 @@ impl ProviderSettings {
 /// Which provider a model runs on, and why the ones before it did not.
 #[derive(Debug, Clone)]
 pub struct ProviderChoice {
+    /// The provider that registered and runs the model.
     pub provider: Provider,
     /// Wanted providers that were passed over, with the reason.
     pub skipped: Vec<(Provider, SkipReason)>,
@@ -243,7 +255,9 @@ fn try_register<E: ExecutionProvider + ArbitrarilyConfigurableExecutionProvider>
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {source}", dir.display())]
 pub struct CacheDirError {
+    /// The directory that could not be created.
     pub dir: PathBuf,
+    /// Why (permissions, a file in the way, a full disk).
     #[source]
     pub source: std::io::Error,
 }

@@ -45,6 +45,7 @@ impl std::str::FromStr for ConvSearch {
 /// H200 (see services/infer/README.md and `scorevision bench`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CudaOptions {
+    /// How cuDNN picks each convolution's algorithm.
     pub conv_search: ConvSearch,
     /// Let cuDNN use as much workspace as the fastest algorithm wants.
     pub conv_max_workspace: bool,
@@ -132,9 +133,13 @@ pub struct TensorRtOptions {
 /// full batches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeProfile {
+    /// The model's input name, which TensorRT's profile strings key on.
     pub input: String,
+    /// The largest batch the engine is built for (and tuned at).
     pub batch: usize,
+    /// The letterboxed input height in pixels.
     pub height: usize,
+    /// The letterboxed input width in pixels.
     pub width: usize,
 }
 

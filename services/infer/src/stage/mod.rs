@@ -26,6 +26,9 @@ mod submit;
 #[cfg(test)]
 mod tests;
 
+/// The infer stage: pulls frames from the upstream `U` (decode, in
+/// process or remote), batches them through the worker's lanes, and
+/// streams each frame's detections and pitch keypoints in frame order.
 pub struct Stage<U> {
     upstream: U,
     worker: Worker,
@@ -190,6 +193,8 @@ impl<U: FrameSource> Stage<U> {
         Ok(())
     }
 
+    /// The execution provider the first lane's player model runs on (on
+    /// a GPU the stage adds the `sv_infer_gpu_*` series).
     pub fn provider(&self) -> Provider {
         self.provider
     }
@@ -205,6 +210,7 @@ impl<U: FrameSource> Stage<U> {
         &self.report
     }
 
+    /// Counters and step times of the pipeline, since the stage started.
     pub fn stats(&self) -> &InferStats {
         &self.worker.stats
     }

@@ -38,7 +38,9 @@ use steps::Job;
 pub struct Worker {
     // Field order matters: the queue closes before the threads are joined.
     jobs: mpsc::Sender<Job>,
+    /// Counters and step times every thread of the pipeline adds to.
     pub stats: Arc<InferStats>,
+    /// The pipeline's Prometheus series (`sv_infer_*`).
     pub metrics: InferMetrics,
     _threads: Arc<Threads>,
 }

@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+/// Counters and summed step times, updated lock-free by the pipeline's
+/// threads (the busy clock alone takes a lock, once per batch).
 #[derive(Debug, Default)]
 pub struct InferStats {
     frames: AtomicU64,
@@ -42,6 +44,8 @@ fn read(counter: &AtomicU64) -> Duration {
 }
 
 impl InferStats {
+    /// Frames the models ran on, counted as their batch finishes
+    /// (warm-up and failed batches included).
     pub fn frames(&self) -> u64 {
         self.frames.load(Ordering::Relaxed)
     }
@@ -62,6 +66,8 @@ impl InferStats {
         self.scene_cuts.fetch_add(cuts, Ordering::Relaxed);
     }
 
+    /// Batches through the pipeline; a batch holds frames of any number of
+    /// streams.
     pub fn batches(&self) -> u64 {
         self.batches.load(Ordering::Relaxed)
     }
