@@ -16,10 +16,9 @@ use crate::signals;
 pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let config = gateway_config(args.config.as_deref(), &[], &args.keypoints)?;
     let upstream = UpstreamConfig::new(&args.track_addrs);
-    let track =
-        sv_track::grpc::Remote::connect(&upstream).map_err(|e| ConfigError(e.to_string()))?;
+    let track = sv_track::grpc::Remote::connect(&upstream).map_err(ConfigError::refused)?;
     // A second connection to track, for health checks only.
-    let health = Upstream::new(&upstream).map_err(|e| ConfigError(e.to_string()))?;
+    let health = Upstream::new(&upstream).map_err(ConfigError::refused)?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr())
         .await
         .with_context(|| format!("binding {}", config.listen_addr()))?;

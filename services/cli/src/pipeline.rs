@@ -77,7 +77,7 @@ impl ModelArgs {
         );
         for (what, path) in models {
             if !path.is_file() {
-                return Err(ConfigError(format!(
+                return Err(ConfigError::Invalid(format!(
                     "{what} {} does not exist",
                     path.display()
                 )));

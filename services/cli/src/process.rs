@@ -54,7 +54,7 @@ pub async fn run(args: ProcessArgs) -> anyhow::Result<()> {
 /// replicas (decode and infer wherever they point).
 pub async fn ask(args: AskArgs) -> anyhow::Result<()> {
     let track = sv_track::grpc::Remote::connect(&UpstreamConfig::new(&args.track_addrs))
-        .map_err(|e| ConfigError(e.to_string()))?;
+        .map_err(ConfigError::refused)?;
     let progress = progress_bar();
     let started = Instant::now();
     let tracks = track.track(VideoRequest::new(&args.challenge_id, &args.clip));

@@ -64,7 +64,7 @@ impl ScoringArgs {
     /// The CLIP pair, both or neither; numbers in range.
     pub fn check(&self) -> Result<Option<(PathBuf, PathBuf)>, ConfigError> {
         if !(self.fastest_s.is_finite() && self.fastest_s > 0.0) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--fastest-s {} is not a positive number of seconds",
                 self.fastest_s
             )));
@@ -72,15 +72,19 @@ impl ScoringArgs {
         if let Some(b) = self.assume_box_score
             && !(0.0..=1.0).contains(&b)
         {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--assume-box-score {b} is not in 0..1"
             )));
         }
         match (&self.clip_image, &self.clip_text) {
             (Some(image), Some(text)) => Ok(Some((image.clone(), text.clone()))),
             (None, None) => Ok(None),
-            (Some(_), None) => Err(ConfigError("--clip-image needs --clip-text".into())),
-            (None, Some(_)) => Err(ConfigError("--clip-text needs --clip-image".into())),
+            (Some(_), None) => Err(ConfigError::Invalid(
+                "--clip-image needs --clip-text".into(),
+            )),
+            (None, Some(_)) => Err(ConfigError::Invalid(
+                "--clip-text needs --clip-image".into(),
+            )),
         }
     }
 }
@@ -91,7 +95,9 @@ pub async fn run(args: ScoreArgs) -> anyhow::Result<()> {
     if let Some(t) = args.time_s
         && !(t.is_finite() && t >= 0.0)
     {
-        return Err(ConfigError(format!("--time-s {t} is not a number of seconds")).into());
+        return Err(
+            ConfigError::Invalid(format!("--time-s {t} is not a number of seconds")).into(),
+        );
     }
     tokio::task::spawn_blocking(move || {
         let mut clip = clip_files
@@ -126,7 +132,7 @@ pub async fn run(args: ScoreArgs) -> anyhow::Result<()> {
 #[cfg(feature = "score")]
 pub fn classify(e: sv_score::ScoreError) -> anyhow::Error {
     if e.is_usage() {
-        ConfigError(e.to_string()).into()
+        ConfigError::refused(e).into()
     } else {
         e.into()
     }
@@ -135,7 +141,7 @@ pub fn classify(e: sv_score::ScoreError) -> anyhow::Error {
 #[cfg(not(feature = "score"))]
 pub async fn run(args: ScoreArgs) -> anyhow::Result<()> {
     args.scoring.check()?;
-    Err(ConfigError(NOT_BUILT.into()).into())
+    Err(ConfigError::Invalid(NOT_BUILT.into()).into())
 }
 
 /// What a build without scoring says.

@@ -67,9 +67,8 @@ pub(crate) fn gateway_config(
     owned_elsewhere: &[&str],
     keypoints: &KeypointArgs,
 ) -> Result<GatewayConfig, ConfigError> {
-    let mut config =
-        GatewayConfig::load(path, owned_elsewhere).map_err(|e| ConfigError(e.to_string()))?;
+    let mut config = GatewayConfig::load(path, owned_elsewhere).map_err(ConfigError::refused)?;
     config.keypoints_when_missing = keypoints.or(config.keypoints_when_missing);
-    config.validate().map_err(|e| ConfigError(e.to_string()))?;
+    config.validate().map_err(ConfigError::refused)?;
     Ok(config)
 }

@@ -25,7 +25,9 @@ async fn server(
     metrics: &'static str,
 ) -> anyhow::Result<(TcpListener, ServerOptions)> {
     if !(args.grace_s.is_finite() && args.grace_s >= 0.0) {
-        return Err(ConfigError(format!("--grace-s {} is not a duration", args.grace_s)).into());
+        return Err(
+            ConfigError::Invalid(format!("--grace-s {} is not a duration", args.grace_s)).into(),
+        );
     }
     let upstream_health = upstream.map(health_link).transpose()?;
     let listener = TcpListener::bind(&args.listen)
@@ -42,7 +44,7 @@ async fn server(
 
 /// A second connection to an upstream, for health checks only.
 fn health_link(addrs: &[String]) -> anyhow::Result<Upstream> {
-    Upstream::new(&UpstreamConfig::new(addrs)).map_err(|e| ConfigError(e.to_string()).into())
+    Upstream::new(&UpstreamConfig::new(addrs)).map_err(|e| ConfigError::refused(e).into())
 }
 
 pub async fn decode(args: DecodeArgs) -> anyhow::Result<()> {
@@ -70,8 +72,7 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
     let mut remote = RemoteConfig::new(&args.decode_addrs);
     remote.transport = args.frame_transport;
     remote.shm_dir = args.shm_dir.clone();
-    let decode =
-        sv_decode::grpc::Remote::connect(&remote).map_err(|e| ConfigError(e.to_string()))?;
+    let decode = sv_decode::grpc::Remote::connect(&remote).map_err(ConfigError::refused)?;
     let (listener, server) = server(
         &args.server,
         Some(&args.decode_addrs),
@@ -84,7 +85,7 @@ pub async fn infer(args: InferArgs) -> anyhow::Result<()> {
 
 pub async fn track(args: TrackArgs) -> anyhow::Result<()> {
     let infer = sv_infer::grpc::Remote::connect(&UpstreamConfig::new(&args.infer_addrs))
-        .map_err(|e| ConfigError(e.to_string()))?;
+        .map_err(ConfigError::refused)?;
     let (listener, server) = server(
         &args.server,
         Some(&args.infer_addrs),

@@ -118,7 +118,7 @@ fn annotate(
     }
     progress.finish_and_clear();
     if decoded != answer.len() {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Invalid(format!(
             "{} has {} frames but {clip} decodes to {decoded}: is it the answer for this clip?",
             result.display(),
             answer.len()
@@ -213,8 +213,8 @@ impl Outputs {
 /// frames are not numbered 0, 1, 2, ..., is a bad input file (exit 64).
 fn load_result(path: &Path) -> Result<Vec<FrameResult>, ConfigError> {
     let bytes = std::fs::read(path)
-        .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
-    parse_result(&bytes).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+        .map_err(|e| ConfigError::Invalid(format!("cannot read {}: {e}", path.display())))?;
+    parse_result(&bytes).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
 }
 
 /// Only `frames` matters; `challenge_id` and `processing_time` may be absent.

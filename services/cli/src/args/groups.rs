@@ -131,7 +131,7 @@ impl FetchArgs {
         decode.max_picture = self.max_picture;
         let wait = self.first_byte_timeout_s;
         if !(wait.is_finite() && wait > 0.0 && wait <= 600.0) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--first-byte-timeout-s {wait} is not a number of seconds in (0, 600]"
             )));
         }
@@ -141,7 +141,7 @@ impl FetchArgs {
         policy.allow_nets = self.allow_net.clone();
         let window = self.min_download_window_s;
         if !(window.is_finite() && window > 0.0 && window <= 3600.0) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::Invalid(format!(
                 "--min-download-window-s {window} is not a number of seconds in (0, 3600]"
             )));
         }

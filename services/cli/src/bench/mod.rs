@@ -139,7 +139,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
     });
     if precisions.contains(&Precision::Fp16) && !have_fp16 {
-        return Err(ConfigError("fp16 needs --player-fp16 and --pitch-fp16".into()).into());
+        return Err(
+            ConfigError::Invalid("fp16 needs --player-fp16 and --pitch-fp16".into()).into(),
+        );
     }
     let gpu = best_available.is_gpu();
     let batches = args
@@ -151,11 +153,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| if gpu { vec![1, 2] } else { vec![0] });
     if args.runs == 0 || batches.contains(&0) {
-        return Err(ConfigError("--runs and every --sweep-batch must be at least 1".into()).into());
+        return Err(ConfigError::Invalid(
+            "--runs and every --sweep-batch must be at least 1".into(),
+        )
+        .into());
     }
     let intervals = intervals(args.sweep_interval.as_deref())?;
     if !(0.0..=1.0).contains(&args.min_agreement) {
-        return Err(ConfigError(format!(
+        return Err(ConfigError::Invalid(format!(
             "--min-agreement {} is not a share between 0 and 1",
             args.min_agreement
         ))
@@ -266,7 +271,7 @@ fn intervals(sweep: Option<&[u32]>) -> Result<Vec<Option<u32>>, ConfigError> {
         return Ok(vec![None]);
     };
     if sweep.contains(&0) {
-        return Err(ConfigError(
+        return Err(ConfigError::Invalid(
             "--sweep-interval: every interval must be 1 or more".into(),
         ));
     }
