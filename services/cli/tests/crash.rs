@@ -2,12 +2,15 @@
 //! and the process still dies of that signal (so supervisors see a crash).
 
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-#[test]
-fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
-    let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
+/// A decode stage (nothing to load, quick to start), with or without the
+/// crash report, sent `signal` once it has had time to install the handler
+/// and start serving.
+fn decode_killed_by(signal: i32, crash_report: bool) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scorevision"));
+    command
         .args([
             "decode",
             "--listen",
@@ -15,16 +18,21 @@ fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
             "--metrics-listen",
             "off",
         ])
-        .env("SV_CRASH_REPORT", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Give it time to install the handler and start serving.
+        .stderr(Stdio::piped());
+    if crash_report {
+        command.env("SV_CRASH_REPORT", "1");
+    }
+    let child = command.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: kill(2) takes plain integers; the pid is our own child's, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGSEGV) };
-    let out = child.wait_with_output().unwrap();
+    unsafe { libc::kill(child.id() as i32, signal) };
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
+    let out = decode_killed_by(libc::SIGSEGV, true);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{stderr}");
     assert!(
@@ -39,22 +47,7 @@ fn a_fatal_signal_prints_the_call_stack_and_still_kills() {
 fn without_the_variable_nothing_is_printed() {
     // SIGABRT: Rust's own SIGSEGV handler (stack overflow detection)
     // ignores a SIGSEGV sent by kill(2) once, which would keep this alive.
-    let child = Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .args([
-            "decode",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "off",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    // SAFETY: kill(2) takes plain integers; the pid is our own child's, not yet reaped.
-    unsafe { libc::kill(child.id() as i32, libc::SIGABRT) };
-    let out = child.wait_with_output().unwrap();
+    let out = decode_killed_by(libc::SIGABRT, false);
     assert_eq!(out.status.signal(), Some(libc::SIGABRT));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("call stack"));
 }
