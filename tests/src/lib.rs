@@ -11,6 +11,7 @@ pub mod http;
 pub mod openmetrics;
 pub mod otlp;
 pub mod png_frames;
+pub mod ports;
 pub mod prometheus;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! processes. Dropping it kills whatever still runs.
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,13 +22,7 @@ pub const ALICE: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 /// 2-core machine, short enough to notice a hang.
 const GRACE_S: &str = "60";
 
-/// A port free right now (the child binds it a moment later).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
+pub use sv_tests::ports::free_port;
 
 /// One `scorevision <stage>` process.
 pub struct Service {
