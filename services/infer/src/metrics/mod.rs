@@ -187,7 +187,7 @@ impl InferMetrics {
             "Scene cuts the keyframe choice found",
             m.scene_cuts.clone(),
         );
-        register_lanes(&mut registry, lanes);
+        register_lanes(&mut registry, lanes, &metrics.retried);
         metrics.exposition.include(Arc::new(registry));
         metrics
     }
@@ -217,9 +217,6 @@ impl InferMetrics {
         }
         let seconds = run.took.as_secs_f64();
         self.run_seconds.get_or_create(&labels).observe(seconds);
-        // Written at 0 from the first run, so `rate()` over it reads 0 and
-        // not "no data" until something is retried.
-        let _ = self.retried.get_or_create(&labels);
         self.lane_busy
             .get_or_create(&LaneLabel { lane })
             .inc_by(seconds);
@@ -260,8 +257,14 @@ impl InferMetrics {
     }
 }
 
-/// `lanes`, `sessions` and `provider_fallbacks_total`, fixed at start.
-fn register_lanes(registry: &mut Registry, lanes: &[Detector]) {
+/// `lanes`, `sessions` and `provider_fallbacks_total`, fixed at start; and
+/// each session's `retried_runs_total` written at 0 now, so `rate()` over
+/// it reads 0 rather than "no data" until something is retried.
+fn register_lanes(
+    registry: &mut Registry,
+    lanes: &[Detector],
+    retried: &Family<RunLabels, Counter>,
+) {
     let count = Gauge::<i64>::default();
     count.set(lanes.len() as i64);
     let sessions = Family::<RunLabels, Gauge>::default();
@@ -274,6 +277,7 @@ fn register_lanes(registry: &mut Registry, lanes: &[Detector]) {
         for (model, engine) in engines {
             let provider = provider_label(engine.provider());
             sessions.get_or_create(&RunLabels { model, provider }).inc();
+            let _ = retried.get_or_create(&RunLabels { model, provider });
             for (wanted, why) in engine.skipped() {
                 let reason = if providers::is_not_built(why) {
                     "not_built"
