@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use support::cluster::{Service, free_port};
-use support::{fixture, signed};
+use support::{fixture, on_fixtures, scorevision_on_fixtures, signed};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -437,14 +437,8 @@ fn ffmpeg(args: &[&str], out: &std::path::Path) -> Result<()> {
 }
 
 fn process(clip: &std::path::Path, home: &std::path::Path) -> Result<std::process::Output> {
-    Ok(Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .arg("process")
-        .arg(clip)
-        .arg("--player")
-        .arg(fixture("models/players.onnx"))
-        .arg("--pitch")
-        .arg(fixture("models/pitch.onnx"))
-        .args(["--providers", "cpu", "--out"])
+    Ok(scorevision_on_fixtures("process", clip)
+        .arg("--out")
         .arg(home.join("out.json"))
         .env("HOME", home)
         .env_remove("XDG_CACHE_HOME")
@@ -555,13 +549,8 @@ fn onnx_runtime_writes_no_telemetry_and_reaches_no_network() -> Result<()> {
             .args(["-f", "-e", "trace=socket,connect", "-o"])
             .arg(&trace)
             .arg(env!("CARGO_BIN_EXE_scorevision"))
-            .arg("process")
-            .arg(&clip)
-            .arg("--player")
-            .arg(fixture("models/players.onnx"))
-            .arg("--pitch")
-            .arg(fixture("models/pitch.onnx"))
-            .args(["--providers", "cpu", "--out"])
+            .args(on_fixtures("process", &clip))
+            .arg("--out")
             .arg(home.path().join("out.json"))
             .env("HOME", home.path())
             .env_remove("XDG_CACHE_HOME");

@@ -11,20 +11,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::Value;
 use support::cluster::{Cluster, ClusterOptions};
-use support::{fixture, sample_clip_url, signed};
+use support::{fixture, sample_clip_url, scorevision_on_fixtures, signed};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 /// The embedded pipeline's frames for the fixture clip (`scorevision process`).
 fn embedded_frames() -> Result<Value> {
     let out = tempfile::NamedTempFile::new()?;
-    let run = Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .arg("process")
-        .arg(fixture("clip/sample_720p.mp4"))
-        .arg("--player")
-        .arg(fixture("models/players.onnx"))
-        .arg("--pitch")
-        .arg(fixture("models/pitch.onnx"))
-        .args(["--providers", "cpu", "--out"])
+    let run = scorevision_on_fixtures("process", fixture("clip/sample_720p.mp4"))
+        .arg("--out")
         .arg(out.path())
         .output()?;
     anyhow::ensure!(

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use futures::StreamExt;
 use support::cluster::{Service, free_port};
-use support::{fixture, signed};
+use support::{fixture, scorevision_on_fixtures, signed};
 use sv_core::{ErrorKind, FrameSource, StageError, VideoRequest};
 use sv_decode::grpc::{Remote, RemoteConfig};
 
@@ -101,14 +101,8 @@ async fn decode_reads_local_files_for_grpc_callers_only_when_started_to() -> Res
 
 fn process(clip: &str, extra: &[&str]) -> Result<std::process::Output> {
     let dir = tempfile::tempdir()?;
-    Ok(Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .arg("process")
-        .arg(clip)
-        .arg("--player")
-        .arg(fixture("models/players.onnx"))
-        .arg("--pitch")
-        .arg(fixture("models/pitch.onnx"))
-        .args(["--providers", "cpu", "--out"])
+    Ok(scorevision_on_fixtures("process", clip)
+        .arg("--out")
         .arg(dir.path().join("out.json"))
         .args(extra)
         .output()?)

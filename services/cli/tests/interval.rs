@@ -11,19 +11,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 use support::cluster::{Cluster, ClusterOptions};
-use support::{fixture, signed};
+use support::{fixture, scorevision_on_fixtures, signed};
 
 fn scorevision(subcommand: &str, clip: &std::path::Path, extra: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_scorevision"));
-    command
-        .arg(subcommand)
-        .arg(clip)
-        .arg("--player")
-        .arg(fixture("models/players.onnx"))
-        .arg("--pitch")
-        .arg(fixture("models/pitch.onnx"))
-        .args(["--providers", "cpu"])
-        .args(extra);
+    let mut command = scorevision_on_fixtures(subcommand, clip);
+    command.args(extra);
     command
 }
 

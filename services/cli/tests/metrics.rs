@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use serde_json::Value;
 use support::cluster::{Cluster, ClusterOptions, Service, free_port};
-use support::{fixture, sample_clip_url, signed, workspace_root};
+use support::{fixture, sample_clip_url, scorevision_on_fixtures, signed, workspace_root};
 use sv_tests::openmetrics::{self, Exposition};
 use sv_tests::prometheus::{self, Prometheus, Target};
 
@@ -298,20 +298,8 @@ async fn the_embedded_serve_shows_every_stage_on_the_gateway_s_metrics() -> Resu
 async fn process_serves_metrics_while_the_clip_runs_when_asked() -> Result<()> {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let out = tempfile::NamedTempFile::new()?;
-    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_scorevision"))
-        .arg("process")
-        .arg(fixture("clip/sample_720p.mp4"))
-        .arg("--player")
-        .arg(fixture("models/players.onnx"))
-        .arg("--pitch")
-        .arg(fixture("models/pitch.onnx"))
-        .args([
-            "--providers",
-            "cpu",
-            "--metrics-listen",
-            &addr.to_string(),
-            "--out",
-        ])
+    let mut run = scorevision_on_fixtures("process", fixture("clip/sample_720p.mp4"))
+        .args(["--metrics-listen", &addr.to_string(), "--out"])
         .arg(out.path())
         .stderr(std::process::Stdio::null())
         .spawn()?;

@@ -8,12 +8,37 @@ pub mod cluster;
 pub mod signed;
 
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::process::Command;
 
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/fixtures")
         .join(rel)
+}
+
+/// The arguments of `scorevision SUBCOMMAND CLIP` on the fixture models
+/// and the CPU provider; a test adds its own after them.
+pub fn on_fixtures(subcommand: &str, clip: impl AsRef<OsStr>) -> Vec<OsString> {
+    vec![
+        subcommand.into(),
+        clip.as_ref().to_owned(),
+        "--player".into(),
+        fixture("models/players.onnx").into(),
+        "--pitch".into(),
+        fixture("models/pitch.onnx").into(),
+        "--providers".into(),
+        "cpu".into(),
+    ]
+}
+
+/// `scorevision SUBCOMMAND CLIP` on the fixture models and the CPU provider
+/// ([`on_fixtures`]).
+pub fn scorevision_on_fixtures(subcommand: &str, clip: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scorevision"));
+    command.args(on_fixtures(subcommand, clip));
+    command
 }
 
 pub fn workspace_root() -> PathBuf {
