@@ -2,7 +2,10 @@
 //! protobuf-compiler, see scripts/install-deps.sh).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read when the script runs, not baked in when it is compiled: a target
+    // directory shared by two checkouts would otherwise reuse the script of
+    // the one that built it first, and its path.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let file = root.join("scorevision/v1/stages.proto");
     println!("cargo:rerun-if-changed={}", file.display());
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
